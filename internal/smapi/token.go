@@ -1,0 +1,133 @@
+package smapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/amazon"
+)
+
+// DefaultTokenURL is LWA's token endpoint.
+var DefaultTokenURL = amazon.Endpoint.TokenURL
+
+// RefreshCredentials are the LWA security profile's client id and secret and
+// a refresh token with the alexa::ask:skills:readwrite scope.
+type RefreshCredentials struct {
+	ClientID     string
+	ClientSecret secret.Value
+	RefreshToken secret.Value
+}
+
+// TokenSource is an oauth2.TokenSource for LWA's refresh-token grant. It
+// reuses an access token until it nears expiry, so a sync refreshes at most
+// once, and remembers a new refresh token when LWA sends one. Build it once
+// per process and give it the current credentials with SetCredentials. It is
+// safe for concurrent use.
+type TokenSource struct {
+	tokenURL string
+	client   *http.Client
+
+	mu      sync.Mutex
+	creds   RefreshCredentials // as last set
+	latest  secret.Value       // refresh token to keep: rotated by LWA or creds.RefreshToken
+	src     oauth2.TokenSource
+	lastErr error
+}
+
+// NewTokenSource returns a TokenSource that posts to tokenURL with client.
+func NewTokenSource(tokenURL string, client *http.Client) *TokenSource {
+	return &TokenSource{tokenURL: tokenURL, client: client}
+}
+
+// SetCredentials makes the source use creds. When creds are those already in
+// use (or carry the refresh token LWA rotated to), the cached access token is
+// kept; otherwise the next Token call refreshes with the new credentials.
+func (ts *TokenSource) SetCredentials(creds RefreshCredentials) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	same := ts.src != nil && creds.ClientID == ts.creds.ClientID && creds.ClientSecret == ts.creds.ClientSecret &&
+		(creds.RefreshToken == ts.creds.RefreshToken || creds.RefreshToken == ts.latest)
+	if same {
+		return
+	}
+	conf := &oauth2.Config{
+		ClientID:     creds.ClientID,
+		ClientSecret: creds.ClientSecret.Reveal(),
+		// LWA takes the client credentials as form parameters; saying so
+		// avoids the library's probing, which costs a failed request.
+		Endpoint: oauth2.Endpoint{TokenURL: ts.tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	// The source keeps this context for every later refresh, so it is a
+	// long-lived one; the client's timeout bounds each request.
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, ts.client)
+	ts.creds = creds
+	ts.latest = creds.RefreshToken
+	ts.src = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: creds.RefreshToken.Reveal()})
+}
+
+// ErrNoCredentials is returned by Token before SetCredentials was called.
+var ErrNoCredentials = errors.New("LWA credentials not set")
+
+// Token returns a valid access token, refreshing it when needed. A refusal
+// by LWA is an *APIError with Service "LWA".
+func (ts *TokenSource) Token() (*oauth2.Token, error) {
+	ts.mu.Lock()
+	src := ts.src
+	ts.mu.Unlock()
+	if src == nil {
+		return nil, ErrNoCredentials
+	}
+	tok, err := src.Token()
+	if err != nil {
+		return nil, fmt.Errorf("refresh LWA access token: %w", lwaError(err))
+	}
+	if tok.RefreshToken != "" {
+		ts.mu.Lock()
+		if ts.src == src {
+			ts.latest = secret.Value(tok.RefreshToken)
+		}
+		ts.mu.Unlock()
+	}
+	return tok, nil
+}
+
+// RefreshToken returns the refresh token to keep: the one LWA last sent, or
+// the one given to SetCredentials. Compare it with the stored one to detect
+// a rotation.
+func (ts *TokenSource) RefreshToken() secret.Value {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.latest
+}
+
+// lwaError turns the oauth2 package's error into an *APIError so that callers
+// and the retry policy can classify it, and drops the raw body it carries.
+func lwaError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	e := &APIError{Service: "LWA", Code: re.ErrorCode, Message: clip(re.ErrorDescription)}
+	if re.Response != nil {
+		e.StatusCode = re.Response.StatusCode
+		e.RequestID = requestID(re.Response.Header)
+		e.RetryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+	}
+	return e
+}
+
+// requestID reads the request id header Amazon's services set.
+func requestID(h http.Header) string {
+	for _, k := range []string{"X-Amzn-RequestId", "X-Amzn-Request-Id", "X-Amz-Request-Id"} {
+		if v := h.Get(k); v != "" {
+			return clip(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,451 @@
+// Package smapitest is a fake of Login with Amazon and the SMAPI Skill
+// Credentials API on an httptest server: the status codes, headers and JSON
+// bodies of the real services, per-skill scripted faults, optional latency
+// and a log of every request. Tests, the demo and the benchmarks share it.
+//
+// The fake mounts SMAPI under /smapi and LWA under /lwa, so a client that
+// drops the configured path prefix fails against it.
+package smapitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Paths of the fake's endpoints below its URL.
+const (
+	SMAPIPrefix  = "/smapi"
+	TokenPath    = "/lwa/auth/o2/token"
+	tokenLife    = time.Hour
+	credsPattern = SMAPIPrefix + "/v1/skills/{skillId}/credentials"
+)
+
+// Fault is one scripted answer that replaces the normal one. The zero fields
+// keep the normal behaviour: a Fault with only Delay set answers normally
+// after the delay.
+type Fault struct {
+	// Status is the HTTP status to answer; 0 keeps the normal answer.
+	Status int
+	// RetryAfter is sent as the Retry-After header when set.
+	RetryAfter string
+	// ContentType and Body replace the normal ones when set.
+	ContentType string
+	Body        string
+	// Message is SMAPI's {"message"} (or LWA's error_description).
+	Message string
+	// Code is LWA's OAuth error code (invalid_grant, invalid_client, …).
+	Code string
+	// Delay is waited before answering (or until the client gives up).
+	Delay time.Duration
+	// CutShort declares the full Content-Length but sends half of the body
+	// and closes the connection.
+	CutShort bool
+}
+
+// Throttled is SMAPI's 429 with a Retry-After header (seconds or HTTP date).
+func Throttled(retryAfter string) Fault {
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Message: "Rate exceeded."}
+}
+
+// ServerError is a 500 or 503 with SMAPI's error body.
+func ServerError(status int) Fault {
+	return Fault{Status: status, Message: http.StatusText(status)}
+}
+
+// HTMLPage is a 200 carrying an HTML error page, as a proxy in the way sends.
+func HTMLPage() Fault {
+	return Fault{Status: http.StatusOK, ContentType: "text/html; charset=utf-8",
+		Body: "<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>"}
+}
+
+// PartialJSON is a 200 whose JSON body stops in the middle.
+func PartialJSON() Fault {
+	return Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.partial","clie`}
+}
+
+// EmptySecret is a 200 whose clientSecret is empty.
+func EmptySecret() Fault {
+	return Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.empty","clientSecret":""}}`}
+}
+
+// CutShort is a 200 whose connection drops halfway through the body.
+func CutShort() Fault { return Fault{CutShort: true} }
+
+// Slow answers normally after d.
+func Slow(d time.Duration) Fault { return Fault{Delay: d} }
+
+// InvalidGrant is LWA's answer to a revoked or expired refresh token.
+func InvalidGrant() Fault {
+	return Fault{Status: http.StatusBadRequest, Code: "invalid_grant",
+		Message: "The request has an invalid grant parameter : refresh_token"}
+}
+
+// Request is one request the fake answered. It holds no token or secret.
+type Request struct {
+	Method string
+	// Path is the request path, below the fake's URL.
+	Path string
+	// SkillID is set for SMAPI requests.
+	SkillID string
+	// GrantType and ClientID are set for LWA requests.
+	GrantType string
+	ClientID  string
+	// Authorized says whether the request carried a valid access token.
+	Authorized bool
+	UserAgent  string
+	Accept     string
+	Status     int
+	RequestID  string
+}
+
+// Credentials are a skill's messaging credentials as the fake hands them out.
+type Credentials struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// Server is the fake. Configure it with its methods, which are safe for
+// concurrent use, also while requests are served.
+type Server struct {
+	// URL is the base URL of the fake (http://127.0.0.1:port).
+	URL string
+
+	srv *httptest.Server
+
+	mu            sync.Mutex
+	clients       map[string]string // LWA client id -> client secret
+	refreshTokens map[string]string // refresh token -> client id
+	accessTokens  map[string]time.Time
+	rotateTo      string
+	lwaFaults     []Fault
+	skills        map[string]Credentials
+	faults        map[string][]Fault
+	latency       time.Duration
+	log           []Request
+	seq           int
+}
+
+// New starts a fake on a loopback port. Close it when done.
+func New() *Server {
+	s := &Server{
+		clients:       map[string]string{},
+		refreshTokens: map[string]string{},
+		accessTokens:  map[string]time.Time{},
+		skills:        map[string]Credentials{},
+		faults:        map[string][]Fault{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+TokenPath, s.serveToken)
+	mux.HandleFunc("GET "+credsPattern, s.serveCredentials)
+	mux.HandleFunc("/", s.serveNotFound)
+	s.srv = httptest.NewServer(mux)
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close shuts the fake down.
+func (s *Server) Close() { s.srv.Close() }
+
+// SMAPIURL is the value for SMAPI_ENDPOINT.
+func (s *Server) SMAPIURL() string { return s.URL + SMAPIPrefix }
+
+// TokenURL is the value for LWA_TOKEN_URL.
+func (s *Server) TokenURL() string { return s.URL + TokenPath }
+
+// AddClient registers an LWA security profile and a refresh token for it.
+func (s *Server) AddClient(clientID, clientSecret, refreshToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[clientID] = clientSecret
+	s.refreshTokens[refreshToken] = clientID
+}
+
+// RotateRefreshToken makes the next successful refresh answer with newToken
+// as the refresh token (the old one keeps working, as LWA's does).
+func (s *Server) RotateRefreshToken(newToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rotateTo = newToken
+}
+
+// ScriptToken queues faults for the next LWA token requests, one each.
+func (s *Server) ScriptToken(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lwaFaults = append(s.lwaFaults, faults...)
+}
+
+// SetSkill makes SMAPI know skillID with these credentials. Skills the fake
+// does not know get SMAPI's 404.
+func (s *Server) SetSkill(skillID, clientID, clientSecret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skills[skillID] = Credentials{ClientID: clientID, ClientSecret: clientSecret}
+}
+
+// Script queues faults for the next requests for skillID, one each.
+func (s *Server) Script(skillID string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[skillID] = append(s.faults[skillID], faults...)
+}
+
+// SetLatency delays every SMAPI answer by d (as a real network would).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Requests returns the requests answered so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// SkillRequests returns how many SMAPI requests were made for skillID.
+func (s *Server) SkillRequests(skillID string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.SkillID == skillID {
+			n++
+		}
+	}
+	return n
+}
+
+// TokenRequests returns how many LWA token requests were made.
+func (s *Server) TokenRequests() int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Path == TokenPath {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetLog forgets the requests answered so far.
+func (s *Server) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// begin assigns a request id and records the request; finish sets the status.
+func (s *Server) begin(r *http.Request, rec Request) (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	rec.Method, rec.Path = r.Method, r.URL.Path
+	rec.UserAgent, rec.Accept = r.UserAgent(), r.Header.Get("Accept")
+	rec.RequestID = fmt.Sprintf("%08x-fake-4000-8000-%012x", s.seq, s.seq)
+	s.log = append(s.log, rec)
+	return len(s.log) - 1, rec.RequestID
+}
+
+func (s *Server) finish(i, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log[i].Status = status
+}
+
+func nextFault(q map[string][]Fault, key string) (Fault, bool) {
+	fs := q[key]
+	if len(fs) == 0 {
+		return Fault{}, false
+	}
+	q[key] = fs[1:]
+	return fs[0], true
+}
+
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	i, reqID := s.begin(r, Request{GrantType: r.PostForm.Get("grant_type"), ClientID: r.PostForm.Get("client_id")})
+	w.Header().Set("X-Amzn-RequestId", reqID)
+
+	s.mu.Lock()
+	var fault Fault
+	var faulted bool
+	if len(s.lwaFaults) > 0 {
+		fault, faulted = s.lwaFaults[0], true
+		s.lwaFaults = s.lwaFaults[1:]
+	}
+	s.mu.Unlock()
+	if !wait(r.Context(), fault.Delay) {
+		return
+	}
+	if faulted && fault.Status != 0 {
+		s.finish(i, s.writeFault(w, fault, true))
+		return
+	}
+
+	status, body := s.grant(r.PostForm)
+	s.finish(i, status)
+	writeJSON(w, status, body)
+}
+
+// grant checks an LWA token request and returns the answer.
+func (s *Server) grant(f url.Values) (int, any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clientID, clientSecret := f.Get("client_id"), f.Get("client_secret")
+	if want, ok := s.clients[clientID]; !ok || want != clientSecret || clientSecret == "" {
+		return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
+	}
+	switch f.Get("grant_type") {
+	case "refresh_token":
+		rt := f.Get("refresh_token")
+		if owner, ok := s.refreshTokens[rt]; !ok || owner != clientID {
+			return http.StatusBadRequest, lwaErr("invalid_grant", "The request has an invalid grant parameter : refresh_token")
+		}
+		if s.rotateTo != "" {
+			rt = s.rotateTo
+			s.refreshTokens[rt] = clientID
+			s.rotateTo = ""
+		}
+		at := s.issueLocked()
+		return http.StatusOK, map[string]any{"access_token": at, "refresh_token": rt, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
+	default:
+		return http.StatusBadRequest, lwaErr("unsupported_grant_type", "The authorization grant type is not supported by the authorization server")
+	}
+}
+
+func (s *Server) issueLocked() string {
+	at := fmt.Sprintf("Atza|fake-access-token-%d", len(s.accessTokens)+1)
+	s.accessTokens[at] = time.Now().Add(tokenLife)
+	return at
+}
+
+func lwaErr(code, desc string) map[string]string {
+	return map[string]string{"error": code, "error_description": desc}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.accessTokens[tok]
+	return ok && time.Now().Before(exp)
+}
+
+func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
+	skillID := r.PathValue("skillId")
+	authorized := s.authorized(r)
+	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
+	w.Header().Set("X-Amzn-RequestId", reqID)
+
+	s.mu.Lock()
+	fault, faulted := nextFault(s.faults, skillID)
+	latency := s.latency
+	creds, known := s.skills[skillID]
+	s.mu.Unlock()
+
+	if !wait(r.Context(), latency+fault.Delay) {
+		return
+	}
+	if !authorized {
+		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+		return
+	}
+	if faulted && (fault.Status != 0 || fault.Body != "" || fault.CutShort) {
+		if fault.CutShort && fault.Body == "" && known {
+			fault.Body = credentialsBody(creds)
+		}
+		s.finish(i, s.writeFault(w, fault, false))
+		return
+	}
+	if !known {
+		s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(credentialsBody(creds)))
+	s.finish(i, http.StatusOK)
+}
+
+func credentialsBody(c Credentials) string {
+	b, _ := json.Marshal(map[string]any{"skillMessagingCredentials": map[string]string{
+		"clientId": c.ClientID, "clientSecret": c.ClientSecret}})
+	return string(b)
+}
+
+func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
+	i, reqID := s.begin(r, Request{})
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
+}
+
+// writeFault answers with f and returns the status sent.
+func (s *Server) writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	body := f.Body
+	if body == "" {
+		if lwa {
+			b, _ := json.Marshal(lwaErr(f.Code, f.Message))
+			body = string(b)
+		} else {
+			b, _ := json.Marshal(map[string]string{"message": f.Message})
+			body = string(b)
+		}
+	}
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	if f.CutShort {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body[:len(body)/2]))
+		return status
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+	return status
+}
+
+func writeSMAPIError(w http.ResponseWriter, status int, msg string) int {
+	writeJSON(w, status, map[string]string{"message": msg})
+	return status
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// wait waits d or until the client has gone; it reports whether to answer.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
