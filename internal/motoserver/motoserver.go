@@ -1,0 +1,133 @@
+// Package motoserver starts moto's server (a real implementation of the
+// Secrets Manager API) on a free loopback port, for tests and the demo, and
+// builds AWS SDK clients pointed at it. Nothing here reaches AWS.
+package motoserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// InstallHint says how to get moto's server where it is missing.
+const InstallHint = `moto_server not found in PATH: the Secrets Manager tests and the demo run against moto's server. Install it with: python3 -m pip install 'moto[server]'`
+
+// Region is the region the clients use; moto accepts any.
+const Region = "us-east-1"
+
+// Server is a running moto_server.
+type Server struct {
+	// URL is http://127.0.0.1:port, the value for AWS_ENDPOINT_URL.
+	URL string
+	cmd *exec.Cmd
+}
+
+// Start runs moto_server on a free loopback port and waits until it answers.
+func Start(ctx context.Context) (*Server, error) {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return nil, errors.New(InstallHint)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s.cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(s.URL + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			go func() { <-exited }()
+			s.cmd.WaitDelay = time.Second
+			return s, nil
+		}
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("moto_server exited before it answered: %v", err)
+		case <-ctx.Done():
+			_ = s.cmd.Process.Kill()
+			return nil, fmt.Errorf("moto_server did not answer on %s: %w", s.URL, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// StartT starts moto for a test and stops it when the test ends. A missing
+// moto_server fails the test with the install hint; it never skips.
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop kills the server.
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// Config returns an AWS config for the server: static fake credentials and
+// the server's endpoint, so nothing reaches AWS.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		BaseEndpoint: aws.String(s.URL),
+	}
+}
+
+// SecretsManager returns a Secrets Manager client for the server.
+func (s *Server) SecretsManager() *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(s.Config())
+}
+
+// Env returns the environment a process needs to use the server.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=testing",
+		"AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_ENDPOINT_URL=" + s.URL,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// FreePort returns a loopback TCP port nobody listens on now.
+func FreePort() (int, error) { return freePort() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
