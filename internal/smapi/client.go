@@ -72,7 +72,7 @@ type CallError struct {
 }
 
 func (e *CallError) Error() string {
-	return fmt.Sprintf("%s for skill %s: %v (%d attempts)", e.Op, e.SkillID, e.Err, e.Attempts)
+	return fmt.Sprintf("%s for skill %s: %v (attempts: %d)", e.Op, e.SkillID, e.Err, e.Attempts)
 }
 
 func (e *CallError) Unwrap() error { return e.Err }

@@ -129,6 +129,8 @@ type Server struct {
 	skills        map[string]Credentials
 	faults        map[string][]Fault
 	latency       time.Duration
+	inFlight      int
+	maxInFlight   int
 	log           []Request
 	seq           int
 }
@@ -189,6 +191,13 @@ func (s *Server) SetSkill(skillID, clientID, clientSecret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skills[skillID] = Credentials{ClientID: clientID, ClientSecret: clientSecret}
+}
+
+// RemoveSkill makes SMAPI forget skillID: it answers 404 for it.
+func (s *Server) RemoveSkill(skillID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.skills, skillID)
 }
 
 // Script queues faults for the next requests for skillID, one each.
@@ -341,7 +350,23 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && time.Now().Before(exp)
 }
 
+// MaxInFlight returns the most SMAPI requests served at the same time.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
 func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	skillID := r.PathValue("skillId")
 	authorized := s.authorized(r)
 	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})

@@ -1,0 +1,323 @@
+// Package credsync is one run of the product: it reads the LWA secret, gets
+// an access token, fetches every skill's messaging credentials from SMAPI and
+// writes the changed ones to the skills' secrets, reporting each skill.
+package credsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+)
+
+// Status of one skill in a run.
+const (
+	StatusUpdated   = "updated"
+	StatusUnchanged = "unchanged"
+	StatusFailed    = "failed"
+)
+
+// Result is one skill's outcome.
+type Result struct {
+	SkillID   string `json:"skillId"`
+	Status    string `json:"status"`
+	Error     string `json:"error,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// Summary is an invocation's result.
+type Summary struct {
+	Skills    int      `json:"skills"`
+	Updated   int      `json:"updated"`
+	Unchanged int      `json:"unchanged"`
+	Failed    int      `json:"failed"`
+	Results   []Result `json:"results"`
+}
+
+// Syncer runs syncs. Build it once per process; Run is safe for concurrent
+// use.
+type Syncer struct {
+	Store  *store.Store
+	Client *smapi.Client
+	Tokens *smapi.TokenSource
+	// LWASecretID is the name or ARN of the LWA secret.
+	LWASecretID string
+	// Prefix is SKILL_SECRET_PREFIX.
+	Prefix string
+	// Concurrency bounds the skills fetched at once (default 8).
+	Concurrency int
+	// Reserve is kept back from the invocation's deadline: SMAPI calls must
+	// end before it, so writes and the summary always have time. Default 3 s.
+	Reserve time.Duration
+	// MinFetch is the least time a skill's SMAPI call gets; a skill is not
+	// started with less. Default 1 s.
+	MinFetch time.Duration
+	// FunctionName is the dimension of the run's metrics.
+	FunctionName string
+	Logger       *slog.Logger
+}
+
+// RunError is the error of a run that failed entirely or for some skills.
+type RunError struct {
+	// Failed lists the failed skills and why; empty when the run stopped
+	// before any skill.
+	Failed []Result
+	// Err is what stopped the run, or a problem besides the skills'.
+	Err error
+}
+
+func (e *RunError) Error() string {
+	var parts []string
+	if e.Err != nil {
+		parts = append(parts, e.Err.Error())
+	}
+	if len(e.Failed) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d skill(s) failed:", len(e.Failed))
+		for _, r := range e.Failed {
+			fmt.Fprintf(&b, " [%s: %s]", r.SkillID, r.Error)
+		}
+		parts = append(parts, b.String())
+	}
+	return "credential sync: " + strings.Join(parts, "; ")
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Run syncs the skills req names, or every skill under the prefix. It returns
+// the summary, and a *RunError when anything failed, after every other skill
+// was processed.
+func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
+	start := time.Now()
+	sum, runErr := s.run(ctx, req)
+	s.report(sum, runErr, time.Since(start))
+	if runErr != nil || sum.Failed > 0 {
+		e := &RunError{Err: runErr}
+		for _, r := range sum.Results {
+			if r.Status == StatusFailed {
+				e.Failed = append(e.Failed, r)
+			}
+		}
+		return sum, e
+	}
+	return sum, nil
+}
+
+func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
+	sum := &Summary{Results: []Result{}}
+	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
+	if err != nil {
+		return sum, err
+	}
+	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
+	if _, err := s.Client.Retrier.Do(ctx, func(context.Context) error {
+		_, err := s.Tokens.Token()
+		return err
+	}); err != nil {
+		var api *smapi.APIError
+		if errors.As(err, &api) && api.NeedsNewRefreshToken() {
+			return sum, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
+		}
+		return sum, fmt.Errorf("no skill secret was touched: %w", err)
+	}
+	var extra error
+	if rt := s.Tokens.RefreshToken(); rt != lwa.RefreshToken {
+		if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
+			s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
+			extra = err
+		} else {
+			s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
+		}
+	}
+
+	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
+	if err != nil {
+		return sum, errors.Join(extra, err)
+	}
+	jobs, results := s.plan(refs, req.SkillIDs)
+	s.syncAll(ctx, jobs, results)
+
+	sum.Results = results
+	for _, r := range results {
+		switch r.Status {
+		case StatusUpdated:
+			sum.Updated++
+		case StatusUnchanged:
+			sum.Unchanged++
+		default:
+			sum.Failed++
+		}
+	}
+	sum.Skills = len(results)
+	return sum, extra
+}
+
+type job struct {
+	index  int
+	secret string
+	id     string
+}
+
+// plan picks the skills to sync and fills in the results of those that
+// cannot be synced at all (invalid id, no secret).
+func (s *Syncer) plan(refs []store.SkillSecretRef, only []string) ([]job, []Result) {
+	byID := make(map[string]store.SkillSecretRef, len(refs))
+	for _, r := range refs {
+		byID[r.SkillID] = r
+	}
+	ids := only
+	if len(only) == 0 {
+		ids = make([]string, len(refs))
+		for i, r := range refs {
+			ids[i] = r.SkillID
+		}
+	}
+	results := make([]Result, len(ids))
+	var jobs []job
+	for i, id := range ids {
+		results[i] = Result{SkillID: id, Status: StatusFailed}
+		if err := smapi.ValidateSkillID(id); err != nil {
+			results[i].Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)
+			continue
+		}
+		ref, ok := byID[id]
+		if !ok {
+			results[i].Error = fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)
+			continue
+		}
+		jobs = append(jobs, job{index: i, secret: ref.Name, id: id})
+	}
+	return jobs, results
+}
+
+// syncAll runs the jobs with bounded concurrency, starting none when too
+// little of the invocation's time is left.
+func (s *Syncer) syncAll(ctx context.Context, jobs []job, results []Result) {
+	reserve, minFetch := s.Reserve, s.MinFetch
+	if reserve <= 0 {
+		reserve = 3 * time.Second
+	}
+	if minFetch <= 0 {
+		minFetch = time.Second
+	}
+	fetchCtx := ctx
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		var cancel context.CancelFunc
+		fetchCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		defer cancel()
+	}
+	sem := make(chan struct{}, max(s.Concurrency, 1))
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		sem <- struct{}{}
+		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
+			<-sem
+			results[j.index].Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
+			s.logSkill(ctx, results[j.index], 0, 0)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[j.index] = s.syncOne(ctx, fetchCtx, j)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
+	start := time.Now()
+	res := Result{SkillID: j.id, Status: StatusFailed}
+	creds, err := s.Client.GetSkillCredentials(fetchCtx, j.id)
+	if err != nil {
+		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
+		var ce *smapi.CallError
+		attempts := 0
+		if errors.As(err, &ce) {
+			attempts = ce.Attempts
+		}
+		s.logSkill(ctx, res, attempts, time.Since(start))
+		return res
+	}
+	res.RequestID = creds.RequestID
+	changed, err := s.Store.WriteSkill(ctx, j.secret, store.SkillSecret{SkillID: j.id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	switch {
+	case err != nil:
+		res.Error = fmt.Sprintf("skill %s: %v", j.id, err)
+	case changed:
+		res.Status = StatusUpdated
+	default:
+		res.Status = StatusUnchanged
+	}
+	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
+	return res
+}
+
+func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Duration) {
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String("skill_id", r.SkillID),
+		slog.String("status", r.Status),
+		slog.String("request_id", r.RequestID),
+		slog.Int("attempts", attempts),
+		slog.Int64("duration_ms", d.Milliseconds()),
+	}
+	if r.Error != "" {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", r.Error))
+	}
+	s.Logger.LogAttrs(ctx, level, "skill synced", attrs...)
+}
+
+// report writes the summary line, which is also an Embedded Metric Format
+// record: CloudWatch turns it into the SyncSucceeded, SkillsFailed and
+// SkillsUpdated metrics the stack's alarms watch.
+func (s *Syncer) report(sum *Summary, runErr error, d time.Duration) {
+	ok := runErr == nil && sum.Failed == 0
+	succeeded := 0
+	if ok {
+		succeeded = 1
+	}
+	attrs := []slog.Attr{
+		slog.Int("skills", sum.Skills),
+		slog.Int("updated", sum.Updated),
+		slog.Int("unchanged", sum.Unchanged),
+		slog.Int("failed", sum.Failed),
+		slog.Int64("duration_ms", d.Milliseconds()),
+		slog.Any("_aws", map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []map[string]any{{
+				"Namespace":  MetricNamespace,
+				"Dimensions": [][]string{{"FunctionName"}},
+				"Metrics": []map[string]string{
+					{"Name": "SyncSucceeded", "Unit": "Count"},
+					{"Name": "SkillsFailed", "Unit": "Count"},
+					{"Name": "SkillsUpdated", "Unit": "Count"},
+				},
+			}},
+		}),
+		slog.String("FunctionName", s.FunctionName),
+		slog.Int("SyncSucceeded", succeeded),
+		slog.Int("SkillsFailed", sum.Failed),
+		slog.Int("SkillsUpdated", sum.Updated),
+	}
+	level := slog.LevelInfo
+	if !ok {
+		level = slog.LevelError
+	}
+	if runErr != nil {
+		attrs = append(attrs, slog.String("error", runErr.Error()))
+	}
+	s.Logger.LogAttrs(context.Background(), level, "sync finished", attrs...)
+}
+
+// MetricNamespace is the CloudWatch namespace of the run's metrics.
+const MetricNamespace = "AlexaSkillCredentials"

@@ -1,0 +1,502 @@
+package credsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var moto *motoserver.Server
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	var err error
+	moto, err = motoserver.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+const (
+	lwaClientID     = "amzn1.application-oa2-client.lwa-profile"
+	lwaClientSecret = "lwa-client-secret-NEVER-PRINTED"
+	lwaRefreshToken = "Atzr|refresh-token-NEVER-PRINTED"
+)
+
+// skill returns the i-th test skill id.
+func skill(i int) string { return fmt.Sprintf("amzn1.ask.skill.%08d-1111-4111-8111-111111111111", i) }
+
+// skillSecret is the fake's client secret for skill i (version v).
+func skillSecret(i, v int) string { return fmt.Sprintf("skill-%d-secret-v%d-NEVER-PRINTED", i, v) }
+
+// env is one test's world: moto's Secrets Manager, the fake Amazon, a syncer
+// wired like the Lambda's, and everything it logged.
+type env struct {
+	t      *testing.T
+	api    *secretsmanager.Client
+	fake   *smapitest.Server
+	syncer *Syncer
+	logs   *syncBuffer
+	prefix string
+	lwaID  string
+	waits  *[]time.Duration
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// newEnv creates the LWA secret and a secret for each of the skills, which
+// the fake knows with credentials version 1.
+func newEnv(t *testing.T, skills ...int) *env {
+	t.Helper()
+	e := &env{
+		t:      t,
+		api:    moto.SecretsManager(),
+		fake:   smapitest.New(),
+		logs:   &syncBuffer{},
+		prefix: "alexa/" + t.Name() + "/",
+		lwaID:  "lwa/" + t.Name(),
+	}
+	t.Cleanup(e.fake.Close)
+	e.fake.AddClient(lwaClientID, lwaClientSecret, lwaRefreshToken)
+	e.create(e.lwaID, fmt.Sprintf(`{"clientId":%q,"clientSecret":%q,"refreshToken":%q,"owner":"team-a"}`, lwaClientID, lwaClientSecret, lwaRefreshToken))
+	for _, i := range skills {
+		e.create(e.prefix+skill(i), fmt.Sprintf(`{"skillId":%q}`, skill(i)))
+		e.fake.SetSkill(skill(i), fmt.Sprintf("amzn1.application-oa2-client.skill-%d", i), skillSecret(i, 1))
+	}
+
+	hc := smapi.NewHTTPClient(5 * time.Second)
+	tokens := smapi.NewTokenSource(e.fake.TokenURL(), hc)
+	client, err := smapi.NewClient(e.fake.SMAPIURL(), tokens, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	waits := []time.Duration{}
+	e.waits = &waits
+	client.Retrier.Sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+		return ctx.Err()
+	}
+	e.syncer = &Syncer{
+		Store:        store.New(e.api),
+		Client:       client,
+		Tokens:       tokens,
+		LWASecretID:  e.lwaID,
+		Prefix:       e.prefix,
+		Concurrency:  4,
+		FunctionName: "test-function",
+		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
+	}
+	return e
+}
+
+func (e *env) create(name, value string) {
+	e.t.Helper()
+	if _, err := e.api.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) current(name string) string {
+	e.t.Helper()
+	out, err := e.api.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: &name, VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return aws.ToString(out.SecretString)
+}
+
+func (e *env) versions(name string) int {
+	e.t.Helper()
+	out, err := e.api.ListSecretVersionIds(context.Background(), &secretsmanager.ListSecretVersionIdsInput{SecretId: &name, IncludeDeprecated: aws.Bool(true)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(out.Versions)
+}
+
+// run runs a sync and checks that no secret reached the logs, the error or
+// the summary.
+func (e *env) run(event string) (*Summary, error) {
+	e.t.Helper()
+	sum, err := e.syncer.Handle(context.Background(), json.RawMessage(event))
+	out, _ := json.Marshal(sum)
+	e.assertNoSecret("summary", string(out))
+	if err != nil {
+		e.assertNoSecret("error", err.Error())
+	}
+	e.assertNoSecret("logs", e.logs.String())
+	return sum, err
+}
+
+func (e *env) assertNoSecret(what, s string) {
+	e.t.Helper()
+	secrets := []string{lwaClientSecret, lwaRefreshToken, "Atzr|", "Atza|", "NEVER-PRINTED"}
+	for _, sec := range secrets {
+		if strings.Contains(s, sec) {
+			e.t.Errorf("%s leaks a secret (%q):\n%s", what, sec, s)
+		}
+	}
+}
+
+func (e *env) wantSkill(i, version int) {
+	e.t.Helper()
+	want := fmt.Sprintf(`{"skillId":%q,"clientId":"amzn1.application-oa2-client.skill-%d","clientSecret":%q}`, skill(i), i, skillSecret(i, version))
+	if got := e.current(e.prefix + skill(i)); got != want {
+		e.t.Errorf("secret of skill %d = %s; want %s", i, got, want)
+	}
+}
+
+func wantCounts(t *testing.T, sum *Summary, skills, updated, unchanged, failed int) {
+	t.Helper()
+	if sum == nil || sum.Skills != skills || sum.Updated != updated || sum.Unchanged != unchanged || sum.Failed != failed {
+		t.Fatalf("summary = %+v; want %d skills, %d updated, %d unchanged, %d failed", sum, skills, updated, unchanged, failed)
+	}
+}
+
+func TestFirstAndSecondSync(t *testing.T) {
+	e := newEnv(t, 1, 2, 3)
+	sum, err := e.run(`{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, 3, 3, 0, 0)
+	for i := 1; i <= 3; i++ {
+		e.wantSkill(i, 1)
+		if r := sum.Results[i-1]; r.SkillID != skill(i) || r.Status != StatusUpdated || r.RequestID == "" {
+			t.Errorf("results[%d] = %+v", i-1, r)
+		}
+	}
+	if n := e.fake.TokenRequests(); n != 1 {
+		t.Errorf("token requests = %d; want 1", n)
+	}
+
+	// The second run writes no new version.
+	sum, err = e.run(readEvent(t, "scheduled-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, 3, 0, 3, 0)
+	for i := 1; i <= 3; i++ {
+		if n := e.versions(e.prefix + skill(i)); n != 2 {
+			t.Errorf("skill %d has %d versions; want 2 (placeholder + first sync)", i, n)
+		}
+	}
+	if n := e.fake.TokenRequests(); n != 1 {
+		t.Errorf("token requests after two runs = %d; want 1 (the access token is reused)", n)
+	}
+
+	// One changed credential writes exactly one version.
+	e.fake.SetSkill(skill(2), "amzn1.application-oa2-client.skill-2", skillSecret(2, 2))
+	sum, err = e.run(`{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, 3, 1, 2, 0)
+	e.wantSkill(2, 2)
+	for i, want := range map[int]int{1: 2, 2: 3, 3: 2} {
+		if n := e.versions(e.prefix + skill(i)); n != want {
+			t.Errorf("skill %d has %d versions; want %d", i, n, want)
+		}
+	}
+
+	// One log line per skill per run, with the fields an operator needs.
+	var perSkill int
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if m["msg"] == "skill synced" {
+			perSkill++
+			for _, k := range []string{"skill_id", "status", "request_id", "attempts", "duration_ms"} {
+				if _, ok := m[k]; !ok {
+					t.Errorf("log line misses %s: %s", k, line)
+				}
+			}
+		}
+	}
+	if perSkill != 9 {
+		t.Errorf("%d per-skill log lines; want 9", perSkill)
+	}
+}
+
+func TestFaultMix(t *testing.T) {
+	e := newEnv(t, 1, 2, 3, 4, 5, 6)
+	e.syncer.Concurrency = 1 // a fixed order makes the golden summary stable
+	// Skills 4 and 5 hold good credentials from an earlier sync.
+	for _, i := range []int{4, 5} {
+		if _, err := e.syncer.Store.WriteSkill(context.Background(), e.prefix+skill(i), store.SkillSecret{
+			SkillID: skill(i), ClientID: fmt.Sprintf("amzn1.application-oa2-client.skill-%d", i), ClientSecret: "good-old-secret-NEVER-PRINTED"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good4, good5 := e.current(e.prefix+skill(4)), e.current(e.prefix+skill(5))
+
+	e.fake.Script(skill(1), smapitest.Throttled("1"))
+	e.fake.Script(skill(2), smapitest.ServerError(503))
+	e.fake.RemoveSkill(skill(3))
+	e.fake.Script(skill(4), smapitest.HTMLPage())
+	e.fake.Script(skill(5), smapitest.EmptySecret())
+	e.fake.Script(skill(6), smapitest.PartialJSON())
+
+	sum, err := e.run(`{}`)
+	wantCounts(t, sum, 6, 2, 0, 4)
+	e.wantSkill(1, 1)
+	e.wantSkill(2, 1)
+	if got := e.current(e.prefix + skill(4)); got != good4 {
+		t.Errorf("skill 4 (HTML answer) was overwritten: %s", got)
+	}
+	if got := e.current(e.prefix + skill(5)); got != good5 {
+		t.Errorf("skill 5 (empty secret) was overwritten: %s", got)
+	}
+	if got := e.current(e.prefix + skill(6)); got != fmt.Sprintf(`{"skillId":%q}`, skill(6)) {
+		t.Errorf("skill 6 (partial JSON) was overwritten: %s", got)
+	}
+	var runErr *RunError
+	if !errors.As(err, &runErr) || len(runErr.Failed) != 4 {
+		t.Fatalf("err = %v; want a RunError naming 4 skills", err)
+	}
+	for _, i := range []int{3, 4, 5, 6} {
+		if !strings.Contains(err.Error(), skill(i)) {
+			t.Errorf("error does not name skill %d: %v", i, err)
+		}
+	}
+	if want := []time.Duration{time.Second}; len(*e.waits) != 2 || (*e.waits)[0] != want[0] {
+		t.Errorf("retry waits = %v; want Retry-After 1s then one backoff", *e.waits)
+	}
+	golden(t, "fault-mix-summary.golden.json", sum)
+}
+
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Names of this test's secrets vary with the test name; the golden
+	// file holds them as <prefix>.
+	got = bytes.ReplaceAll(got, []byte("alexa/"+t.Name()+"/"), []byte("<prefix>"))
+	path := filepath.Join("..", "..", "testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+		t.Errorf("summary differs from %s (run go test -update to accept):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func readEvent(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestInvalidGrantTouchesNothing(t *testing.T) {
+	e := newEnv(t, 1, 2)
+	e.fake.ScriptToken(smapitest.InvalidGrant())
+	sum, err := e.run(`{}`)
+	if err == nil || !strings.Contains(err.Error(), "invalid_grant") || !strings.Contains(err.Error(), "replace the refreshToken") || !strings.Contains(err.Error(), e.lwaID) {
+		t.Fatalf("err = %v; want invalid_grant naming the LWA secret and telling to replace the refresh token", err)
+	}
+	wantCounts(t, sum, 0, 0, 0, 0)
+	for _, i := range []int{1, 2} {
+		if n := e.versions(e.prefix + skill(i)); n != 1 {
+			t.Errorf("skill %d has %d versions; want 1 (untouched)", i, n)
+		}
+		if n := e.fake.SkillRequests(skill(i)); n != 0 {
+			t.Errorf("skill %d: %d SMAPI requests; want 0", i, n)
+		}
+	}
+	if !strings.Contains(e.logs.String(), `"SyncSucceeded":0`) {
+		t.Errorf("summary line does not report SyncSucceeded 0:\n%s", e.logs.String())
+	}
+}
+
+func TestLWASecretNotFilledIn(t *testing.T) {
+	e := newEnv(t, 1)
+	e.lwaID = "lwa/placeholder-" + t.Name()
+	e.syncer.LWASecretID = e.lwaID
+	e.create(e.lwaID, `{"clientId":"","clientSecret":"","refreshToken":"","_instructions":"fill in"}`)
+	_, err := e.run(`{}`)
+	if !errors.Is(err, store.ErrLWANotConfigured) || !strings.Contains(err.Error(), e.lwaID) {
+		t.Fatalf("err = %v; want ErrLWANotConfigured naming the secret", err)
+	}
+	if n := len(e.fake.Requests()); n != 0 {
+		t.Fatalf("%d requests to Amazon; want 0", n)
+	}
+}
+
+func TestRotatedRefreshTokenIsPersisted(t *testing.T) {
+	e := newEnv(t, 1)
+	e.fake.RotateRefreshToken("Atzr|rotated-NEVER-PRINTED")
+	if _, err := e.run(`{}`); err != nil {
+		t.Fatal(err)
+	}
+	var lwa map[string]string
+	if err := json.Unmarshal([]byte(e.current(e.lwaID)), &lwa); err != nil {
+		t.Fatal(err)
+	}
+	if lwa["refreshToken"] != "Atzr|rotated-NEVER-PRINTED" || lwa["owner"] != "team-a" || lwa["clientSecret"] != lwaClientSecret {
+		t.Fatalf("LWA secret after rotation = %v; want the new token and every other key kept", lwa)
+	}
+	// The next run reads the new token and does not write again.
+	if _, err := e.run(`{}`); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.versions(e.lwaID); n != 2 {
+		t.Fatalf("LWA secret has %d versions; want 2", n)
+	}
+}
+
+func TestSkillIDsEvent(t *testing.T) {
+	e := newEnv(t, 1, 2, 3)
+	sum, err := e.run(fmt.Sprintf(`{"skillIds": [%q, %q, %q]}`, skill(2), skill(2), skill(9)))
+	wantCounts(t, sum, 2, 1, 0, 1)
+	e.wantSkill(2, 1)
+	for _, i := range []int{1, 3} {
+		if n := e.fake.SkillRequests(skill(i)); n != 0 {
+			t.Errorf("skill %d was fetched; want only the listed skills", i)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "no secret named "+e.prefix+skill(9)) {
+		t.Fatalf("err = %v; want skill 9 reported as having no secret", err)
+	}
+	if e.fake.SkillRequests(skill(9)) != 0 {
+		t.Error("skill 9 without a secret was sent to SMAPI")
+	}
+}
+
+func TestInvalidSkillIDUnderPrefix(t *testing.T) {
+	e := newEnv(t, 1)
+	bad := "amzn1.ask.skill.not-a-uuid"
+	e.create(e.prefix+bad, `{}`)
+	sum, err := e.run(`{}`)
+	wantCounts(t, sum, 2, 1, 0, 1)
+	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "invalid skill id") {
+		t.Fatalf("err = %v; want the invalid id reported", err)
+	}
+	for _, r := range e.fake.Requests() {
+		if strings.Contains(r.Path, "not-a-uuid") {
+			t.Fatalf("invalid skill id sent to SMAPI: %+v", r)
+		}
+	}
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	e := newEnv(t, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+	e.syncer.Concurrency = 3
+	e.fake.SetLatency(20 * time.Millisecond)
+	if _, err := e.run(`{}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fake.MaxInFlight(); got > 3 || got < 2 {
+		t.Fatalf("max SMAPI requests in flight = %d; want 2..3 with SYNC_CONCURRENCY 3", got)
+	}
+}
+
+func TestDeadlineTooShortStartsNothing(t *testing.T) {
+	e := newEnv(t, 1, 2)
+	e.syncer.Reserve, e.syncer.MinFetch = 2*time.Second, time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	sum, err := e.syncer.Handle(ctx, json.RawMessage(`{}`))
+	wantCounts(t, sum, 2, 0, 0, 2)
+	if err == nil || !strings.Contains(err.Error(), "not started") || !strings.Contains(err.Error(), skill(2)) {
+		t.Fatalf("err = %v; want every skill reported as not started", err)
+	}
+	if n := e.fake.SkillRequests(skill(1)) + e.fake.SkillRequests(skill(2)); n != 0 {
+		t.Fatalf("%d SMAPI requests; want 0", n)
+	}
+}
+
+func TestRotationEventIsRefused(t *testing.T) {
+	e := newEnv(t, 1)
+	sum, err := e.run(readEvent(t, "rotation-create-secret.json"))
+	if !errors.Is(err, ErrUnsupportedEvent) || !strings.Contains(err.Error(), "rotation") || sum != nil {
+		t.Fatalf("Handle(rotation) = %v, %v; want an unsupported-event error", sum, err)
+	}
+	if n := len(e.fake.Requests()); n != 0 {
+		t.Fatalf("%d requests to Amazon; want 0", n)
+	}
+}
+
+func TestSummaryLineIsEMF(t *testing.T) {
+	e := newEnv(t, 1)
+	if _, err := e.run(`{}`); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+	var m struct {
+		Msg string `json:"msg"`
+		AWS struct {
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name string }
+			}
+		} `json:"_aws"`
+		FunctionName  string
+		SyncSucceeded *int
+		SkillsUpdated *int
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Msg != "sync finished" || len(m.AWS.CloudWatchMetrics) != 1 || m.AWS.CloudWatchMetrics[0].Namespace != MetricNamespace ||
+		m.FunctionName != "test-function" || m.SyncSucceeded == nil || *m.SyncSucceeded != 1 || m.SkillsUpdated == nil || *m.SkillsUpdated != 1 {
+		t.Fatalf("summary line = %s; want an EMF record with SyncSucceeded 1", lines[len(lines)-1])
+	}
+}
