@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Context keys read by LoadConfig. Each is documented, with its default, in
+// infra/DEPLOY.md ("Configuration").
+const (
+	ctxSkillIDs          = "skillIds"
+	ctxSchedule          = "schedule"
+	ctxLWASecretName     = "lwaSecretName"
+	ctxSkillSecretPrefix = "skillSecretPrefix"
+	ctxAlarmEmail        = "alarmEmail"
+	ctxLogRetentionDays  = "logRetentionDays"
+	ctxSyncConcurrency   = "syncConcurrency"
+)
+
+// Defaults used when a context key is absent. cdk.json repeats them so that
+// they are visible next to the app.
+const (
+	DefaultSchedule          = "rate(12 hours)"
+	DefaultLWASecretName     = "alexa/skill-credentials/lwa"
+	DefaultSkillSecretPrefix = "alexa/skill-messaging/"
+	DefaultLogRetentionDays  = 90
+	DefaultSyncConcurrency   = 8
+)
+
+// MaxSkillIDs bounds the skill secrets one stack creates. CloudFormation
+// allows 500 resources per stack and the rest of the stack needs about 30;
+// more skills can still be synced by creating their secrets outside the
+// stack (see DEPLOY.md, "Adding a skill").
+const MaxSkillIDs = 450
+
+// maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
+const maxSyncConcurrency = 64
+
+// skillIDPattern matches amzn1.ask.skill.<uuid> and the legacy
+// amzn1.echo-sdk-ams.app.<uuid>, the same rule the function applies.
+var skillIDPattern = regexp.MustCompile(`^amzn1\.(?:ask\.skill|echo-sdk-ams\.app)\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// secretNamePattern is the character set Secrets Manager accepts in names.
+var secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+
+// arnSuffixLike matches names that end like a secret ARN's random suffix,
+// which Secrets Manager warns makes partial-ARN lookups ambiguous.
+var arnSuffixLike = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+
+// Config is the validated configuration of one SkillCredentialsStack.
+type Config struct {
+	// SkillIDs are the skills whose secrets the stack creates, in context order.
+	SkillIDs []string
+	// Schedule is the EventBridge schedule of the sync.
+	Schedule Schedule
+	// LWASecretName is the name of the secret holding the LWA client and refresh token.
+	LWASecretName string
+	// SkillSecretPrefix is the name prefix of the skill secrets.
+	SkillSecretPrefix string
+	// AlarmEmail, when not empty, is subscribed to the alarm topic.
+	AlarmEmail string
+	// LogRetentionDays is the retention of the function's log group.
+	LogRetentionDays int
+	// SyncConcurrency is the number of skills the function fetches in parallel.
+	SyncConcurrency int
+}
+
+// LoadConfig reads the stack configuration from the CDK context visible at
+// node (cdk.json, then -c key=value on the command line) and validates it.
+// The error lists every problem found, one per line, naming the context key.
+func LoadConfig(node constructs.Node) (*Config, error) {
+	get := func(key string) any { return node.TryGetContext(jsii.String(key)) }
+	var errs []error
+	cfg := &Config{}
+
+	ids, err := stringList(get(ctxSkillIDs))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxSkillIDs, err))
+	}
+	cfg.SkillIDs = ids
+
+	expr, err := stringValue(get(ctxSchedule), DefaultSchedule)
+	if err == nil {
+		cfg.Schedule, err = ParseSchedule(expr)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxSchedule, err))
+	}
+
+	if cfg.LWASecretName, err = stringValue(get(ctxLWASecretName), DefaultLWASecretName); err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxLWASecretName, err))
+	}
+	if cfg.SkillSecretPrefix, err = stringValue(get(ctxSkillSecretPrefix), DefaultSkillSecretPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxSkillSecretPrefix, err))
+	}
+	if cfg.AlarmEmail, err = stringValue(get(ctxAlarmEmail), ""); err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxAlarmEmail, err))
+	}
+	if cfg.LogRetentionDays, err = intValue(get(ctxLogRetentionDays), DefaultLogRetentionDays); err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxLogRetentionDays, err))
+	}
+	if cfg.SyncConcurrency, err = intValue(get(ctxSyncConcurrency), DefaultSyncConcurrency); err != nil {
+		errs = append(errs, fmt.Errorf("context %q: %w", ctxSyncConcurrency, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every field and returns all problems joined, each naming
+// its context key. Schedule is validated by ParseSchedule.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("context %q: "+format, append([]any{key}, args...)...))
+	}
+
+	if len(c.SkillIDs) > MaxSkillIDs {
+		add(ctxSkillIDs, "%d skill ids, more than the %d one stack can hold (CloudFormation allows 500 resources); create the other skill secrets outside the stack", len(c.SkillIDs), MaxSkillIDs)
+	}
+	seen := make(map[string]int, len(c.SkillIDs))
+	for i, id := range c.SkillIDs {
+		if !skillIDPattern.MatchString(id) {
+			add(ctxSkillIDs, "entry %d: %q is not a valid skill id (want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>)", i, id)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			add(ctxSkillIDs, "entry %d: %q repeats entry %d", i, id, j)
+		}
+		seen[id] = i
+	}
+	if c.Schedule.Expression == "" {
+		add(ctxSchedule, "missing schedule")
+	}
+
+	if err := checkSecretName(c.LWASecretName); err != nil {
+		add(ctxLWASecretName, "%v", err)
+	} else if arnSuffixLike.MatchString(c.LWASecretName) {
+		add(ctxLWASecretName, "%q ends with a hyphen and six characters, which Secrets Manager confuses with an ARN suffix", c.LWASecretName)
+	}
+	if err := checkSecretName(c.SkillSecretPrefix); err != nil {
+		add(ctxSkillSecretPrefix, "%v", err)
+	} else if len(c.SkillSecretPrefix)+len("amzn1.echo-sdk-ams.app.")+36 > 512 {
+		add(ctxSkillSecretPrefix, "too long: prefix plus skill id must fit in 512 characters")
+	}
+	if c.SkillSecretPrefix != "" && strings.HasPrefix(c.LWASecretName, c.SkillSecretPrefix) {
+		add(ctxLWASecretName, "%q starts with the skill secret prefix %q: the function would treat it as a skill secret", c.LWASecretName, c.SkillSecretPrefix)
+	}
+
+	if c.AlarmEmail != "" {
+		if addr, err := mail.ParseAddress(c.AlarmEmail); err != nil || addr.Address != c.AlarmEmail {
+			add(ctxAlarmEmail, "%q is not a plain e-mail address like ops@example.com", c.AlarmEmail)
+		}
+	}
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		add(ctxLogRetentionDays, "%d is not a retention CloudWatch Logs accepts (one of %v)", c.LogRetentionDays, slices.Sorted(maps.Keys(retentionDays)))
+	}
+	if c.SyncConcurrency < 1 || c.SyncConcurrency > maxSyncConcurrency {
+		add(ctxSyncConcurrency, "%d is out of range 1..%d", c.SyncConcurrency, maxSyncConcurrency)
+	}
+	return errors.Join(errs...)
+}
+
+// SkillSecretName is the name of skillID's secret.
+func (c *Config) SkillSecretName(skillID string) string {
+	return c.SkillSecretPrefix + skillID
+}
+
+func checkSecretName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case len(name) > 512:
+		return fmt.Errorf("%d characters, more than the 512 Secrets Manager allows", len(name))
+	case !secretNamePattern.MatchString(name):
+		return fmt.Errorf("%q has characters Secrets Manager does not allow in names (allowed: letters, digits and /_+=.@-)", name)
+	}
+	return nil
+}
+
+// stringList accepts a JSON list from cdk.json, or from -c key=value either a
+// JSON list (skillIds='["a","b"]') or a comma-separated string (skillIds=a,b).
+func stringList(v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("entry %d is %T, want a string", i, e)
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out, nil
+	case string:
+		s := strings.TrimSpace(v)
+		if strings.HasPrefix(s, "[") {
+			var out []string
+			if err := json.Unmarshal([]byte(s), &out); err != nil {
+				return nil, fmt.Errorf("not a JSON list of strings: %v", err)
+			}
+			for i := range out {
+				out[i] = strings.TrimSpace(out[i])
+			}
+			return out, nil
+		}
+		var out []string
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("is %T, want a list of strings", v)
+	}
+}
+
+func stringValue(v any, def string) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return def, nil
+	case string:
+		return strings.TrimSpace(v), nil
+	default:
+		return "", fmt.Errorf("is %T, want a string", v)
+	}
+}
+
+// intValue accepts a JSON number from cdk.json or a decimal string from -c.
+func intValue(v any, def int) (int, error) {
+	switch v := v.(type) {
+	case nil:
+		return def, nil
+	case float64:
+		if v != float64(int(v)) {
+			return 0, fmt.Errorf("%v is not a whole number", v)
+		}
+		return int(v), nil
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number", v)
+		}
+		return n, nil
+	default:
+		return 0, fmt.Errorf("is %T, want a number", v)
+	}
+}
