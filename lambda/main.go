@@ -1,16 +1,63 @@
 // Command bootstrap is the credential-sync Lambda function (provided.al2023).
+// It only wires: configuration from the environment, clients built once per
+// container, and lambda.Start. See internal/credsync for what a run does.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"log/slog"
+	"os"
+	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/config"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/credsync"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
+// requestTimeout bounds one HTTP request to LWA or SMAPI.
+const requestTimeout = 10 * time.Second
+
 func main() {
-	lambda.Start(func(context.Context, json.RawMessage) (any, error) {
-		return nil, errors.New("not wired yet")
-	})
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	syncer, err := setup(context.Background(), logger)
+	if err != nil {
+		// Fail every invocation with the reason instead of crashing the
+		// container: the invoker and the Errors alarm see the message.
+		logger.Error("configuration error", "error", err.Error())
+		lambda.Start(func(context.Context, json.RawMessage) (*credsync.Summary, error) { return nil, err })
+		return
+	}
+	lambda.Start(syncer.Handle)
+}
+
+func setup(ctx context.Context, logger *slog.Logger) (*credsync.Syncer, error) {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hc := smapi.NewHTTPClient(requestTimeout)
+	tokens := smapi.NewTokenSource(cfg.LWATokenURL, hc)
+	client, err := smapi.NewClient(cfg.SMAPIEndpoint, tokens, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &credsync.Syncer{
+		Store:        store.New(secretsmanager.NewFromConfig(awsCfg)),
+		Client:       client,
+		Tokens:       tokens,
+		LWASecretID:  cfg.LWASecretID,
+		Prefix:       cfg.SkillSecretPrefix,
+		Concurrency:  cfg.Concurrency,
+		FunctionName: cfg.FunctionName,
+		Logger:       logger,
+	}, nil
 }
