@@ -16,11 +16,16 @@ const UserAgent = "alexa-skill-credentials/" + Version + " (+https://github.com/
 
 // NewHTTPClient returns the HTTP client for LWA and SMAPI: a per-attempt
 // timeout, the product's User-Agent and Accept: application/json on every
-// request, and no redirects (a 3xx is reported, not followed).
+// request, idle connections kept for every concurrent worker (the default
+// keeps two per host, so a sync at concurrency 8 would open a new TLS
+// connection for most requests), and no redirects (a 3xx is reported, not
+// followed).
 func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: &headerTransport{base: http.DefaultTransport},
+		Transport: &headerTransport{base: t},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

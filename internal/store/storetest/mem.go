@@ -1,0 +1,100 @@
+// Package storetest is an in-memory implementation of store.API, for
+// benchmarks that should measure the sync, not a Secrets Manager server.
+// Functional tests use moto's server instead.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Mem keeps each secret's AWSCURRENT value and counts versions. It is safe
+// for concurrent use.
+type Mem struct {
+	mu      sync.Mutex
+	current map[string]string
+	version map[string]int
+}
+
+// NewMem returns an empty store.
+func NewMem() *Mem { return &Mem{current: map[string]string{}, version: map[string]int{}} }
+
+// Create adds a secret with its first version.
+func (m *Mem) Create(name, value string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.current[name] = value
+	m.version[name] = 1
+}
+
+// Versions returns how many versions name has.
+func (m *Mem) Versions(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version[name]
+}
+
+// ListSecrets implements store.API with a name prefix filter and pages.
+func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prefix := ""
+	for _, f := range in.Filters {
+		if f.Key == types.FilterNameStringTypeName && len(f.Values) > 0 {
+			prefix = f.Values[0]
+		}
+	}
+	var names []string
+	for n := range m.current {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	start, _ := strconv.Atoi(aws.ToString(in.NextToken))
+	size := int(aws.ToInt32(in.MaxResults))
+	if size <= 0 {
+		size = 100
+	}
+	out := &secretsmanager.ListSecretsOutput{}
+	for i := start; i < len(names) && i < start+size; i++ {
+		out.SecretList = append(out.SecretList, types.SecretListEntry{Name: aws.String(names[i])})
+	}
+	if start+size < len(names) {
+		out.NextToken = aws.String(strconv.Itoa(start + size))
+	}
+	return out, nil
+}
+
+// GetSecretValue implements store.API for the AWSCURRENT stage.
+func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name := aws.ToString(in.SecretId)
+	v, ok := m.current[name]
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	return &secretsmanager.GetSecretValueOutput{Name: &name, SecretString: aws.String(v), VersionId: aws.String(fmt.Sprintf("v%d", m.version[name]))}, nil
+}
+
+// PutSecretValue implements store.API: the value becomes AWSCURRENT.
+func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name := aws.ToString(in.SecretId)
+	if _, ok := m.current[name]; !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	m.current[name] = aws.ToString(in.SecretString)
+	m.version[name]++
+	return &secretsmanager.PutSecretValueOutput{Name: &name, VersionId: aws.String(fmt.Sprintf("v%d", m.version[name]))}, nil
+}
