@@ -27,7 +27,7 @@ func TestValueNeverPrints(t *testing.T) {
 
 	outputs := map[string]string{
 		"%v":       fmt.Sprintf("%v", v),
-		"%s":       fmt.Sprintf("%s", v),
+		"%s":       fmt.Sprintf("%s", any(v)),
 		"%q":       fmt.Sprintf("%q", v),
 		"%x":       fmt.Sprintf("%x", v),
 		"%#v":      fmt.Sprintf("%#v", v),

@@ -33,11 +33,10 @@ type TokenSource struct {
 	tokenURL string
 	client   *http.Client
 
-	mu      sync.Mutex
-	creds   RefreshCredentials // as last set
-	latest  secret.Value       // refresh token to keep: rotated by LWA or creds.RefreshToken
-	src     oauth2.TokenSource
-	lastErr error
+	mu     sync.Mutex
+	creds  RefreshCredentials // as last set
+	latest secret.Value       // refresh token to keep: rotated by LWA or creds.RefreshToken
+	src    oauth2.TokenSource
 }
 
 // NewTokenSource returns a TokenSource that posts to tokenURL with client.
