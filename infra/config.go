@@ -80,43 +80,45 @@ type Config struct {
 // The error lists every problem found, one per line, naming the context key.
 func LoadConfig(node constructs.Node) (*Config, error) {
 	get := func(key string) any { return node.TryGetContext(jsii.String(key)) }
-	var errs []error
 	cfg := &Config{}
-
-	ids, err := stringList(get(ctxSkillIDs))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxSkillIDs, err))
+	var errs []error
+	failed := map[string]bool{}
+	fail := func(key string, err error) {
+		errs = append(errs, fmt.Errorf("context %q: %w", key, err))
+		failed[key] = true
 	}
-	cfg.SkillIDs = ids
+	var err error
 
+	if cfg.SkillIDs, err = stringList(get(ctxSkillIDs)); err != nil {
+		fail(ctxSkillIDs, err)
+	}
 	expr, err := stringValue(get(ctxSchedule), DefaultSchedule)
 	if err == nil {
 		cfg.Schedule, err = ParseSchedule(expr)
 	}
 	if err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxSchedule, err))
+		fail(ctxSchedule, err)
 	}
-
 	if cfg.LWASecretName, err = stringValue(get(ctxLWASecretName), DefaultLWASecretName); err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxLWASecretName, err))
+		fail(ctxLWASecretName, err)
 	}
 	if cfg.SkillSecretPrefix, err = stringValue(get(ctxSkillSecretPrefix), DefaultSkillSecretPrefix); err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxSkillSecretPrefix, err))
+		fail(ctxSkillSecretPrefix, err)
 	}
 	if cfg.AlarmEmail, err = stringValue(get(ctxAlarmEmail), ""); err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxAlarmEmail, err))
+		fail(ctxAlarmEmail, err)
 	}
 	if cfg.LogRetentionDays, err = intValue(get(ctxLogRetentionDays), DefaultLogRetentionDays); err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxLogRetentionDays, err))
+		fail(ctxLogRetentionDays, err)
 	}
 	if cfg.SyncConcurrency, err = intValue(get(ctxSyncConcurrency), DefaultSyncConcurrency); err != nil {
-		errs = append(errs, fmt.Errorf("context %q: %w", ctxSyncConcurrency, err))
+		fail(ctxSyncConcurrency, err)
 	}
+	// Report every problem at once, but not a second one for a key whose
+	// value could not be read.
+	errs = append(errs, cfg.validate(failed)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	return cfg, nil
 }
@@ -124,9 +126,16 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 // Validate checks every field and returns all problems joined, each naming
 // its context key. Schedule is validated by ParseSchedule.
 func (c *Config) Validate() error {
+	return errors.Join(c.validate(nil)...)
+}
+
+// validate checks the fields of the context keys not in skip.
+func (c *Config) validate(skip map[string]bool) []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("context %q: "+format, append([]any{key}, args...)...))
+		if !skip[key] {
+			errs = append(errs, fmt.Errorf("context %q: "+format, append([]any{key}, args...)...))
+		}
 	}
 
 	if len(c.SkillIDs) > MaxSkillIDs {
@@ -172,7 +181,7 @@ func (c *Config) Validate() error {
 	if c.SyncConcurrency < 1 || c.SyncConcurrency > maxSyncConcurrency {
 		add(ctxSyncConcurrency, "%d is out of range 1..%d", c.SyncConcurrency, maxSyncConcurrency)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // SkillSecretName is the name of skillID's secret.

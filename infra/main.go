@@ -18,7 +18,7 @@ import (
 const StackName = "AlexaSkillCredentials"
 
 func main() {
-	err := run(context.Background())
+	err := run(context.Background(), awscdk.NewApp(nil))
 	jsii.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
@@ -26,8 +26,9 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
-	app := awscdk.NewApp(nil)
+// run builds the function and synthesizes app, whose context the CDK CLI
+// has set.
+func run(ctx context.Context, app awscdk.App) error {
 	cfg, err := LoadConfig(app.Node())
 	if err != nil {
 		return fmt.Errorf("invalid CDK context (cdk.json or -c key=value):\n%w", err)

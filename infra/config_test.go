@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(newTestApp(t, nil).Node())
+	if err != nil {
+		t.Fatalf("LoadConfig(cdk.json) error: %v", err)
+	}
+	want := &Config{
+		SkillIDs:          []string{},
+		Schedule:          Schedule{Expression: DefaultSchedule, MaxGap: 12 * time.Hour},
+		LWASecretName:     DefaultLWASecretName,
+		SkillSecretPrefix: DefaultSkillSecretPrefix,
+		LogRetentionDays:  DefaultLogRetentionDays,
+		SyncConcurrency:   DefaultSyncConcurrency,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("LoadConfig(cdk.json) = %+v; want %+v", cfg, want)
+	}
+}
+
+// TestLoadConfigForms checks the value forms -c key=value produces (strings)
+// next to the JSON ones cdk.json holds.
+func TestLoadConfigForms(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  map[string]any
+		want func(*Config) bool
+	}{
+		{"skillIds comma-separated", map[string]any{"skillIds": testSkillID + ", " + testLegacySkillID},
+			func(c *Config) bool { return reflect.DeepEqual(c.SkillIDs, []string{testSkillID, testLegacySkillID}) }},
+		{"skillIds JSON string", map[string]any{"skillIds": `["` + testSkillID + `"]`},
+			func(c *Config) bool { return reflect.DeepEqual(c.SkillIDs, []string{testSkillID}) }},
+		{"skillIds empty string", map[string]any{"skillIds": ""},
+			func(c *Config) bool { return len(c.SkillIDs) == 0 }},
+		{"numbers as strings", map[string]any{"logRetentionDays": "30", "syncConcurrency": " 4 "},
+			func(c *Config) bool { return c.LogRetentionDays == 30 && c.SyncConcurrency == 4 }},
+		{"alarmEmail", map[string]any{"alarmEmail": "ops@example.com"},
+			func(c *Config) bool { return c.AlarmEmail == "ops@example.com" }},
+		{"cron schedule", map[string]any{"schedule": "cron(0 6,18 * * ? *)"},
+			func(c *Config) bool { return c.Schedule.MaxGap == 12*time.Hour }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(newTestApp(t, tt.ctx).Node())
+			if err != nil {
+				t.Fatalf("LoadConfig(%v) error: %v", tt.ctx, err)
+			}
+			if !tt.want(cfg) {
+				t.Errorf("LoadConfig(%v) = %+v", tt.ctx, cfg)
+			}
+		})
+	}
+}
+
+// TestLoadConfigErrors checks that synthesis stops with an error naming the
+// context key and the problem.
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  map[string]any
+		want []string
+	}{
+		{"bad skill id", map[string]any{"skillIds": []any{testSkillID, "amzn1.ask.skill.not-a-uuid"}},
+			[]string{`context "skillIds": entry 1: "amzn1.ask.skill.not-a-uuid" is not a valid skill id (want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>)`}},
+		{"skill id with path", map[string]any{"skillIds": "amzn1.ask.skill.0f9b5e8e-3a51-4d1e-9f0c-6c1d2b3a4e5f/../x"},
+			[]string{`entry 0: "amzn1.ask.skill.0f9b5e8e-3a51-4d1e-9f0c-6c1d2b3a4e5f/../x" is not a valid skill id`}},
+		{"duplicate skill id", map[string]any{"skillIds": []any{testSkillID, testSkillID}},
+			[]string{`entry 1: "` + testSkillID + `" repeats entry 0`}},
+		{"skillIds not strings", map[string]any{"skillIds": []any{1.0}},
+			[]string{`context "skillIds": entry 0 is float64, want a string`}},
+		{"skillIds bad JSON", map[string]any{"skillIds": `["x"`},
+			[]string{`context "skillIds": not a JSON list of strings`}},
+		{"bad schedule", map[string]any{"schedule": "every 12 hours"},
+			[]string{`context "schedule": "every 12 hours": want rate(<value> <unit>) or cron(`}},
+		{"bad rate unit", map[string]any{"schedule": "rate(1 hours)"},
+			[]string{`context "schedule": "rate(1 hours)": EventBridge wants "hour" with a value of 1`}},
+		{"bad cron", map[string]any{"schedule": "cron(0 8 * * *)"},
+			[]string{`context "schedule": "cron(0 8 * * *)": 5 fields, want 6`}},
+		{"weekly cron", map[string]any{"schedule": "cron(0 8 ? * MON *)"},
+			[]string{`runs can be 7 days apart; at most 84 hours is supported`}},
+		{"bad retention", map[string]any{"logRetentionDays": 42},
+			[]string{`context "logRetentionDays": 42 is not a retention CloudWatch Logs accepts`}},
+		{"retention not a number", map[string]any{"logRetentionDays": "a month"},
+			[]string{`context "logRetentionDays": "a month" is not a whole number`}},
+		{"concurrency", map[string]any{"syncConcurrency": 0},
+			[]string{`context "syncConcurrency": 0 is out of range 1..64`}},
+		{"concurrency fraction", map[string]any{"syncConcurrency": 2.5},
+			[]string{`context "syncConcurrency": 2.5 is not a whole number`}},
+		{"email", map[string]any{"alarmEmail": "Ops <ops@example.com>"},
+			[]string{`context "alarmEmail": "Ops <ops@example.com>" is not a plain e-mail address`}},
+		{"LWA secret under the prefix", map[string]any{"lwaSecretName": "alexa/skill-messaging/lwa"},
+			[]string{`context "lwaSecretName": "alexa/skill-messaging/lwa" starts with the skill secret prefix`}},
+		{"LWA secret name like an ARN suffix", map[string]any{"lwaSecretName": "lwa-abc123"},
+			[]string{`ends with a hyphen and six characters`}},
+		{"secret name characters", map[string]any{"skillSecretPrefix": "alexa skills/"},
+			[]string{`context "skillSecretPrefix": "alexa skills/" has characters Secrets Manager does not allow`}},
+		{"empty prefix", map[string]any{"skillSecretPrefix": ""},
+			[]string{`context "skillSecretPrefix": must not be empty`}},
+		{"wrong type", map[string]any{"schedule": 12.0},
+			[]string{`context "schedule": is float64, want a string`}},
+		{"every problem at once", map[string]any{"skillIds": []any{"x"}, "schedule": "rate(0 days)", "syncConcurrency": 100},
+			[]string{`"x" is not a valid skill id`, `positive whole number`, `100 is out of range`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(newTestApp(t, tt.ctx).Node())
+			if err == nil {
+				t.Fatalf("LoadConfig(%v) = nil error; want %q", tt.ctx, tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfig(%v) error:\n%v\nwant it to contain %q", tt.ctx, err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateTooManySkills(t *testing.T) {
+	cfg := &Config{Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
+		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8}
+	for i := range MaxSkillIDs + 1 {
+		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
+	}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "451 skill ids, more than the 450") {
+		t.Errorf("Validate(451 skills) = %v; want the resource limit error", err)
+	}
+}
+
+func hex4(i int) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[i>>12&15], digits[i>>8&15], digits[i>>4&15], digits[i&15]})
+}
+
+// TestRunReportsInvalidContext runs the app's entry point with bad context
+// (as -c key=value would give) and checks that it stops before building
+// anything, with every problem in the error.
+func TestRunReportsInvalidContext(t *testing.T) {
+	app := newTestApp(t, map[string]any{"skillIds": "amzn1.ask.skill.bad", "schedule": "rate(2 fortnights)"})
+	err := run(context.Background(), app)
+	if err == nil {
+		t.Fatal("run() = nil; want the context errors")
+	}
+	for _, want := range []string{"invalid CDK context", `"amzn1.ask.skill.bad" is not a valid skill id`, `unit "fortnights"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("run() error:\n%v\nwant it to contain %q", err, want)
+		}
+	}
+}
