@@ -124,25 +124,28 @@ type Server struct {
 	clients       map[string]string // LWA client id -> client secret
 	refreshTokens map[string]string // refresh token -> client id
 	accessTokens  map[string]time.Time
-	rotateTo      string
-	lwaFaults     []Fault
-	skills        map[string]Credentials
-	faults        map[string][]Fault
-	latency       time.Duration
-	inFlight      int
-	maxInFlight   int
-	log           []Request
-	seq           int
+	// messagingTokens are client_credentials tokens, by token.
+	messagingTokens map[string]messagingToken
+	rotateTo        string
+	lwaFaults       []Fault
+	skills          map[string]Credentials
+	faults          map[string][]Fault
+	latency         time.Duration
+	inFlight        int
+	maxInFlight     int
+	log             []Request
+	seq             int
 }
 
 // New starts a fake on a loopback port. Close it when done.
 func New() *Server {
 	s := &Server{
-		clients:       map[string]string{},
-		refreshTokens: map[string]string{},
-		accessTokens:  map[string]time.Time{},
-		skills:        map[string]Credentials{},
-		faults:        map[string][]Fault{},
+		clients:         map[string]string{},
+		refreshTokens:   map[string]string{},
+		accessTokens:    map[string]time.Time{},
+		messagingTokens: map[string]messagingToken{},
+		skills:          map[string]Credentials{},
+		faults:          map[string][]Fault{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
@@ -303,16 +306,19 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, body)
 }
 
-// grant checks an LWA token request and returns the answer.
+// grant checks an LWA token request and returns the answer: the
+// refresh_token grant for a registered security profile (AddClient), and the
+// client_credentials grant with scope alexa:skill_messaging for a skill's
+// current messaging credentials (SetSkill).
 func (s *Server) grant(f url.Values) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clientID, clientSecret := f.Get("client_id"), f.Get("client_secret")
-	if want, ok := s.clients[clientID]; !ok || want != clientSecret || clientSecret == "" {
-		return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
-	}
 	switch f.Get("grant_type") {
 	case "refresh_token":
+		if want, ok := s.clients[clientID]; !ok || want != clientSecret || clientSecret == "" {
+			return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
+		}
 		rt := f.Get("refresh_token")
 		if owner, ok := s.refreshTokens[rt]; !ok || owner != clientID {
 			return http.StatusBadRequest, lwaErr("invalid_grant", "The request has an invalid grant parameter : refresh_token")
@@ -324,9 +330,55 @@ func (s *Server) grant(f url.Values) (int, any) {
 		}
 		at := s.issueLocked()
 		return http.StatusOK, map[string]any{"access_token": at, "refresh_token": rt, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
+	case "client_credentials":
+		skillID, ok := s.messagingClientLocked(clientID, clientSecret)
+		if !ok {
+			return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
+		}
+		if f.Get("scope") != MessagingScope {
+			return http.StatusBadRequest, lwaErr("invalid_scope", "The request has an invalid parameter : scope")
+		}
+		at := fmt.Sprintf("Atc|fake-messaging-token-%d", len(s.messagingTokens)+1)
+		s.messagingTokens[at] = messagingToken{skillID: skillID, expires: time.Now().Add(tokenLife)}
+		return http.StatusOK, map[string]any{"access_token": at, "scope": MessagingScope, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
 	default:
 		return http.StatusBadRequest, lwaErr("unsupported_grant_type", "The authorization grant type is not supported by the authorization server")
 	}
+}
+
+// MessagingScope is the scope of a Skill Messaging token.
+const MessagingScope = "alexa:skill_messaging"
+
+type messagingToken struct {
+	skillID string
+	expires time.Time
+}
+
+// messagingClientLocked finds the skill whose current messaging credentials
+// these are. Credentials replaced by SetSkill no longer work, as after a
+// rotation at Amazon.
+func (s *Server) messagingClientLocked(clientID, clientSecret string) (string, bool) {
+	if clientSecret == "" {
+		return "", false
+	}
+	for id, c := range s.skills {
+		if c.ClientID == clientID && c.ClientSecret == clientSecret {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// MessagingTokenSkill returns the skill a valid Skill Messaging access token
+// was issued for.
+func (s *Server) MessagingTokenSkill(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.messagingTokens[token]
+	if !ok || time.Now().After(t.expires) {
+		return "", false
+	}
+	return t.skillID, true
 }
 
 func (s *Server) issueLocked() string {

@@ -1,0 +1,73 @@
+package smapitest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func postToken(t *testing.T, s *Server, form url.Values) (int, map[string]any, http.Header) {
+	t.Helper()
+	resp, err := http.PostForm(s.TokenURL(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, m, resp.Header
+}
+
+func TestClientCredentialsGrant(t *testing.T) {
+	s := New()
+	defer s.Close()
+	const skill = "amzn1.ask.skill.0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
+	s.SetSkill(skill, "skill-client", "skill-secret-1")
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"skill-client"}, "client_secret": {"skill-secret-1"}, "scope": {MessagingScope}}
+
+	status, body, h := postToken(t, s, form)
+	tok, _ := body["access_token"].(string)
+	if status != http.StatusOK || tok == "" || h.Get("X-Amzn-RequestId") == "" {
+		t.Fatalf("grant = %d %v; want a token and a request id", status, body)
+	}
+	if got, ok := s.MessagingTokenSkill(tok); !ok || got != skill {
+		t.Fatalf("MessagingTokenSkill = %q, %v; want %s", got, ok, skill)
+	}
+
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("scope", "alexa::ask:skills:readwrite")
+	if status, body, _ := postToken(t, s, bad); status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+		t.Fatalf("wrong scope = %d %v; want 400 invalid_scope", status, body)
+	}
+
+	// After a rotation at Amazon the old credentials are refused.
+	s.SetSkill(skill, "skill-client", "skill-secret-2")
+	if status, body, _ := postToken(t, s, form); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Fatalf("rotated-away credentials = %d %v; want 401 invalid_client", status, body)
+	}
+	if _, ok := s.MessagingTokenSkill("Atc|unknown"); ok {
+		t.Fatal("unknown token accepted")
+	}
+}
+
+func TestErrorsCarryRequestIDs(t *testing.T) {
+	s := New()
+	defer s.Close()
+	resp, err := http.Get(s.SMAPIURL() + "/v1/skills/x/credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(m["message"], "not authorized") || resp.Header.Get("X-Amzn-RequestId") == "" {
+		t.Fatalf("unauthenticated request = %d %v; want SMAPI's 401 with a request id", resp.StatusCode, m)
+	}
+}
