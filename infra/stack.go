@@ -344,6 +344,7 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 		}
 	}
 	out(stack, "SyncFunctionName", "Name of the sync function (invoke it to sync now)", fn.FunctionName())
+	out(stack, "SyncFunctionLogGroup", "Log group of the sync function (JSON lines)", fn.LogGroup().LogGroupName())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())
 }

@@ -316,6 +316,7 @@ func TestStackDefaults(t *testing.T) {
 			"SkillSecretPrefix":     "alexa/skill-messaging/",
 			"SkillSecretArnPattern": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
 			"SyncFunctionName":      ref(fnID),
+			"SyncFunctionLogGroup":  ref(logsID),
 			"AlarmTopicArn":         ref(topicID),
 			"KeyArn":                getAtt(keyID, "Arn"),
 			"FillLwaSecretCommand": map[string]any{"Fn::Join": []any{"", []any{
