@@ -135,6 +135,10 @@ type Server struct {
 	maxInFlight     int
 	log             []Request
 	seq             int
+	// Skill Messaging, see messaging.go.
+	msgFaults []Fault
+	users     map[string]bool
+	messages  []Message
 }
 
 // New starts a fake on a loopback port. Close it when done.
@@ -150,6 +154,7 @@ func New() *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	mux.HandleFunc("GET "+credsPattern, s.serveCredentials)
+	mux.HandleFunc("POST "+messagesPattern, s.serveMessage)
 	mux.HandleFunc("/", s.serveNotFound)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
