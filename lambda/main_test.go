@@ -114,9 +114,31 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if n := fake.TokenRequests(); n != 1 {
 		t.Errorf("token requests = %d; want 1 (token source built once per container)", n)
 	}
-	rot := invoke(`{"Step":"createSecret","SecretId":"x","ClientRequestToken":"t"}`)
-	if msg, _ := rot["errorMessage"].(string); !strings.Contains(msg, "unsupported event") {
-		t.Fatalf("rotation event = %v; want an unsupported-event error", rot)
+	// Rotation: Secrets Manager stages a version and calls the four steps.
+	fake.SetSkill(skills[0], "amzn1.application-oa2-client.skill-1", skillSecPf+"1-rotated")
+	const token = "5e1f3c2a-0000-4000-8000-00000000e2e1"
+	name := prefix + skills[0]
+	if err := moto.EnableRotation(ctx, name, token); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
+		b, err := fn.Invoke(ctx, []byte(fmt.Sprintf(`{"Step":%q,"SecretId":%q,"ClientRequestToken":%q}`, step, name, token)))
+		if err != nil || strings.Contains(string(b), "errorMessage") {
+			t.Fatalf("%s: %s %v", step, b, err)
+		}
+	}
+	stage := func(s string) string {
+		out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name, VersionStage: &s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.SecretString)
+	}
+	if got := stage("AWSCURRENT"); !strings.Contains(got, skillSecPf+"1-rotated") {
+		t.Fatalf("AWSCURRENT after rotation = %s; want the rotated credentials", got)
+	}
+	if got := stage("AWSPREVIOUS"); !strings.Contains(got, `"`+skillSecPf+`1"`) {
+		t.Fatalf("AWSPREVIOUS after rotation = %s; want the previous credentials", got)
 	}
 
 	fake.RemoveSkill(skills[2])

@@ -19,7 +19,14 @@ type Request struct {
 	SkillIDs []string
 	// Rotation is set for a Secrets Manager rotation event.
 	Rotation *RotationEvent
+	// Deploy is set for the sync the stack runs at deploy time: an LWA
+	// secret that is not filled in yet is not an error then.
+	Deploy bool
 }
+
+// DeploySource is the "source" of the event the stack sends at deploy time:
+// {"source": "alexa-skill-credentials.deploy"}.
+const DeploySource = "alexa-skill-credentials.deploy"
 
 // RotationEvent is the event Secrets Manager sends a rotation function.
 type RotationEvent struct {
@@ -30,7 +37,8 @@ type RotationEvent struct {
 
 // ParseEvent reads an invocation's payload: {} or null (sync every skill), an
 // EventBridge scheduled event (every skill), {"skillIds": [...]} (those
-// skills), or a Secrets Manager rotation event. Anything else is an error
+// skills), the deploy-time event {"source": DeploySource} (every skill), or a
+// Secrets Manager rotation event. Anything else is an error
 // wrapping ErrUnsupportedEvent.
 func ParseEvent(raw []byte) (Request, error) {
 	raw = bytes.TrimSpace(raw)
@@ -59,6 +67,12 @@ func ParseEvent(raw []byte) (Request, error) {
 			return Request{}, fmt.Errorf("%w: a rotation event needs string Step, SecretId and ClientRequestToken", ErrUnsupportedEvent)
 		}
 		return Request{Rotation: &ev}, nil
+	case len(fields) == 1 && fields["source"] != nil:
+		var src string
+		if err := json.Unmarshal(fields["source"], &src); err != nil || src != DeploySource {
+			return Request{}, fmt.Errorf("%w: source must be %q", ErrUnsupportedEvent, DeploySource)
+		}
+		return Request{Deploy: true}, nil
 	case len(fields) == 1 && fields["skillIds"] != nil:
 		var ids []string
 		if err := json.Unmarshal(fields["skillIds"], &ids); err != nil {

@@ -32,6 +32,8 @@ func TestParseEvent(t *testing.T) {
 			SecretID:           "arn:aws:secretsmanager:us-east-1:123456789012:secret:alexa/skill-messaging/amzn1.ask.skill.11111111-1111-4111-8111-111111111111-AbCdEf",
 			ClientRequestToken: "3f1c9f8e-6c1b-4b55-9a53-2a4e8f0d6b21",
 		}}, false},
+		{"deploy", `{"source":"alexa-skill-credentials.deploy"}`, Request{Deploy: true}, false},
+		{"other source", `{"source":"someone.else"}`, Request{}, true},
 		{"empty skill ids", `{"skillIds":[]}`, Request{}, true},
 		{"skill ids not strings", `{"skillIds":[1]}`, Request{}, true},
 		{"unknown keys", `{"skillId":"x"}`, Request{}, true},

@@ -3,11 +3,14 @@ package credsync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
 
-// Handle is the Lambda handler: it parses the event and runs the sync it
-// asks for. Rotation events are refused until the rotation steps exist.
+// Handle is the Lambda handler: it parses the event and runs the sync or the
+// rotation step it asks for. A rotation step returns no summary.
 func (s *Syncer) Handle(ctx context.Context, event json.RawMessage) (*Summary, error) {
 	req, err := ParseEvent(event)
 	if err != nil {
@@ -15,10 +18,15 @@ func (s *Syncer) Handle(ctx context.Context, event json.RawMessage) (*Summary, e
 		return nil, err
 	}
 	if req.Rotation != nil {
-		err := fmt.Errorf("%w: Secrets Manager rotation (step %s of %s) is not supported by this version of the function; run a sync with {} or {\"skillIds\": [...]} instead",
-			ErrUnsupportedEvent, clip(req.Rotation.Step), clip(req.Rotation.SecretID))
-		s.Logger.ErrorContext(ctx, "event refused", "error", err.Error())
-		return nil, err
+		return nil, s.Rotate(ctx, *req.Rotation)
 	}
-	return s.Run(ctx, req)
+	sum, err := s.Run(ctx, req)
+	if req.Deploy && errors.Is(err, store.ErrLWANotConfigured) {
+		// The first deploy creates the LWA secret with a placeholder: that
+		// is the expected state, not a failure of the deployment.
+		sum.Message = fmt.Sprintf("nothing synced: the LWA secret %s is not filled in yet; fill it in (README \"Deploy\") and run make sync", s.LWASecretID)
+		s.Logger.WarnContext(ctx, "deploy-time sync skipped", "reason", sum.Message)
+		return sum, nil
+	}
+	return sum, err
 }

@@ -38,6 +38,9 @@ type Summary struct {
 	Unchanged int      `json:"unchanged"`
 	Failed    int      `json:"failed"`
 	Results   []Result `json:"results"`
+	// Message says why nothing was synced when that is not an error (the
+	// deploy-time sync before the LWA secret is filled in).
+	Message string `json:"message,omitempty"`
 }
 
 // Syncer runs syncs. Build it once per process; Run is safe for concurrent
@@ -111,31 +114,10 @@ func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 
 func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	sum := &Summary{Results: []Result{}}
-	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
+	extra, err := s.authenticate(ctx)
 	if err != nil {
 		return sum, err
 	}
-	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
-	if _, err := s.Client.Retrier.Do(ctx, func(context.Context) error {
-		_, err := s.Tokens.Token()
-		return err
-	}); err != nil {
-		var api *smapi.APIError
-		if errors.As(err, &api) && api.NeedsNewRefreshToken() {
-			return sum, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
-		}
-		return sum, fmt.Errorf("no skill secret was touched: %w", err)
-	}
-	var extra error
-	if rt := s.Tokens.RefreshToken(); rt != lwa.RefreshToken {
-		if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
-			s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
-			extra = err
-		} else {
-			s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
-		}
-	}
-
 	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
 	if err != nil {
 		return sum, errors.Join(extra, err)
@@ -156,6 +138,35 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	}
 	sum.Skills = len(results)
 	return sum, extra
+}
+
+// authenticate reads the LWA secret and gets an access token, before any
+// skill is touched. A rotated refresh token is saved back; failing to save it
+// is returned as extra, which does not stop the run but fails it.
+func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
+	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
+	if err != nil {
+		return nil, err
+	}
+	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
+	if _, err := s.Client.Retrier.Do(ctx, func(context.Context) error {
+		_, err := s.Tokens.Token()
+		return err
+	}); err != nil {
+		var api *smapi.APIError
+		if errors.As(err, &api) && api.NeedsNewRefreshToken() {
+			return nil, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
+		}
+		return nil, fmt.Errorf("no skill secret was touched: %w", err)
+	}
+	if rt := s.Tokens.RefreshToken(); rt != lwa.RefreshToken {
+		if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
+			s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
+			return err, nil
+		}
+		s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
+	}
+	return nil, nil
 }
 
 type job struct {

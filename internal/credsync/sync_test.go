@@ -379,6 +379,34 @@ func TestLWASecretNotFilledIn(t *testing.T) {
 	}
 }
 
+func TestDeployTimeSync(t *testing.T) {
+	e := newEnv(t, 1)
+	deploy := `{"source":"alexa-skill-credentials.deploy"}`
+	sum, err := e.run(deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, 1, 1, 0, 0)
+
+	// Before the operator fills the LWA secret, the deploy-time sync
+	// succeeds with a message; any other event fails.
+	e.syncer.LWASecretID = "lwa/placeholder-" + t.Name()
+	e.create(e.syncer.LWASecretID, `{"clientId":"","clientSecret":"","refreshToken":"","_instructions":"fill in"}`)
+	sum, err = e.run(deploy)
+	if err != nil || !strings.Contains(sum.Message, "not filled in yet") || !strings.Contains(sum.Message, "make sync") {
+		t.Fatalf("deploy sync with the placeholder = %+v, %v; want success with a message", sum, err)
+	}
+	if _, err := e.run(`{}`); !errors.Is(err, store.ErrLWANotConfigured) {
+		t.Fatalf("scheduled sync with the placeholder = %v; want ErrLWANotConfigured", err)
+	}
+	// Other failures still fail the deploy-time sync.
+	e.syncer.LWASecretID = e.lwaID
+	e.fake.RemoveSkill(skill(1))
+	if _, err := e.run(deploy); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Fatalf("deploy sync with a failing skill = %v; want the skill's error", err)
+	}
+}
+
 func TestRotatedRefreshTokenIsPersisted(t *testing.T) {
 	e := newEnv(t, 1)
 	e.fake.RotateRefreshToken("Atzr|rotated-NEVER-PRINTED")
@@ -459,17 +487,6 @@ func TestDeadlineTooShortStartsNothing(t *testing.T) {
 	}
 	if n := e.fake.SkillRequests(skill(1)) + e.fake.SkillRequests(skill(2)); n != 0 {
 		t.Fatalf("%d SMAPI requests; want 0", n)
-	}
-}
-
-func TestRotationEventIsRefused(t *testing.T) {
-	e := newEnv(t, 1)
-	sum, err := e.run(readEvent(t, "rotation-create-secret.json"))
-	if !errors.Is(err, ErrUnsupportedEvent) || !strings.Contains(err.Error(), "rotation") || sum != nil {
-		t.Fatalf("Handle(rotation) = %v, %v; want an unsupported-event error", sum, err)
-	}
-	if n := len(e.fake.Requests()); n != 0 {
-		t.Fatalf("%d requests to Amazon; want 0", n)
 	}
 }
 

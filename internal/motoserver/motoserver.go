@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ type Server struct {
 	// URL is http://127.0.0.1:port, the value for AWS_ENDPOINT_URL.
 	URL string
 	cmd *exec.Cmd
+
+	rotationMu  sync.Mutex
+	rotationARN string
 }
 
 // Start runs moto_server on a free loopback port and waits until it answers.

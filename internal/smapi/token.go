@@ -11,6 +11,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/amazon"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // DefaultTokenURL is LWA's token endpoint.
@@ -129,4 +130,25 @@ func requestID(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// MessagingScope is the scope of a Skill Messaging API token.
+const MessagingScope = "alexa:skill_messaging"
+
+// CheckMessagingCredentials proves that a skill's messaging credentials work:
+// LWA must grant a client_credentials token with scope alexa:skill_messaging
+// at the source's token URL. The token itself is discarded. A refusal is an
+// *APIError with Service "LWA".
+func (ts *TokenSource) CheckMessagingCredentials(ctx context.Context, clientID string, clientSecret secret.Value) error {
+	conf := &clientcredentials.Config{
+		ClientID:     clientID,
+		ClientSecret: clientSecret.Reveal(),
+		TokenURL:     ts.tokenURL,
+		Scopes:       []string{MessagingScope},
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	if _, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, ts.client)); err != nil {
+		return fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, lwaError(err))
+	}
+	return nil
 }

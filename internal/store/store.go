@@ -25,12 +25,17 @@ type API interface {
 	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
 
 // StageCurrent is the staging label of a secret's live version. Reads always
 // name it: moto answers a read without a stage with the newest version, which
 // may be AWSPENDING.
 const StageCurrent = "AWSCURRENT"
+
+// StagePending is the staging label of the version a rotation prepares.
+const StagePending = "AWSPENDING"
 
 // Store reads and writes the product's secrets. It is safe for concurrent use.
 type Store struct {

@@ -98,3 +98,21 @@ func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValu
 	m.version[name]++
 	return &secretsmanager.PutSecretValueOutput{Name: &name, VersionId: aws.String(fmt.Sprintf("v%d", m.version[name]))}, nil
 }
+
+// DescribeSecret implements store.API: the name and the AWSCURRENT version.
+// The in-memory store has no rotation.
+func (m *Mem) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name := aws.ToString(in.SecretId)
+	if _, ok := m.current[name]; !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	return &secretsmanager.DescribeSecretOutput{Name: &name, VersionIdsToStages: map[string][]string{fmt.Sprintf("v%d", m.version[name]): {"AWSCURRENT"}}}, nil
+}
+
+// UpdateSecretVersionStage implements store.API by refusing: the in-memory
+// store has no staged versions. Rotation is tested against moto.
+func (m *Mem) UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	return nil, fmt.Errorf("storetest.Mem: UpdateSecretVersionStage is not supported; use moto for rotation")
+}

@@ -1,0 +1,164 @@
+package credsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+)
+
+// Rotation steps, as Secrets Manager names them.
+const (
+	StepCreate = "createSecret"
+	StepSet    = "setSecret"
+	StepTest   = "testSecret"
+	StepFinish = "finishSecret"
+)
+
+// ErrRotation is wrapped by every refusal of a rotation step.
+var ErrRotation = errors.New("rotation refused")
+
+// Rotate runs one step of the Secrets Manager rotation protocol for a skill
+// secret. Every step is idempotent: Secrets Manager retries failed steps and
+// may call one twice. No step ever moves AWSCURRENT except a successful
+// finishSecret, so a failure leaves the current credentials in place.
+func (s *Syncer) Rotate(ctx context.Context, ev RotationEvent) error {
+	start := time.Now()
+	rs := rotationStep{Syncer: s, ev: ev}
+	status, err := rs.run(ctx)
+	attrs := []slog.Attr{
+		slog.String("skill_id", rs.skillID),
+		slog.String("secret_id", ev.SecretID),
+		slog.String("step", ev.Step),
+		slog.String("status", status),
+		slog.String("request_id", rs.requestID),
+		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		skill := rs.skillID
+		if skill == "" {
+			skill = "(unknown)"
+		}
+		err = fmt.Errorf("rotation step %s for skill %s (secret %s): %w", ev.Step, skill, ev.SecretID, err)
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.Logger.LogAttrs(ctx, level, "rotation step", attrs...)
+	return err
+}
+
+type rotationStep struct {
+	*Syncer
+	ev        RotationEvent
+	skillID   string
+	requestID string
+}
+
+func (r *rotationStep) run(ctx context.Context) (string, error) {
+	info, err := r.Store.Describe(ctx, r.ev.SecretID)
+	if err != nil {
+		return StatusFailed, err
+	}
+	id, ok := strings.CutPrefix(info.Name, r.Prefix)
+	if !ok || id == "" {
+		return StatusFailed, fmt.Errorf("%w: secret %s is not under SKILL_SECRET_PREFIX %q", ErrRotation, info.Name, r.Prefix)
+	}
+	if err := smapi.ValidateSkillID(id); err != nil {
+		return StatusFailed, fmt.Errorf("%w: %w", ErrRotation, err)
+	}
+	r.skillID = id
+	if !info.RotationEnabled {
+		return StatusFailed, fmt.Errorf("%w: rotation is not enabled for secret %s", ErrRotation, info.Name)
+	}
+	stages, staged := info.Stages[r.ev.ClientRequestToken]
+	switch {
+	case !staged:
+		return StatusFailed, fmt.Errorf("%w: version %s is not a version of secret %s", ErrRotation, r.ev.ClientRequestToken, info.Name)
+	case slices.Contains(stages, store.StageCurrent):
+		return "already current", nil
+	case !slices.Contains(stages, store.StagePending):
+		return StatusFailed, fmt.Errorf("%w: version %s of secret %s is not staged AWSPENDING", ErrRotation, r.ev.ClientRequestToken, info.Name)
+	}
+	switch r.ev.Step {
+	case StepCreate:
+		return r.create(ctx, info)
+	case StepSet:
+		// The credentials live at Amazon: there is nothing to set.
+		return "done", nil
+	case StepTest:
+		return r.test(ctx, info)
+	case StepFinish:
+		return r.finish(ctx, info)
+	}
+	return StatusFailed, fmt.Errorf("%w: unknown step %s", ErrRotation, clip(r.ev.Step))
+}
+
+// create fetches the skill's credentials and stores them as the pending
+// version, unless an earlier call already did.
+func (r *rotationStep) create(ctx context.Context, info *store.SecretInfo) (string, error) {
+	if v, found, err := r.Store.ReadVersion(ctx, info.ARN, r.ev.ClientRequestToken, store.StagePending); err != nil {
+		return StatusFailed, err
+	} else if found && v != "" {
+		return "already created", nil
+	}
+	extra, err := r.authenticate(ctx)
+	if err != nil {
+		return StatusFailed, err
+	}
+	creds, err := r.Client.GetSkillCredentials(ctx, r.skillID)
+	if err != nil {
+		r.requestID = smapi.RequestID(err)
+		return StatusFailed, err
+	}
+	r.requestID = creds.RequestID
+	value := store.SkillSecret{SkillID: r.skillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}.Value()
+	current, _, err := r.Store.ReadVersion(ctx, info.ARN, "", store.StageCurrent)
+	if err != nil {
+		return StatusFailed, err
+	}
+	if err := r.Store.PutPending(ctx, info.ARN, r.ev.ClientRequestToken, value); err != nil {
+		return StatusFailed, err
+	}
+	status := "created"
+	if current == value {
+		status = StatusUnchanged
+	}
+	return status, extra
+}
+
+// test proves the pending credentials with an LWA client_credentials grant.
+func (r *rotationStep) test(ctx context.Context, info *store.SecretInfo) (string, error) {
+	v, found, err := r.Store.ReadVersion(ctx, info.ARN, r.ev.ClientRequestToken, store.StagePending)
+	if err != nil {
+		return StatusFailed, err
+	}
+	if !found {
+		return StatusFailed, fmt.Errorf("%w: version %s has no value: createSecret has not run", ErrRotation, r.ev.ClientRequestToken)
+	}
+	pending, err := store.ParseSkillSecret(v)
+	if err != nil {
+		return StatusFailed, fmt.Errorf("pending version %s: %w", r.ev.ClientRequestToken, err)
+	}
+	if _, err := r.Client.Retrier.Do(ctx, func(ctx context.Context) error {
+		return r.Tokens.CheckMessagingCredentials(ctx, pending.ClientID, pending.ClientSecret)
+	}); err != nil {
+		r.requestID = smapi.RequestID(err)
+		return StatusFailed, fmt.Errorf("pending credentials do not work: %w", err)
+	}
+	return "tested", nil
+}
+
+// finish moves AWSCURRENT to the token's version.
+func (r *rotationStep) finish(ctx context.Context, info *store.SecretInfo) (string, error) {
+	if err := r.Store.Promote(ctx, info.ARN, r.ev.ClientRequestToken, info.VersionWithStage(store.StageCurrent)); err != nil {
+		return StatusFailed, err
+	}
+	return "finished", nil
+}

@@ -1,0 +1,84 @@
+package motoserver
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// RotationFunctionName is the function EnableRotation registers in moto's
+// Lambda API. moto cannot run it (that needs docker); tests drive the
+// rotation steps themselves.
+const RotationFunctionName = "skill-credentials-rotation"
+
+// EnableRotation turns rotation on for secretID the way Secrets Manager does
+// for "rotate immediately": moto stages a version with id token and the
+// AWSPENDING label and no value yet. The rotation function ARN is always
+// passed (without it moto makes the empty version AWSCURRENT at once).
+func (s *Server) EnableRotation(ctx context.Context, secretID, token string) error {
+	arn, err := s.rotationFunction(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.SecretsManager().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:           &secretID,
+		ClientRequestToken: &token,
+		RotationLambdaARN:  &arn,
+		RotateImmediately:  aws.Bool(true),
+		RotationRules:      &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
+	})
+	if err != nil {
+		return fmt.Errorf("enable rotation of %s: %w", secretID, err)
+	}
+	return nil
+}
+
+// rotationFunction creates (once per server) the IAM role and the function
+// moto requires before it accepts a rotation.
+func (s *Server) rotationFunction(ctx context.Context) (string, error) {
+	s.rotationMu.Lock()
+	defer s.rotationMu.Unlock()
+	if s.rotationARN != "" {
+		return s.rotationARN, nil
+	}
+	cfg := s.Config()
+	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName:                 aws.String("skill-credentials-rotation-test"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create rotation role in moto: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("bootstrap")
+	_, _ = w.Write([]byte("placeholder: moto never runs it"))
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	fn, err := lambda.NewFromConfig(cfg).CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName:  aws.String(RotationFunctionName),
+		Role:          role.Role.Arn,
+		Runtime:       lambdatypes.RuntimeProvidedal2023,
+		Handler:       aws.String("bootstrap"),
+		Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
+		Code:          &lambdatypes.FunctionCode{ZipFile: buf.Bytes()},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create rotation function in moto: %w", err)
+	}
+	s.rotationARN = aws.ToString(fn.FunctionArn)
+	if s.rotationARN == "" {
+		return "", errors.New("moto returned no function ARN")
+	}
+	return s.rotationARN, nil
+}
