@@ -32,7 +32,7 @@ func TestParseEvent(t *testing.T) {
 			SecretID:           "arn:aws:secretsmanager:us-east-1:123456789012:secret:alexa/skill-messaging/amzn1.ask.skill.11111111-1111-4111-8111-111111111111-AbCdEf",
 			ClientRequestToken: "3f1c9f8e-6c1b-4b55-9a53-2a4e8f0d6b21",
 		}}, false},
-		{"deploy", `{"source":"alexa-skill-credentials.deploy"}`, Request{Deploy: true}, false},
+		{"deploy", fixture("deploy.json"), Request{Deploy: true}, false},
 		{"other source", `{"source":"someone.else"}`, Request{}, true},
 		{"empty skill ids", `{"skillIds":[]}`, Request{}, true},
 		{"skill ids not strings", `{"skillIds":[1]}`, Request{}, true},
@@ -61,7 +61,7 @@ func TestParseEvent(t *testing.T) {
 // FuzzParseEvent checks parsing never panics and gives either a request or an
 // ErrUnsupportedEvent. Run: go test -fuzz FuzzParseEvent ./internal/credsync
 func FuzzParseEvent(f *testing.F) {
-	for _, name := range []string{"empty.json", "scheduled-event.json", "skill-ids.json", "rotation-create-secret.json"} {
+	for _, name := range []string{"empty.json", "scheduled-event.json", "skill-ids.json", "rotation-create-secret.json", "deploy.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", name))
 		if err != nil {
 			f.Fatal(err)
