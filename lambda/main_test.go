@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/rie"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
@@ -22,23 +21,6 @@ const (
 	skillSecPf = "skill-secret-E2E-NEVER-PRINTED-"
 	prefix     = "alexa/skill-messaging/"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestBootstrapUnderRuntimeAPI builds the real bootstrap and runs it under
 // the Runtime Interface Emulator against moto and the fake Amazon.
@@ -75,7 +57,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		"LWA_TOKEN_URL="+fake.TokenURL(),
 		"AWS_LAMBDA_FUNCTION_NAME=e2e-sync",
 	)
-	out := &lockedBuffer{}
+	out := &logbuf.Buffer{}
 	fn, err := rie.Start(ctx, bootstrap, env, out)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +148,7 @@ func TestBootstrapConfigError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, &lockedBuffer{})
+	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, &logbuf.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

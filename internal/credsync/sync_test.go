@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
@@ -29,15 +30,7 @@ var moto *motoserver.Server
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var err error
-	moto, err = motoserver.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
+	motoserver.RunTests(m, &moto)
 }
 
 const (
@@ -59,27 +52,10 @@ type env struct {
 	api    *secretsmanager.Client
 	fake   *smapitest.Server
 	syncer *Syncer
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 	prefix string
 	lwaID  string
 	waits  *[]time.Duration
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // newEnv creates the LWA secret and a secret for each of the skills, which
@@ -90,7 +66,7 @@ func newEnv(t *testing.T, skills ...int) *env {
 		t:      t,
 		api:    moto.SecretsManager(),
 		fake:   smapitest.New(),
-		logs:   &syncBuffer{},
+		logs:   &logbuf.Buffer{},
 		prefix: "alexa/" + t.Name() + "/",
 		lwaID:  "lwa/" + t.Name(),
 	}

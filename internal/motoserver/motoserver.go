@@ -125,3 +125,18 @@ func (s *Server) Env() []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 }
+
+// RunTests is a test package's TestMain body: it starts one server into
+// *srv, runs the tests, stops the server and exits with the tests' code. A
+// missing moto_server fails the package with the install hint.
+func RunTests(m *testing.M, srv **Server) {
+	s, err := Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	s.Stop()
+	os.Exit(code)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,17 +15,7 @@ import (
 
 var moto *motoserver.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = motoserver.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { motoserver.RunTests(m, &moto) }
 
 func create(t *testing.T, api *secretsmanager.Client, name, value string) {
 	t.Helper()
