@@ -1,0 +1,51 @@
+// Package skillmessaging lets an Alexa skill's own code (typically its AWS
+// Lambda function) send messages to the skill through the Skill Messaging
+// API, using the skill messaging credentials that the alexa-skill-credentials
+// sync keeps in AWS Secrets Manager.
+//
+// It does three things:
+//
+//   - Reader reads a skill's secret (<prefix><skillId>, AWSCURRENT) and
+//     caches the clientId and clientSecret in memory for a TTL (5 minutes by
+//     default), with one Secrets Manager call per skill however many
+//     goroutines ask at once.
+//   - TokenSource is an oauth2.TokenSource for Login with Amazon's
+//     client_credentials grant with scope alexa:skill_messaging. It reuses a
+//     token until shortly before it expires, and when LWA refuses the cached
+//     credentials (invalid_client: they were rotated since they were read) it
+//     reads the secret again, once, and retries.
+//   - Sender posts a message to POST /v1/skillmessages/users/{userId} on the
+//     user's regional endpoint, after validating it, retrying throttling
+//     (429, honouring Retry-After) and server errors (5xx) within the
+//     caller's context, and getting a new token once after a 403.
+//
+// In a skill Lambda, built once per container:
+//
+//	reader := skillmessaging.NewReader(secretsmanager.NewFromConfig(cfg), "alexa/skill-messaging/")
+//	sender, err := skillmessaging.NewSender(reader, skillID, nil)
+//
+// and per message:
+//
+//	res, err := sender.Send(ctx, skillmessaging.EndpointNorthAmerica, userID,
+//		skillmessaging.Message{Data: map[string]string{"event": "order-shipped"}})
+//
+// # Errors
+//
+// Errors can be told apart with errors.Is and errors.As, never by their text:
+// ErrNotSynced, ErrSecretNotFound and ErrMalformedSecret (inside a
+// *SecretError) for the secret; ErrInvalidSkillID, ErrInvalidUserID,
+// ErrInvalidMessage and ErrInvalidEndpoint for arguments refused before any
+// request; and *Error, with the HTTP status and the X-Amzn-RequestId, for an
+// answer of LWA or the Skill Messaging API, which also matches
+// ErrCredentialsRefused, ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser or
+// ErrThrottled as fits.
+//
+// # Secrets
+//
+// Client secrets travel as Secret, which prints, logs and marshals as
+// [REDACTED]. No error of this package holds a client secret, an access token
+// or a response body, and the package writes no logs.
+//
+// Reader, TokenSource and Sender are safe for concurrent use; build them once
+// and share them.
+package skillmessaging

@@ -1,0 +1,207 @@
+package skillmessaging
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+)
+
+// Errors about the skill's secret, matched with errors.Is. They come wrapped
+// in a *SecretError naming the secret.
+var (
+	// ErrNotSynced means the secret exists but holds no clientId or
+	// clientSecret yet: the credential sync has not filled it in. It is
+	// worth trying again after the next sync.
+	ErrNotSynced = errors.New("skill messaging credentials not synced yet")
+	// ErrSecretNotFound means there is no such secret (or it has no
+	// AWSCURRENT version).
+	ErrSecretNotFound = errors.New("skill secret not found")
+	// ErrMalformedSecret means the secret's value is not the JSON object the
+	// sync writes, or belongs to another skill.
+	ErrMalformedSecret = errors.New("malformed skill secret")
+)
+
+// Errors for arguments refused before any request, matched with errors.Is.
+var (
+	// ErrInvalidSkillID is returned for a skill id that is not
+	// amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>.
+	ErrInvalidSkillID = errors.New("invalid skill id")
+	// ErrInvalidUserID is returned for an empty, too long or unsafe user id.
+	ErrInvalidUserID = errors.New("invalid user id")
+	// ErrInvalidMessage is returned for a message refused before sending
+	// (data not a JSON object or over 6 KB, expiry out of range), and also
+	// matches the API's own 400 answer.
+	ErrInvalidMessage = errors.New("invalid message")
+	// ErrInvalidEndpoint is returned for an endpoint that is not https (or
+	// http to a loopback host).
+	ErrInvalidEndpoint = errors.New("invalid endpoint")
+)
+
+// Errors an *Error matches with errors.Is, by the answer it carries.
+var (
+	// ErrCredentialsRefused means LWA refused the skill's client id and
+	// secret (invalid_client) even after the secret was read again: they
+	// were rotated at Amazon and the sync has not stored the new ones yet.
+	ErrCredentialsRefused = errors.New("skill messaging credentials refused by LWA")
+	// ErrUnauthorized means the Skill Messaging API refused the access
+	// token (403) even after a new token was fetched.
+	ErrUnauthorized = errors.New("access token refused")
+	// ErrUnknownUser means the user id is not a user of the skill (404).
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrThrottled means the service was still throttling (429) after all
+	// attempts.
+	ErrThrottled = errors.New("throttled")
+)
+
+// SecretError is a failure to get usable credentials from the skill's
+// secret. It never holds the secret's value.
+type SecretError struct {
+	// SecretID is the name (or ARN) that was read.
+	SecretID string
+	// Kind is ErrNotSynced, ErrSecretNotFound, ErrMalformedSecret, or nil
+	// when Secrets Manager failed otherwise (access denied, KMS, network:
+	// see Err).
+	Kind error
+	// Reason says what was wrong with the value, without quoting it.
+	Reason string
+	// Err is the Secrets Manager error, if there was one.
+	Err error
+}
+
+func (e *SecretError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "read skill secret %s: ", e.SecretID)
+	switch {
+	case e.Kind != nil && e.Reason != "":
+		fmt.Fprintf(&b, "%v: %s", e.Kind, e.Reason)
+	case e.Kind != nil:
+		fmt.Fprintf(&b, "%v", e.Kind)
+	case e.Reason != "":
+		b.WriteString(e.Reason)
+	}
+	if e.Err != nil {
+		if e.Kind != nil || e.Reason != "" {
+			b.WriteString(": ")
+		}
+		fmt.Fprintf(&b, "%v", e.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind and Err, so errors.Is and errors.As see both.
+func (e *SecretError) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// Services named in Error.Service.
+const (
+	ServiceLWA            = "LWA"
+	ServiceSkillMessaging = "Skill Messaging API"
+)
+
+// Error is a non-2xx answer from LWA or the Skill Messaging API. It holds the
+// service's own message, never a response body, a token or a secret.
+type Error struct {
+	// Service is ServiceLWA or ServiceSkillMessaging.
+	Service string
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// RequestID is the X-Amzn-RequestId of the answer, if it had one.
+	RequestID string
+	// Code is LWA's OAuth error code (invalid_client, invalid_scope, …).
+	Code string
+	// Message is the service's message, cut to a bounded length.
+	Message string
+	// RetryAfter is the delay the Retry-After header asked for, or zero.
+	RetryAfter time.Duration
+
+	cause *smapi.APIError // lets smapi.Retrier classify the answer
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s answered HTTP %d", e.Service, e.StatusCode)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
+	}
+	if h := e.hint(); h != "" {
+		fmt.Fprintf(&b, "; %s", h)
+	}
+	return b.String()
+}
+
+// HTTPStatusCode returns the HTTP status of the answer.
+func (e *Error) HTTPStatusCode() int { return e.StatusCode }
+
+// Is reports whether the answer is the kind target names: ErrCredentialsRefused,
+// ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser or ErrThrottled.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrCredentialsRefused:
+		return e.Service == ServiceLWA && e.Code == "invalid_client"
+	case ErrThrottled:
+		return e.StatusCode == http.StatusTooManyRequests
+	}
+	if e.Service != ServiceSkillMessaging {
+		return false
+	}
+	switch target {
+	case ErrInvalidMessage:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
+	case ErrUnknownUser:
+		return e.StatusCode == http.StatusNotFound
+	}
+	return false
+}
+
+// Unwrap lets the module's retry policy classify the answer.
+func (e *Error) Unwrap() error {
+	if e.cause == nil {
+		return nil
+	}
+	return e.cause
+}
+
+func (e *Error) hint() string {
+	switch {
+	case e.Is(ErrCredentialsRefused):
+		return "the skill's messaging credentials were refused even after reading its secret again: they were probably rotated at Amazon and the credential sync has not run since"
+	case e.Service == ServiceLWA && e.Code == "invalid_scope":
+		return "the skill cannot get Skill Messaging tokens (scope alexa:skill_messaging)"
+	case e.Is(ErrUnauthorized):
+		return "the access token was refused even after getting a new one"
+	case e.Is(ErrUnknownUser):
+		return "the user id is not a user of this skill (or the endpoint is not the user's region)"
+	}
+	return ""
+}
+
+// publicError turns the module's *smapi.APIError into an *Error. Other errors
+// are returned as they are.
+func publicError(service string, err error) error {
+	var api *smapi.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	return &Error{Service: service, StatusCode: api.StatusCode, RequestID: api.RequestID, Code: api.Code,
+		Message: api.Message, RetryAfter: api.RetryAfter, cause: api}
+}

@@ -1,0 +1,180 @@
+package skillmessaging
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// moto is the one Secrets Manager server of this package's tests.
+var moto *motoserver.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	moto, err = motoserver.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// never is in every secret of the tests; no error or output may contain it.
+const never = "NEVER-PRINTED"
+
+var skillSeq atomic.Int64
+
+// newSkillID returns a valid skill id unique to this test binary.
+func newSkillID() string {
+	return fmt.Sprintf("amzn1.ask.skill.00000000-0000-4000-8000-%012d", skillSeq.Add(1))
+}
+
+// countingSM is the real moto client, counting GetSecretValue calls.
+type countingSM struct {
+	api   SecretsManagerAPI
+	calls atomic.Int64
+	// gate, when set, holds every call until it is closed.
+	gate chan struct{}
+}
+
+func (c *countingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	c.calls.Add(1)
+	if c.gate != nil {
+		<-c.gate
+	}
+	return c.api.GetSecretValue(ctx, in, opts...)
+}
+
+// clock is a settable time for TTL and token expiry.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// sleeps records the retry delays instead of sleeping.
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+func (s *sleeps) All() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
+
+func putSecret(t *testing.T, name, value string) {
+	t.Helper()
+	api := moto.SecretsManager()
+	ctx := context.Background()
+	if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {
+		if !strings.Contains(err.Error(), "ResourceExists") {
+			t.Fatal(err)
+		}
+		if _, err := api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func skillValue(skillID, clientID, clientSecret string) string {
+	return fmt.Sprintf(`{"skillId":%q,"clientId":%q,"clientSecret":%q}`, skillID, clientID, clientSecret)
+}
+
+// env is one skill with its secret in moto and its credentials at the fake.
+type env struct {
+	fake    *smapitest.Server
+	sm      *countingSM
+	reader  *Reader
+	sender  *Sender
+	prefix  string
+	skillID string
+	secret  string // the client secret
+	user    string
+	sleeps  *sleeps
+	clock   *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{
+		fake:    smapitest.New(),
+		sm:      &countingSM{api: moto.SecretsManager()},
+		prefix:  "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/",
+		skillID: newSkillID(),
+		secret:  "skill-secret-1-" + never,
+		user:    "amzn1.ask.account.AFAKEUSER" + fmt.Sprint(skillSeq.Load()),
+		sleeps:  &sleeps{},
+		clock:   newClock(),
+	}
+	t.Cleanup(e.fake.Close)
+	e.fake.SetSkill(e.skillID, "amzn1.application-oa2-client.test", e.secret)
+	e.fake.AddUser(e.user)
+	putSecret(t, e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
+	e.reader = NewReader(e.sm, e.prefix)
+	var err error
+	e.sender, err = NewSender(e.reader, e.skillID, e.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) options() *Options {
+	return &Options{TokenURL: e.fake.TokenURL(), Now: e.clock.Now, Sleep: e.sleeps.Sleep}
+}
+
+// rotate changes the skill's credentials at the fake and, if stored, in the
+// secret too. It returns the new client secret.
+func (e *env) rotate(t *testing.T, n int, stored bool) string {
+	t.Helper()
+	sec := fmt.Sprintf("skill-secret-%d-%s", n, never)
+	e.fake.SetSkill(e.skillID, "amzn1.application-oa2-client.test", sec)
+	if stored {
+		putSecret(t, e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", sec))
+	}
+	return sec
+}
+
+// assertClean fails if any text holds a secret or an access token.
+func assertClean(t *testing.T, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if strings.Contains(s, never) || strings.Contains(s, "Atc|") {
+			t.Errorf("output holds a secret or token: %s", s)
+		}
+	}
+}
