@@ -23,6 +23,8 @@ var rules = []struct {
 	{"./internal/credsync", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go"}, "the sync core does not know Lambda's runtime"},
 	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store/storetest", module + "/internal/logbuf"}, "the function ships no infrastructure or test code"},
 	{"./infra", []string{module + "/internal/", module + "/lambda", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2"}, "infra imports no runtime package"},
+	{"./skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store", module + "/internal/credsync", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
+	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store", module + "/internal/credsync"}, "the example function ships no infrastructure, test or sync code"},
 }
 
 func TestImportRules(t *testing.T) {
