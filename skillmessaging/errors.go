@@ -72,6 +72,7 @@ type SecretError struct {
 	Err error
 }
 
+// Error says which secret and what was wrong, never quoting its value.
 func (e *SecretError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "read skill secret %s: ", e.SecretID)
@@ -129,6 +130,8 @@ type Error struct {
 	cause *smapi.APIError // lets smapi.Retrier classify the answer
 }
 
+// Error names the service, status, code, message and request id, with a
+// hint where one helps.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s answered HTTP %d", e.Service, e.StatusCode)
