@@ -3,7 +3,6 @@ package skillmessaging
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,17 +18,7 @@ import (
 // moto is the one Secrets Manager server of this package's tests.
 var moto *motoserver.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = motoserver.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { motoserver.RunTests(m, &moto) }
 
 // never is in every secret of the tests; no error or output may contain it.
 const never = "NEVER-PRINTED"

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
@@ -26,23 +25,6 @@ const (
 	prefix       = "alexa/skill-messaging/"
 	userID       = "amzn1.ask.account.AEXAMPLESKILLLAMBDAUSER"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestSendsMessageEndToEnd wires the function as main does, against moto's
 // Secrets Manager and the fake LWA and Alexa API, and sends messages.
@@ -92,7 +74,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = strings.ReplaceAll(v, "%s", fake.SMAPIURL())
 			}
-			var logs lockedBuffer
+			var logs logbuf.Buffer
 			h, err := setup(ctx, func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if err != nil {
 				t.Fatalf("setup = %v; want a handler", err)
