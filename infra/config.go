@@ -25,6 +25,8 @@ const (
 	ctxAlarmEmail        = "alarmEmail"
 	ctxLogRetentionDays  = "logRetentionDays"
 	ctxSyncConcurrency   = "syncConcurrency"
+	ctxRotationDays      = "rotationDays"
+	ctxReaderRoleARNs    = "readerRoleArns"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -35,6 +37,7 @@ const (
 	DefaultSkillSecretPrefix = "alexa/skill-messaging/"
 	DefaultLogRetentionDays  = 90
 	DefaultSyncConcurrency   = 8
+	DefaultRotationDays      = 30
 )
 
 // MaxSkillIDs bounds the skill secrets one stack creates. CloudFormation
@@ -45,6 +48,20 @@ const MaxSkillIDs = 450
 
 // maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
 const maxSyncConcurrency = 64
+
+// Bounds of rotationDays: Secrets Manager's AutomaticallyAfterDays.
+const (
+	minRotationDays = 1
+	maxRotationDays = 1000
+)
+
+// maxReaderRoles bounds readerRoleArns, which are all listed in the Roles of
+// one managed policy; skill Lambdas beyond that should share roles.
+const maxReaderRoles = 100
+
+// roleARNPattern matches an IAM role ARN: partition, the 12-digit account
+// and the role's path and name (the name is the last segment).
+var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?([\w+=,.@-]{1,64})$`)
 
 // skillIDPattern matches amzn1.ask.skill.<uuid> and the legacy
 // amzn1.echo-sdk-ams.app.<uuid>, the same rule the function applies.
@@ -73,6 +90,11 @@ type Config struct {
 	LogRetentionDays int
 	// SyncConcurrency is the number of skills the function fetches in parallel.
 	SyncConcurrency int
+	// RotationDays is the interval of every skill secret's rotation schedule.
+	RotationDays int
+	// ReaderRoleARNs are IAM roles of this account (skill Lambdas' execution
+	// roles) granted read access to the skill secrets.
+	ReaderRoleARNs []string
 }
 
 // LoadConfig reads the stack configuration from the CDK context visible at
@@ -113,6 +135,12 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	}
 	if cfg.SyncConcurrency, err = intValue(get(ctxSyncConcurrency), DefaultSyncConcurrency); err != nil {
 		fail(ctxSyncConcurrency, err)
+	}
+	if cfg.RotationDays, err = intValue(get(ctxRotationDays), DefaultRotationDays); err != nil {
+		fail(ctxRotationDays, err)
+	}
+	if cfg.ReaderRoleARNs, err = stringList(get(ctxReaderRoleARNs)); err != nil {
+		fail(ctxReaderRoleARNs, err)
 	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.
@@ -181,7 +209,51 @@ func (c *Config) validate(skip map[string]bool) []error {
 	if c.SyncConcurrency < 1 || c.SyncConcurrency > maxSyncConcurrency {
 		add(ctxSyncConcurrency, "%d is out of range 1..%d", c.SyncConcurrency, maxSyncConcurrency)
 	}
+	if c.RotationDays < minRotationDays || c.RotationDays > maxRotationDays {
+		add(ctxRotationDays, "%d is out of range %d..%d (days between rotations of each skill secret)", c.RotationDays, minRotationDays, maxRotationDays)
+	}
+
+	if len(c.ReaderRoleARNs) > maxReaderRoles {
+		add(ctxReaderRoleARNs, "%d roles, more than %d; give the skill Lambdas a shared role or attach the SkillSecretReaderPolicy output to more roles yourself", len(c.ReaderRoleARNs), maxReaderRoles)
+	}
+	seenRole := make(map[string]int, len(c.ReaderRoleARNs))
+	firstAccount, firstIndex := "", 0
+	for i, arn := range c.ReaderRoleARNs {
+		m := roleARNPattern.FindStringSubmatch(arn)
+		if m == nil {
+			add(ctxReaderRoleARNs, "entry %d: %q is not an IAM role ARN (want arn:aws:iam::<12-digit account>:role/<name>)", i, arn)
+			continue
+		}
+		if j, dup := seenRole[arn]; dup {
+			add(ctxReaderRoleARNs, "entry %d: %q repeats entry %d", i, arn, j)
+		}
+		seenRole[arn] = i
+		if firstAccount == "" {
+			firstAccount, firstIndex = m[2], i
+		} else if m[2] != firstAccount {
+			add(ctxReaderRoleARNs, "entry %d: %q is in account %s but entry %d is in account %s: every reader role must be in the account the stack is deployed to (cross-account readers are not supported)", i, arn, m[2], firstIndex, firstAccount)
+		}
+	}
 	return errs
+}
+
+// CheckAccount refuses reader roles outside account, the account the stack
+// is deployed to, when it is known at synth (the CDK CLI sets
+// CDK_DEFAULT_ACCOUNT from its credentials for deploy and diff). Roles of
+// other accounts would need a resource policy on every secret and a key
+// policy statement, which the stack does not create; an identity policy
+// cannot be attached to them from here.
+func (c *Config) CheckAccount(account string) error {
+	if account == "" {
+		return nil
+	}
+	var errs []error
+	for i, arn := range c.ReaderRoleARNs {
+		if m := roleARNPattern.FindStringSubmatch(arn); m != nil && m[2] != account {
+			errs = append(errs, fmt.Errorf("context %q: entry %d: %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see infra/DEPLOY.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, i, arn, m[2], account))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SkillSecretName is the name of skillID's secret.

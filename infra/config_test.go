@@ -20,6 +20,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SkillSecretPrefix: DefaultSkillSecretPrefix,
 		LogRetentionDays:  DefaultLogRetentionDays,
 		SyncConcurrency:   DefaultSyncConcurrency,
+		RotationDays:      DefaultRotationDays,
+		ReaderRoleARNs:    []string{},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig(cdk.json) = %+v; want %+v", cfg, want)
@@ -44,6 +46,16 @@ func TestLoadConfigForms(t *testing.T) {
 			func(c *Config) bool { return c.LogRetentionDays == 30 && c.SyncConcurrency == 4 }},
 		{"alarmEmail", map[string]any{"alarmEmail": "ops@example.com"},
 			func(c *Config) bool { return c.AlarmEmail == "ops@example.com" }},
+		{"rotationDays as a string", map[string]any{"rotationDays": "14"},
+			func(c *Config) bool { return c.RotationDays == 14 }},
+		{"rotationDays bounds", map[string]any{"rotationDays": 1000},
+			func(c *Config) bool { return c.RotationDays == 1000 }},
+		{"readerRoleArns comma-separated", map[string]any{"readerRoleArns": testReaderRole + ", " + testReaderRoleWithPath},
+			func(c *Config) bool {
+				return reflect.DeepEqual(c.ReaderRoleARNs, []string{testReaderRole, testReaderRoleWithPath})
+			}},
+		{"readerRoleArns JSON list", map[string]any{"readerRoleArns": []any{testReaderRole}},
+			func(c *Config) bool { return reflect.DeepEqual(c.ReaderRoleARNs, []string{testReaderRole}) }},
 		{"cron schedule", map[string]any{"schedule": "cron(0 6,18 * * ? *)"},
 			func(c *Config) bool { return c.Schedule.MaxGap == 12*time.Hour }},
 	}
@@ -106,6 +118,28 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{`context "skillSecretPrefix": must not be empty`}},
 		{"wrong type", map[string]any{"schedule": 12.0},
 			[]string{`context "schedule": is float64, want a string`}},
+		{"rotationDays zero", map[string]any{"rotationDays": 0},
+			[]string{`context "rotationDays": 0 is out of range 1..1000`}},
+		{"rotationDays too long", map[string]any{"rotationDays": 1001},
+			[]string{`context "rotationDays": 1001 is out of range 1..1000`}},
+		{"rotationDays not a number", map[string]any{"rotationDays": "monthly"},
+			[]string{`context "rotationDays": "monthly" is not a whole number`}},
+		{"rotationDays fraction", map[string]any{"rotationDays": 7.5},
+			[]string{`context "rotationDays": 7.5 is not a whole number`}},
+		{"reader is a user", map[string]any{"readerRoleArns": []any{"arn:aws:iam::123456789012:user/bob"}},
+			[]string{`context "readerRoleArns": entry 0: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`}},
+		{"reader is not an ARN", map[string]any{"readerRoleArns": "skill-a-role"},
+			[]string{`entry 0: "skill-a-role" is not an IAM role ARN`}},
+		{"reader account too short", map[string]any{"readerRoleArns": []any{"arn:aws:iam::12345:role/x"}},
+			[]string{`entry 0: "arn:aws:iam::12345:role/x" is not an IAM role ARN`}},
+		{"reader in another service", map[string]any{"readerRoleArns": []any{"arn:aws:sts::123456789012:assumed-role/x/session"}},
+			[]string{`is not an IAM role ARN`}},
+		{"reader repeated", map[string]any{"readerRoleArns": []any{testReaderRole, testReaderRole}},
+			[]string{`entry 1: "` + testReaderRole + `" repeats entry 0`}},
+		{"readers in two accounts", map[string]any{"readerRoleArns": []any{testReaderRole, "arn:aws:iam::210987654321:role/other"}},
+			[]string{`entry 1: "arn:aws:iam::210987654321:role/other" is in account 210987654321 but entry 0 is in account 123456789012`, `cross-account readers are not supported`}},
+		{"readerRoleArns not strings", map[string]any{"readerRoleArns": []any{true}},
+			[]string{`context "readerRoleArns": entry 0 is bool, want a string`}},
 		{"every problem at once", map[string]any{"skillIds": []any{"x"}, "schedule": "rate(0 days)", "syncConcurrency": 100},
 			[]string{`"x" is not a valid skill id`, `positive whole number`, `100 is out of range`}},
 	}
@@ -154,5 +188,36 @@ func TestRunReportsInvalidContext(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("run() error:\n%v\nwant it to contain %q", err, want)
 		}
+	}
+}
+
+func TestCheckAccount(t *testing.T) {
+	cfg := &Config{ReaderRoleARNs: []string{testReaderRole, testReaderRoleWithPath}}
+	if err := cfg.CheckAccount(""); err != nil {
+		t.Errorf("CheckAccount(unknown) = %v; want nil", err)
+	}
+	if err := cfg.CheckAccount("123456789012"); err != nil {
+		t.Errorf("CheckAccount(the roles' account) = %v; want nil", err)
+	}
+	err := cfg.CheckAccount("210987654321")
+	for _, want := range []string{
+		`context "readerRoleArns": entry 0: "` + testReaderRole + `" is in account 123456789012, not in 210987654321 where the stack is deployed`,
+		`entry 1: "` + testReaderRoleWithPath + `"`,
+		`cross-account readers are not supported`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckAccount(another account) = %v; want it to contain %q", err, want)
+		}
+	}
+}
+
+// TestRunRefusesReadersOfAnotherAccount runs the app's entry point as cdk
+// deploy does, with the target account in CDK_DEFAULT_ACCOUNT.
+func TestRunRefusesReadersOfAnotherAccount(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "210987654321")
+	app := newTestApp(t, map[string]any{"readerRoleArns": []any{testReaderRole}})
+	err := run(context.Background(), app)
+	if err == nil || !strings.Contains(err.Error(), "invalid CDK context") || !strings.Contains(err.Error(), "not in 210987654321 where the stack is deployed") {
+		t.Errorf("run() = %v; want the cross-account error", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +18,12 @@ import (
 const (
 	testSkillID       = "amzn1.ask.skill.0f9b5e8e-3a51-4d1e-9f0c-6c1d2b3a4e5f"
 	testLegacySkillID = "amzn1.echo-sdk-ams.app.12345678-9abc-def0-1234-56789abcdef0"
+)
+
+// Reader roles used by the tests, in one account; the second has a path.
+const (
+	testReaderRole         = "arn:aws:iam::123456789012:role/skill-a"
+	testReaderRoleWithPath = "arn:aws:iam::123456789012:role/service-role/skills/skill-b-exec"
 )
 
 // cdkJSONContext is the "context" of the repository's cdk.json, so that the
@@ -114,6 +121,23 @@ func (s *synthesized) only(t *testing.T, typ string) (string, map[string]any) {
 		return id, props
 	}
 	panic("unreachable")
+}
+
+// named returns the logical id and properties of the single resource of typ
+// whose logical id is prefix followed by the CDK's 8-character hash.
+func (s *synthesized) named(t *testing.T, typ, prefix string) (string, map[string]any) {
+	t.Helper()
+	var ids []string
+	for id := range s.resources(typ) {
+		if len(id) == len(prefix)+8 && strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d resources of type %s named %s…; want 1 (%v)", len(ids), typ, prefix, slices.Sorted(maps.Keys(s.resources(typ))))
+	}
+	props, _ := s.resources(typ)[ids[0]]["Properties"].(map[string]any)
+	return ids[0], props
 }
 
 // outputs returns the template's outputs by logical id.

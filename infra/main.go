@@ -30,6 +30,10 @@ func main() {
 // has set.
 func run(ctx context.Context, app awscdk.App) error {
 	cfg, err := LoadConfig(app.Node())
+	if err == nil {
+		// Set by the CDK CLI when it has credentials (deploy, diff).
+		err = cfg.CheckAccount(os.Getenv("CDK_DEFAULT_ACCOUNT"))
+	}
 	if err != nil {
 		return fmt.Errorf("invalid CDK context (cdk.json or -c key=value):\n%w", err)
 	}

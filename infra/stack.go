@@ -148,7 +148,11 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 
 	topic := newAlarms(stack, cfg, key, fn, dlq)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic)
+	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
+	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
+	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
+
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic, readerPolicy)
 	return stack
 }
 
@@ -169,7 +173,9 @@ func newKey(stack awscdk.Stack) awskms.Key {
 		// Retained with the secrets it encrypts: deleting it would make them unreadable.
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	sameAccount := &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}}
+	// No aws:SourceAccount condition: AWS's examples for these two
+	// deliveries have none, and a service that does not send the key in its
+	// request context would be denied without any error anyone sees.
 	for _, p := range []struct{ sid, service string }{
 		{"AllowEventBridgeToUseTheDeadLetterQueue", "events.amazonaws.com"},
 		{"AllowCloudWatchToPublishToTheAlarmTopic", "cloudwatch.amazonaws.com"},
@@ -179,7 +185,6 @@ func newKey(stack awscdk.Stack) awskms.Key {
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(p.service), nil)},
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-			Conditions: sameAccount,
 		}), jsii.Bool(false))
 	}
 	return key
@@ -211,8 +216,11 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		{
 			// The pattern ends in * for the random six-character suffix of
 			// every secret ARN, and for the skill ids after the prefix.
-			Sid:       jsii.String("SyncSkillSecrets"),
-			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"),
+			// UpdateSecretVersionStage is finishSecret's move of AWSCURRENT
+			// to the rotated version; the other three serve both the sync
+			// and the rotation steps.
+			Sid:       jsii.String("SyncAndRotateSkillSecrets"),
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"),
 			Resources: &[]*string{skillSecretPattern},
 		},
 		{
@@ -326,16 +334,20 @@ func newAlarms(stack awscdk.Stack, cfg *Config, key awskms.Key, fn awslambda.Fun
 	return topic
 }
 
-func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic) {
+func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
 			Value:       value,
 		})
 	}
+	fillCommand := "aws secretsmanager put-secret-value --region " + *awscdk.Aws_REGION() + " --secret-id " + *lwaSecret.SecretArn() + " --secret-string file://lwa-secret.json"
+	out(stack, "NextSteps", "What to do after the first deploy",
+		jsii.String("If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), "+
+			"write lwa-secret.json as the README section Deploy shows (step 4), store it with: "+fillCommand+
+			" ; delete the file, then run: make sync (invokes "+*fn.FunctionName()+" and prints the summary; it fails if a skill failed)."))
 	out(stack, "LwaSecretArn", "ARN of the LWA secret (client id, client secret, refresh token)", lwaSecret.SecretArn())
-	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value",
-		jsii.String("aws secretsmanager put-secret-value --region "+*awscdk.Aws_REGION()+" --secret-id "+*lwaSecret.SecretArn()+" --secret-string file://lwa-secret.json"))
+	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value", jsii.String(fillCommand))
 	out(stack, "SkillSecretPrefix", "Name prefix of the skill secrets; the function syncs every secret under it", jsii.String(cfg.SkillSecretPrefix))
 	out(stack, "SkillSecretArnPattern", "IAM resource pattern matching every skill secret, for skill Lambdas' policies", skillSecretPattern)
 	if len(cfg.SkillIDs) <= maxSkillOutputs {
@@ -347,6 +359,9 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 	out(stack, "SyncFunctionLogGroup", "Log group of the sync function (JSON lines)", fn.LogGroup().LogGroupName())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())
+	if readerPolicy != nil {
+		out(stack, "SkillSecretReaderPolicyArn", "Managed policy attached to the readerRoleArns: GetSecretValue on the skill secrets, Decrypt through Secrets Manager", readerPolicy.ManagedPolicyArn())
+	}
 }
 
 // retentionDays maps the retention periods CloudWatch Logs accepts to the

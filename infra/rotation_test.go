@@ -1,0 +1,381 @@
+package main
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// twoSkills is the context of a stack with two skill secrets.
+var twoSkills = map[string]any{"skillIds": []any{testSkillID, testLegacySkillID}}
+
+// skillSecretIDs returns the logical ids of the skill secrets by skill id.
+func skillSecretIDs(t *testing.T, s *synthesized) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id, r := range s.resources("AWS::SecretsManager::Secret") {
+		name := r["Properties"].(map[string]any)["Name"].(string)
+		if skillID, ok := strings.CutPrefix(name, DefaultSkillSecretPrefix); ok {
+			out[skillID] = id
+		}
+	}
+	return out
+}
+
+func dependsOn(r map[string]any) []string {
+	var out []string
+	for _, d := range asStrings(r["DependsOn"]) {
+		if d, ok := d.(string); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestRotationSchedules(t *testing.T) {
+	s := synth(t, twoSkills)
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	crID, _ := s.only(t, "Custom::DeploySync")
+	secrets := skillSecretIDs(t, s)
+	if len(secrets) != 2 {
+		t.Fatalf("skill secrets %v; want 2", secrets)
+	}
+
+	var permissionID string
+	for id, r := range s.resources("AWS::Lambda::Permission") {
+		p := r["Properties"].(map[string]any)
+		if p["Principal"] != "secretsmanager.amazonaws.com" {
+			continue
+		}
+		if permissionID != "" {
+			t.Errorf("two invoke permissions for Secrets Manager: %s and %s", permissionID, id)
+		}
+		permissionID = id
+		want := map[string]any{
+			"Action":        "lambda:InvokeFunction",
+			"Principal":     "secretsmanager.amazonaws.com",
+			"FunctionName":  getAtt(fnID, "Arn"),
+			"SourceAccount": ref("AWS::AccountId"),
+		}
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("Secrets Manager invoke permission = %s; want %s", toJSON(p), toJSON(want))
+		}
+	}
+	if permissionID == "" {
+		t.Fatal("no invoke permission for secretsmanager.amazonaws.com")
+	}
+
+	schedules := s.resources("AWS::SecretsManager::RotationSchedule")
+	if len(schedules) != len(secrets) {
+		t.Errorf("%d rotation schedules; want one per skill secret (%d)", len(schedules), len(secrets))
+	}
+	scheduled := map[string]bool{}
+	for id, r := range schedules {
+		p := r["Properties"].(map[string]any)
+		secretRef, _ := p["SecretId"].(map[string]any)
+		secretID, _ := secretRef["Ref"].(string)
+		scheduled[secretID] = true
+		want := map[string]any{
+			"SecretId":                  ref(secretID),
+			"RotationLambdaARN":         getAtt(fnID, "Arn"),
+			"RotateImmediatelyOnUpdate": false,
+			"RotationRules":             map[string]any{"AutomaticallyAfterDays": float64(DefaultRotationDays)},
+		}
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("rotation schedule %s = %s; want %s", id, toJSON(p), toJSON(want))
+		}
+		deps := dependsOn(r)
+		for _, d := range []string{permissionID, crID} {
+			if !slices.Contains(deps, d) {
+				t.Errorf("rotation schedule %s DependsOn %v; want it to include %s", id, deps, d)
+			}
+		}
+	}
+	for skillID, secretID := range secrets {
+		if !scheduled[secretID] {
+			t.Errorf("no rotation schedule for the secret of %s", skillID)
+		}
+	}
+	if scheduled[lwaSecretID(t, s)] {
+		t.Error("the LWA secret has a rotation schedule; want none")
+	}
+
+	// What the L2 RotationSchedule would have added by itself.
+	if rs := s.resources("AWS::SecretsManager::ResourcePolicy"); len(rs) != 0 {
+		t.Errorf("secret resource policies %v; want none", toJSON(rs))
+	}
+	roleID, _ := s.named(t, "AWS::IAM::Role", "SyncFunctionRole")
+	assertSyncRoleActions(t, s, roleID)
+	_, key := s.only(t, "AWS::KMS::Key")
+	for _, st := range key["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		if strings.Contains(toJSON(st), roleID) {
+			t.Errorf("key policy statement %s names the function role; want its key access only in the role policy", toJSON(st))
+		}
+	}
+	assertNoNagFindings(t, s)
+}
+
+// assertSyncRoleActions checks the exact actions of every statement of the
+// function role, and that none is a wildcard, a ReEncrypt or kms:*.
+func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
+	t.Helper()
+	want := map[string][]string{
+		"WriteOwnLogs":                {"logs:CreateLogStream", "logs:PutLogEvents"},
+		"ReadAndRotateLwaSecret":      {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
+		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
+		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
+	}
+	got := map[string][]string{}
+	for _, st := range roleStatements(t, s, roleID) {
+		sid, _ := st["Sid"].(string)
+		if _, dup := got[sid]; dup || sid == "" {
+			t.Errorf("statement %s: missing or repeated Sid", toJSON(st))
+		}
+		for _, a := range asStrings(st["Action"]) {
+			a := a.(string)
+			got[sid] = append(got[sid], a)
+			if strings.Contains(a, "*") || strings.Contains(a, "ReEncrypt") || a == "secretsmanager:GetRandomPassword" {
+				t.Errorf("statement %s has action %s", sid, a)
+			}
+		}
+		sort.Strings(got[sid])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("function role actions by statement:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// sdkCall renders an AwsCustomResource call property (a JSON string joined
+// with CloudFormation references) with each reference as "<Ref:id>" or
+// "<GetAtt:id.attr>", and decodes it.
+func sdkCall(t *testing.T, v any) map[string]any {
+	t.Helper()
+	var b strings.Builder
+	var render func(v any)
+	render = func(v any) {
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v)
+		case map[string]any:
+			if j, ok := v["Fn::Join"].([]any); ok && j[0] == "" {
+				for _, part := range j[1].([]any) {
+					render(part)
+				}
+			} else if r, ok := v["Ref"].(string); ok {
+				b.WriteString("<Ref:" + r + ">")
+			} else if g, ok := v["Fn::GetAtt"].([]any); ok {
+				b.WriteString("<GetAtt:" + g[0].(string) + "." + g[1].(string) + ">")
+			} else {
+				t.Fatalf("unexpected intrinsic %s", toJSON(v))
+			}
+		default:
+			t.Fatalf("unexpected value %s", toJSON(v))
+		}
+	}
+	render(v)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &out); err != nil {
+		t.Fatalf("SDK call %s: %v", b.String(), err)
+	}
+	return out
+}
+
+func TestDeploySync(t *testing.T) {
+	s := synth(t, twoSkills)
+	fnID, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	crID, cr := s.only(t, "Custom::DeploySync")
+	r := s.resources("Custom::DeploySync")[crID]
+
+	create, update := sdkCall(t, cr["Create"]), sdkCall(t, cr["Update"])
+	if !reflect.DeepEqual(create, update) {
+		t.Errorf("Create %s and Update %s differ; want the same invocation", toJSON(create), toJSON(update))
+	}
+	if cr["Delete"] != nil {
+		t.Errorf("Delete = %s; want no call on delete", toJSON(cr["Delete"]))
+	}
+	params, _ := create["parameters"].(map[string]any)
+	// Pinned: the function recognizes exactly this event (credsync.DeploySource).
+	const payload = `{"source":"alexa-skill-credentials.deploy"}`
+	wantParams := map[string]any{
+		"FunctionName":   "<Ref:" + fnID + ">",
+		"InvocationType": "RequestResponse",
+		"Payload":        payload,
+	}
+	if !reflect.DeepEqual(params, wantParams) {
+		t.Errorf("invoke parameters = %s; want %s", toJSON(params), toJSON(wantParams))
+	}
+	if create["service"] != "Lambda" || create["action"] != "invoke" {
+		t.Errorf("call %v.%v; want Lambda.invoke", create["service"], create["action"])
+	}
+	if got := toJSON(create["outputPaths"]); got != `["StatusCode"]` {
+		t.Errorf("outputPaths = %s; want only StatusCode (a custom resource returns at most 4 KB)", got)
+	}
+	if create["logApiResponseData"] != false {
+		t.Errorf("logApiResponseData = %v; want false", create["logApiResponseData"])
+	}
+	if ignored, _ := create["ignoreErrorCodesMatching"].(string); strings.Contains(ignored, ".*") || !strings.Contains(ignored, "TooManyRequestsException") {
+		t.Errorf("ignoreErrorCodesMatching = %q; want only the transient Lambda API errors", ignored)
+	}
+	id, _ := create["physicalResourceId"].(map[string]any)["id"].(string)
+	if !strings.HasPrefix(id, "deploy-sync-") {
+		t.Errorf("physical resource id %q; want deploy-sync-<hash>", id)
+	}
+	if cr["InstallLatestAwsSdk"] != false {
+		t.Errorf("InstallLatestAwsSdk = %v; want false", cr["InstallLatestAwsSdk"])
+	}
+
+	// After the function and every secret.
+	deps := dependsOn(r)
+	want := []string{fnID, lwaSecretID(t, s)}
+	for _, id := range skillSecretIDs(t, s) {
+		want = append(want, id)
+	}
+	for _, d := range want {
+		if !slices.Contains(deps, d) {
+			t.Errorf("deploy sync DependsOn %v; want it to include %s", deps, d)
+		}
+	}
+
+	// The provider: its own role, allowed to write its logs and to invoke
+	// this function, nothing else; time to wait for the whole sync.
+	providerID, provider := s.named(t, "AWS::Lambda::Function", "AWS679f53fac002430cb0da5b7982bd2287")
+	if !reflect.DeepEqual(cr["ServiceToken"], getAtt(providerID, "Arn")) {
+		t.Errorf("ServiceToken = %s; want the provider %s", toJSON(cr["ServiceToken"]), providerID)
+	}
+	if provider["Timeout"].(float64) <= fn["Timeout"].(float64) {
+		t.Errorf("provider Timeout %v; want more than the function's %v", provider["Timeout"], fn["Timeout"])
+	}
+	if n := len(s.resources("AWS::Lambda::Function")); n != 2 {
+		t.Errorf("%d functions; want the sync function and the provider", n)
+	}
+	roleID, role := s.named(t, "AWS::IAM::Role", "DeploySyncProviderRole")
+	if !reflect.DeepEqual(provider["Role"], getAtt(roleID, "Arn")) {
+		t.Errorf("provider Role = %s; want %s", toJSON(provider["Role"]), roleID)
+	}
+	if role["ManagedPolicyArns"] != nil || role["Policies"] != nil {
+		t.Errorf("provider role %s; want no managed or inline policies", toJSON(role))
+	}
+	logsID, _ := s.named(t, "AWS::Logs::LogGroup", "DeploySyncProviderLogs")
+	if got := toJSON(provider["LoggingConfig"]); got != toJSON(map[string]any{"LogGroup": ref(logsID)}) {
+		t.Errorf("provider LoggingConfig = %s; want its own log group", got)
+	}
+	statements := roleStatements(t, s, roleID)
+	wantStatements := []map[string]any{
+		{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": getAtt(logsID, "Arn")},
+		{"Sid": "InvokeSyncFunction", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": getAtt(fnID, "Arn")},
+	}
+	sort.Slice(statements, func(i, j int) bool { return statements[i]["Sid"].(string) > statements[j]["Sid"].(string) })
+	if !reflect.DeepEqual(statements, wantStatements) {
+		t.Errorf("provider role statements = %s; want %s", toJSON(statements), toJSON(wantStatements))
+	}
+	assertNoNagFindings(t, s)
+}
+
+func TestNextStepsOutput(t *testing.T) {
+	s := synth(t, nil)
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	out, ok := s.outputs()["NextSteps"]
+	if !ok {
+		t.Fatal("no NextSteps output")
+	}
+	value := toJSON(out["Value"])
+	for _, want := range []string{
+		"aws secretsmanager put-secret-value --region ", `{"Ref":"AWS::Region"}`, " --secret-id ",
+		toJSON(ref(lwaSecretID(t, s))), "--secret-string file://lwa-secret.json",
+		"make sync", toJSON(ref(fnID)),
+	} {
+		if !strings.Contains(value, want) {
+			t.Errorf("NextSteps = %s; want it to contain %s", value, want)
+		}
+	}
+}
+
+// TestDeploySyncID checks when the deploy-time sync re-runs: a new physical
+// id makes CloudFormation update the resource, which invokes again.
+func TestDeploySyncID(t *testing.T) {
+	cfg := func(skills ...string) *Config {
+		return &Config{SkillIDs: skills, LWASecretName: DefaultLWASecretName, SkillSecretPrefix: DefaultSkillSecretPrefix, SyncConcurrency: 8}
+	}
+	v1, v1again, v2 := fakeCodeDir(t, "binary v1"), fakeCodeDir(t, "binary v1"), fakeCodeDir(t, "binary v2")
+	base := deploySyncID(cfg(testSkillID), v1)
+	if again := deploySyncID(cfg(testSkillID), v1again); again != base {
+		t.Errorf("same code in another directory: id %s; want %s", again, base)
+	}
+	if a, b := deploySyncID(cfg(testSkillID, testLegacySkillID), v1), deploySyncID(cfg(testLegacySkillID, testSkillID), v1); a != b {
+		t.Errorf("reordered skills: ids %s and %s; want equal", a, b)
+	}
+	concurrency := cfg(testSkillID)
+	concurrency.SyncConcurrency = 4
+	prefix := cfg(testSkillID)
+	prefix.SkillSecretPrefix = "other/"
+	changed := map[string]string{
+		"new code":          deploySyncID(cfg(testSkillID), v2),
+		"skill added":       deploySyncID(cfg(testSkillID, testLegacySkillID), v1),
+		"skill removed":     deploySyncID(cfg(), v1),
+		"concurrency":       deploySyncID(concurrency, v1),
+		"skill prefix":      deploySyncID(prefix, v1),
+		"other skill alone": deploySyncID(cfg(testLegacySkillID), v1),
+	}
+	for name, id := range changed {
+		if id == base {
+			t.Errorf("%s: id unchanged (%s); want a new one so the sync runs again", name, id)
+		}
+	}
+}
+
+func TestReaderRoles(t *testing.T) {
+	t.Run("none", func(t *testing.T) {
+		s := synth(t, nil)
+		if ps := s.resources("AWS::IAM::ManagedPolicy"); len(ps) != 0 {
+			t.Errorf("managed policies %s; want none without readerRoleArns", toJSON(ps))
+		}
+		if _, ok := s.outputs()["SkillSecretReaderPolicyArn"]; ok {
+			t.Error("SkillSecretReaderPolicyArn output without readerRoleArns")
+		}
+	})
+
+	s := synth(t, map[string]any{"readerRoleArns": []any{testReaderRole, testReaderRoleWithPath}, "skillIds": []any{testSkillID}})
+	keyID, _ := s.only(t, "AWS::KMS::Key")
+	policyID, policy := s.only(t, "AWS::IAM::ManagedPolicy")
+	if got := toJSON(policy["Roles"]); got != `["skill-a","skill-b-exec"]` {
+		t.Errorf("reader policy Roles = %s; want the two role names", got)
+	}
+	want := []any{
+		map[string]any{
+			"Sid": "ReadSkillSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
+		},
+		map[string]any{
+			"Sid": "DecryptSkillSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": getAtt(keyID, "Arn"),
+			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}},
+		},
+	}
+	if got := policy["PolicyDocument"].(map[string]any)["Statement"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("reader policy statements = %s; want %s", toJSON(got), toJSON(want))
+	}
+	if doc := toJSON(policy); strings.Contains(doc, lwaSecretID(t, s)) {
+		t.Errorf("reader policy %s names the LWA secret", doc)
+	}
+	// Nothing else is granted to the readers: no inline policy on them, no
+	// resource policy, no key policy statement for them.
+	for _, r := range s.resources("AWS::IAM::Policy") {
+		if doc := toJSON(r); strings.Contains(doc, "skill-a") || strings.Contains(doc, "skill-b-exec") {
+			t.Errorf("policy %s also grants a reader", doc)
+		}
+	}
+	if rs := s.resources("AWS::SecretsManager::ResourcePolicy"); len(rs) != 0 {
+		t.Errorf("secret resource policies %s; want none", toJSON(rs))
+	}
+	if _, key := s.only(t, "AWS::KMS::Key"); strings.Contains(toJSON(key), "123456789012") {
+		t.Errorf("key policy names the readers' account: %s", toJSON(key["KeyPolicy"]))
+	}
+	out, ok := s.outputs()["SkillSecretReaderPolicyArn"]
+	if !ok || !reflect.DeepEqual(out["Value"], ref(policyID)) {
+		t.Errorf("SkillSecretReaderPolicyArn output = %s; want Ref %s", toJSON(out), policyID)
+	}
+	assertNoNagFindings(t, s)
+}
