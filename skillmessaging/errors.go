@@ -133,21 +133,7 @@ type Error struct {
 // Error names the service, status, code, message and request id, with a
 // hint where one helps.
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s answered HTTP %d", e.Service, e.StatusCode)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.RequestID != "" {
-		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
-	}
-	if h := e.hint(); h != "" {
-		fmt.Fprintf(&b, "; %s", h)
-	}
-	return b.String()
+	return smapi.DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
 }
 
 // HTTPStatusCode returns the HTTP status of the answer.

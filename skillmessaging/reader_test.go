@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -68,38 +70,35 @@ func TestReaderCachesForTTL(t *testing.T) {
 	}
 }
 
+// TestReaderConcurrentLoadsOnce runs in a synctest bubble over the in-memory
+// Secrets Manager, so the test knows, without sleeping, that every reader is
+// waiting before the one load may finish.
 func TestReaderConcurrentLoadsOnce(t *testing.T) {
-	skill := newSkillID()
-	putSecret(t, "concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
-	sm := &countingSM{api: moto.SecretsManager(), gate: make(chan struct{})}
-	r := NewReader(sm, "concurrent/")
+	synctest.Test(t, func(t *testing.T) {
+		skill := newSkillID()
+		mem := storetest.NewMem()
+		mem.Create("concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
+		sm := &countingSM{api: mem, gate: make(chan struct{})}
+		r := NewReader(sm, "concurrent/")
 
-	const n = 64
-	var started, done sync.WaitGroup
-	started.Add(n)
-	errs := make([]error, n)
-	for i := range n {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			started.Done()
-			_, errs[i] = r.Credentials(context.Background(), skill)
-		}()
-	}
-	started.Wait()
-	// Give the readers time to join the load before it may finish; the
-	// result is the same if some arrive later (they find the cache).
-	time.Sleep(20 * time.Millisecond)
-	close(sm.gate)
-	done.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("reader %d: Credentials(%q) = %v; want credentials", i, skill, err)
+		const n = 64
+		var done sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			done.Go(func() { _, errs[i] = r.Credentials(context.Background(), skill) })
 		}
-	}
-	if got := sm.calls.Load(); got != 1 {
-		t.Fatalf("%d concurrent readers made %d GetSecretValue calls; want 1", n, got)
-	}
+		synctest.Wait() // every reader is blocked: on the gate or on the load in flight
+		close(sm.gate)
+		done.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("reader %d: Credentials(%q) = %v; want credentials", i, skill, err)
+			}
+		}
+		if got := sm.calls.Load(); got != 1 {
+			t.Fatalf("%d concurrent readers made %d GetSecretValue calls; want 1", n, got)
+		}
+	})
 }
 
 func TestReaderErrors(t *testing.T) {

@@ -30,18 +30,25 @@ type APIError struct {
 func (e *APIError) HTTPStatusCode() int { return e.StatusCode }
 
 func (e *APIError) Error() string {
+	return DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
+}
+
+// DescribeAnswer is the one wording of a service's error answer, shared by
+// every error type that reports one: "<service> answered HTTP <status>
+// <code>: <message> (request id <id>); <hint>", each part only when set.
+func DescribeAnswer(service string, status int, code, message, requestID, hint string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s answered HTTP %d", e.Service, e.StatusCode)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
+	fmt.Fprintf(&b, "%s answered HTTP %d", service, status)
+	if code != "" {
+		fmt.Fprintf(&b, " %s", code)
 	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+	if message != "" {
+		fmt.Fprintf(&b, ": %s", message)
 	}
-	if e.RequestID != "" {
-		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
+	if requestID != "" {
+		fmt.Fprintf(&b, " (request id %s)", requestID)
 	}
-	if hint := e.hint(); hint != "" {
+	if hint != "" {
 		fmt.Fprintf(&b, "; %s", hint)
 	}
 	return b.String()
