@@ -110,21 +110,21 @@ func (c *Client) getOnce(ctx context.Context, u string) (*SkillCredentials, erro
 		return nil, transportError(err)
 	}
 	defer resp.Body.Close()
-	body, err := readBody(resp.Body)
+	body, err := ReadBody(resp.Body)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
-			return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: requestID(resp.Header), Reason: err.Error()}
+			return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: RequestIDFromHeader(resp.Header), Reason: err.Error()}
 		}
-		return nil, fmt.Errorf("read SMAPI response (HTTP %d, request id %q): %w", resp.StatusCode, requestID(resp.Header), err)
+		return nil, fmt.Errorf("read SMAPI response (HTTP %d, request id %q): %w", resp.StatusCode, RequestIDFromHeader(resp.Header), err)
 	}
-	if err := checkResponse(resp, body); err != nil {
+	if err := CheckResponse("SMAPI", resp, body); err != nil {
 		return nil, err
 	}
 	id, sec, reason := DecodeCredentials(resp.Header.Get("Content-Type"), body)
 	if reason != "" {
-		return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: requestID(resp.Header), Reason: reason}
+		return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: RequestIDFromHeader(resp.Header), Reason: reason}
 	}
-	return &SkillCredentials{ClientID: id, ClientSecret: sec, RequestID: requestID(resp.Header)}, nil
+	return &SkillCredentials{ClientID: id, ClientSecret: sec, RequestID: RequestIDFromHeader(resp.Header)}, nil
 }
 
 // transportError unwraps an LWA refusal that happened inside the
@@ -132,7 +132,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (*SkillCredentials, erro
 func transportError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		return fmt.Errorf("refresh LWA access token: %w", lwaError(re))
+		return fmt.Errorf("refresh LWA access token: %w", LWAError(re))
 	}
 	var api *APIError
 	if errors.As(err, &api) {
@@ -143,7 +143,8 @@ func transportError(err error) error {
 
 var errBodyTooLarge = fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
 
-func readBody(r io.Reader) ([]byte, error) {
+// ReadBody reads at most MaxBodyBytes of r; a longer body is an error.
+func ReadBody(r io.Reader) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
 	if err != nil {
 		return nil, err
@@ -154,16 +155,19 @@ func readBody(r io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-// checkResponse turns a non-2xx answer into an *APIError with SMAPI's
-// message, the request id and Retry-After.
-func checkResponse(resp *http.Response, body []byte) error {
+// CheckResponse returns nil for a 2xx answer and otherwise an *APIError for
+// service with the status, the X-Amzn-RequestId, Retry-After and the
+// service's {"message"} from body (cut to a bounded length, never the body
+// itself). Every client of Amazon's APIs in this module uses it, so Retrier
+// classifies their errors alike.
+func CheckResponse(service string, resp *http.Response, body []byte) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
 	e := &APIError{
-		Service:    "SMAPI",
+		Service:    service,
 		StatusCode: resp.StatusCode,
-		RequestID:  requestID(resp.Header),
+		RequestID:  RequestIDFromHeader(resp.Header),
 		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
 	var m struct {

@@ -85,7 +85,7 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 	}
 	tok, err := src.Token()
 	if err != nil {
-		return nil, fmt.Errorf("refresh LWA access token: %w", lwaError(err))
+		return nil, fmt.Errorf("refresh LWA access token: %w", LWAError(err))
 	}
 	if tok.RefreshToken != "" {
 		ts.mu.Lock()
@@ -106,9 +106,12 @@ func (ts *TokenSource) RefreshToken() secret.Value {
 	return ts.latest
 }
 
-// lwaError turns the oauth2 package's error into an *APIError so that callers
-// and the retry policy can classify it, and drops the raw body it carries.
-func lwaError(err error) error {
+// LWAError turns an error of the golang.org/x/oauth2 packages into an
+// *APIError with Service "LWA" (status, OAuth error code, description,
+// request id, Retry-After) so that callers and Retrier can classify it, and
+// drops the raw response body the oauth2 error carries. Other errors are
+// returned as they are.
+func LWAError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return err
@@ -116,14 +119,15 @@ func lwaError(err error) error {
 	e := &APIError{Service: "LWA", Code: re.ErrorCode, Message: clip(re.ErrorDescription)}
 	if re.Response != nil {
 		e.StatusCode = re.Response.StatusCode
-		e.RequestID = requestID(re.Response.Header)
+		e.RequestID = RequestIDFromHeader(re.Response.Header)
 		e.RetryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 	}
 	return e
 }
 
-// requestID reads the request id header Amazon's services set.
-func requestID(h http.Header) string {
+// RequestIDFromHeader returns the request id Amazon's services set
+// (X-Amzn-RequestId and its variants), cut to a bounded length, or "".
+func RequestIDFromHeader(h http.Header) string {
 	for _, k := range []string{"X-Amzn-RequestId", "X-Amzn-Request-Id", "X-Amz-Request-Id"} {
 		if v := h.Get(k); v != "" {
 			return clip(v)
@@ -148,7 +152,7 @@ func (ts *TokenSource) CheckMessagingCredentials(ctx context.Context, clientID s
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
 	if _, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, ts.client)); err != nil {
-		return fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, lwaError(err))
+		return fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, LWAError(err))
 	}
 	return nil
 }
