@@ -234,7 +234,9 @@ func TestRetryAfterIsCapped(t *testing.T) {
 
 func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
 	c, fake, _ := newTestClient(t)
-	c.HTTPClient.Timeout = 50 * time.Millisecond
+	// Long enough for a normal answer on a loaded CI machine, short
+	// enough for a fast test.
+	c.HTTPClient.Timeout = 300 * time.Millisecond
 	fake.Script(skillA, smapitest.Slow(time.Minute))
 	got, err := c.GetSkillCredentials(context.Background(), skillA)
 	if err != nil {
