@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -165,8 +166,8 @@ func TestValidateTooManySkills(t *testing.T) {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
 	}
 	err := cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), "451 skill ids, more than the 450") {
-		t.Errorf("Validate(451 skills) = %v; want the resource limit error", err)
+	if want := fmt.Sprintf("%d skill ids, more than the %d", MaxSkillIDs+1, MaxSkillIDs); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate(%d skills) = %v; want the resource limit error", MaxSkillIDs+1, err)
 	}
 }
 

@@ -5,6 +5,8 @@
 #   make synth          cdk synth + cfn-lint, offline and without AWS credentials
 #   make cdk-bootstrap  one-time CDK bootstrap of the current account/region (needs credentials)
 #   make diff / deploy / destroy
+#   make sync           invoke the deployed function now and print its summary
+#   make rotate SKILL=<skill id>   rotate one skill secret now
 #
 # Configuration is the "context" in cdk.json; override per run with
 #   make deploy CDK_FLAGS='-c alarmEmail=ops@example.com'
@@ -28,7 +30,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 #          both and cannot drop only one. Harmless.
 CFN_LINT_IGNORE := W3005
 
-.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy destroy
+.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy destroy sync rotate
 
 ## test-infra: the infra tests and an offline synth checked by cfn-lint
 test-infra: test-infra-go synth
@@ -71,3 +73,37 @@ deploy: cdk-cli
 ## destroy: delete the stack (the KMS key and the secrets are retained, see infra/DEPLOY.md)
 destroy: cdk-cli
 	$(CDK) destroy $(CDK_FLAGS) $(STACK)
+
+# $(call stack_output,Key) is shell code printing the output Key of the
+# deployed stack: from $(CDK_OUT)/outputs.json, which make deploy writes, or
+# else from CloudFormation (current AWS credentials and region). Empty if
+# neither has it.
+stack_output = { node -e 'try { const o = JSON.parse(require("fs").readFileSync("$(CDK_OUT)/outputs.json", "utf8"))["$(STACK)"] || {}; \
+	  if (o["$(1)"]) { console.log(o["$(1)"]); process.exit(0) } } catch (e) {} process.exit(1)' 2>/dev/null || \
+	  aws cloudformation describe-stacks --stack-name $(STACK) --output text \
+	    --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"; }
+
+# The function runs for at most 5 minutes: the CLI must wait longer than its
+# default 60 s for the synchronous answer.
+SYNC_READ_TIMEOUT := 330
+
+## sync: invoke the deployed function now with {} (every skill), print the summary; fails if the function reported an error
+sync:
+	@fn=$$($(call stack_output,SyncFunctionName)); \
+	if [ -z "$$fn" ]; then echo "sync: no SyncFunctionName output of stack $(STACK): run make deploy first (or check AWS_PROFILE/AWS_REGION)"; exit 1; fi; \
+	mkdir -p $(CDK_OUT); echo "sync: invoking $$fn (every skill)"; \
+	err=$$(aws lambda invoke --function-name "$$fn" --payload '{}' --cli-binary-format raw-in-base64-out \
+	  --cli-read-timeout $(SYNC_READ_TIMEOUT) --query FunctionError --output text $(CDK_OUT)/sync-result.json) || exit 1; \
+	cat $(CDK_OUT)/sync-result.json; echo; \
+	if [ "$$err" != "None" ]; then \
+	  echo "sync: the function reported an error ($$err); the summary or error is above, details in its log group (SyncFunctionLogGroup output)"; exit 1; fi
+
+## rotate: rotate one skill secret now, SKILL=<skill id> (what "Rotate secret immediately" does in the console)
+rotate:
+	@skill='$(SKILL)'; \
+	if ! printf '%s' "$$skill" | grep -Eq '^amzn1\.(ask\.skill|echo-sdk-ams\.app)\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$$'; then \
+	  echo "usage: make rotate SKILL=amzn1.ask.skill.<uuid>"; exit 1; fi; \
+	prefix=$$($(call stack_output,SkillSecretPrefix)); \
+	if [ -z "$$prefix" ]; then echo "rotate: no SkillSecretPrefix output of stack $(STACK): run make deploy first (or check AWS_PROFILE/AWS_REGION)"; exit 1; fi; \
+	aws secretsmanager rotate-secret --secret-id "$$prefix$$skill" && \
+	echo "rotate: started; Secrets Manager runs the four steps in the background: aws secretsmanager describe-secret --secret-id '$$prefix$$skill' shows the versions, the function's log group each step"

@@ -379,3 +379,25 @@ func TestReaderRoles(t *testing.T) {
 	}
 	assertNoNagFindings(t, s)
 }
+
+// TestResourceBudget checks that a stack with MaxSkillIDs skills, and every
+// optional resource, stays within CloudFormation's 500 resources and 200
+// outputs, from the resources a stack with none and with two skills has.
+func TestResourceBudget(t *testing.T) {
+	count := func(skills ...any) (resources, outputs int) {
+		s := synth(t, map[string]any{"skillIds": skills, "readerRoleArns": []any{testReaderRole}, "alarmEmail": "ops@example.com"})
+		return len(s.json["Resources"].(map[string]any)), len(s.json["Outputs"].(map[string]any))
+	}
+	r0, o0 := count()
+	r2, o2 := count(testSkillID, testLegacySkillID)
+	perSkill, perSkillOutputs := (r2-r0)/2, (o2-o0)/2
+	if perSkill != 2 || perSkillOutputs != 1 {
+		t.Errorf("each skill adds %d resources and %d outputs; want 2 (secret, rotation schedule) and 1", perSkill, perSkillOutputs)
+	}
+	if total := r0 + perSkill*MaxSkillIDs; total > 500 {
+		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxSkillIDs, total)
+	}
+	if total := o0 + perSkillOutputs*min(MaxSkillIDs, maxSkillOutputs); total > 200 {
+		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxSkillIDs, total)
+	}
+}
