@@ -2,6 +2,7 @@ package credsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,6 +145,16 @@ func (r *rotationStep) test(ctx context.Context, info *store.SecretInfo) (string
 	}
 	pending, err := store.ParseSkillSecret(v)
 	if err != nil {
+		// When a rotation schedule is set up without rotating (as the stack
+		// does), Secrets Manager tests the configuration on a copy of the
+		// current value. Before the first sync that copy holds only the
+		// skill id: there is nothing to test, and failing would fail the
+		// deployment.
+		// createSecret always stores credentials, so a pending value without
+		// them can only be such a copy.
+		if isUnsynced(v, r.skillID) {
+			return "not synced yet, nothing to test", nil
+		}
 		return StatusFailed, fmt.Errorf("pending version %s: %w", r.ev.ClientRequestToken, err)
 	}
 	if _, err := r.Client.Retrier.Do(ctx, func(ctx context.Context) error {
@@ -161,4 +172,14 @@ func (r *rotationStep) finish(ctx context.Context, info *store.SecretInfo) (stri
 		return StatusFailed, err
 	}
 	return "finished", nil
+}
+
+// isUnsynced reports whether value is a skill secret before its first sync:
+// {"skillId": id} and nothing else.
+func isUnsynced(value, skillID string) bool {
+	var v map[string]any
+	if json.Unmarshal([]byte(value), &v) != nil || len(v) != 1 {
+		return false
+	}
+	return v["skillId"] == skillID
 }

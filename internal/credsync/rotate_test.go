@@ -170,6 +170,44 @@ func TestRotationFailingTestLeavesCurrent(t *testing.T) {
 	}
 }
 
+// TestRotationScheduleSetup is what happens when the stack creates a
+// rotation schedule without rotating: Secrets Manager calls testSecret on an
+// AWSPENDING copy of the current value.
+func TestRotationScheduleSetup(t *testing.T) {
+	e := newEnv(t, 1)
+	// Skill 3's secret holds credentials from the start (moto's copy is of
+	// the first version; Secrets Manager's is of AWSCURRENT).
+	e.fake.SetSkill(skill(3), "amzn1.application-oa2-client.skill-3", skillSecret(3, 1))
+	e.create(e.prefix+skill(3), e.skillValue(3, 1))
+	for _, tc := range []struct {
+		skill      int
+		wantStatus string
+	}{
+		{1, `"status":"not synced yet, nothing to test"`}, // before the first sync
+		{3, `"status":"tested"`},                          // synced: the copy's credentials are tested
+	} {
+		name, tok := e.prefix+skill(tc.skill), e.token(tc.skill)
+		if err := moto.ConfigureRotation(context.Background(), name, tok); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.run(rotationEvent(StepTest, name, tok)); err != nil {
+			t.Fatalf("testSecret on the copy of skill %d: %v", tc.skill, err)
+		}
+		if !strings.Contains(e.logs.String(), tc.wantStatus) {
+			t.Errorf("skill %d: logs lack %s:\n%s", tc.skill, tc.wantStatus, e.logs.String())
+		}
+	}
+	// A copy holding credentials that no longer work still fails.
+	e.fake.SetSkill(skill(3), "amzn1.application-oa2-client.skill-3", skillSecret(3, 9))
+	name, tok := e.prefix+skill(3), e.token(4)
+	if err := moto.ConfigureRotation(context.Background(), name, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(rotationEvent(StepTest, name, tok)); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("testSecret with stale credentials = %v; want invalid_client", err)
+	}
+}
+
 func TestRotationRefusals(t *testing.T) {
 	e := newEnv(t, 1, 2)
 	tok := e.token(1)

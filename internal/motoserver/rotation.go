@@ -25,6 +25,18 @@ const RotationFunctionName = "skill-credentials-rotation"
 // AWSPENDING label and no value yet. The rotation function ARN is always
 // passed (without it moto makes the empty version AWSCURRENT at once).
 func (s *Server) EnableRotation(ctx context.Context, secretID, token string) error {
+	return s.rotate(ctx, secretID, token, true)
+}
+
+// ConfigureRotation turns rotation on without rotating, as a stack's rotation
+// schedule does: Secrets Manager then tests the configuration by calling
+// testSecret on an AWSPENDING copy of the current value, which moto stages
+// under token.
+func (s *Server) ConfigureRotation(ctx context.Context, secretID, token string) error {
+	return s.rotate(ctx, secretID, token, false)
+}
+
+func (s *Server) rotate(ctx context.Context, secretID, token string, immediately bool) error {
 	arn, err := s.rotationFunction(ctx)
 	if err != nil {
 		return err
@@ -33,7 +45,7 @@ func (s *Server) EnableRotation(ctx context.Context, secretID, token string) err
 		SecretId:           &secretID,
 		ClientRequestToken: &token,
 		RotationLambdaARN:  &arn,
-		RotateImmediately:  aws.Bool(true),
+		RotateImmediately:  aws.Bool(immediately),
 		RotationRules:      &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
 	})
 	if err != nil {
