@@ -16,7 +16,7 @@ import (
 )
 
 // Context keys read by LoadConfig. Each is documented, with its default, in
-// infra/DEPLOY.md ("Configuration").
+// README.md ("Deploy", "2. Configure").
 const (
 	ctxSkillIDs          = "skillIds"
 	ctxSchedule          = "schedule"
@@ -44,7 +44,7 @@ const (
 // allows 500 resources per stack; each skill takes two (its secret and its
 // rotation schedule) and the rest of the stack about 25 (TestResourceBudget
 // checks the sum). More skills can still be synced by creating their secrets
-// outside the stack (see DEPLOY.md, "Adding a skill").
+// outside the stack (see README.md, "Adding a skill").
 const MaxSkillIDs = 230
 
 // maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
@@ -251,7 +251,7 @@ func (c *Config) CheckAccount(account string) error {
 	var errs []error
 	for i, arn := range c.ReaderRoleARNs {
 		if m := roleARNPattern.FindStringSubmatch(arn); m != nil && m[2] != account {
-			errs = append(errs, fmt.Errorf("context %q: entry %d: %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see infra/DEPLOY.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, i, arn, m[2], account))
+			errs = append(errs, fmt.Errorf("context %q: entry %d: %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see README.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, i, arn, m[2], account))
 		}
 	}
 	return errors.Join(errs...)

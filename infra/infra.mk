@@ -1,4 +1,4 @@
-# Infrastructure targets: the CDK app in infra/ (see infra/DEPLOY.md).
+# Infrastructure targets: the CDK app in infra/ (see README.md, "Deploy").
 # Included by the root Makefile; paths are relative to the repository root.
 #
 #   make test-infra     infra Go tests (assertions, cdk-nag, context validation), then make synth
@@ -70,7 +70,7 @@ diff: cdk-cli
 deploy: cdk-cli
 	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_FLAGS) $(STACK)
 
-## destroy: delete the stack (the KMS key and the secrets are retained, see infra/DEPLOY.md)
+## destroy: delete the stack (the KMS key and the secrets are retained, see README.md, "Tearing down")
 destroy: cdk-cli
 	$(CDK) destroy $(CDK_FLAGS) $(STACK)
 
