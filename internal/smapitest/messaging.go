@@ -124,12 +124,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", reqID)
 
 	s.mu.Lock()
-	var fault Fault
-	var faulted bool
-	if len(s.msgFaults) > 0 {
-		fault, faulted = s.msgFaults[0], true
-		s.msgFaults = s.msgFaults[1:]
-	}
+	fault, faulted := popFault(&s.msgFaults)
 	latency := s.latency
 	known := s.users[userID]
 	s.mu.Unlock()

@@ -278,11 +278,19 @@ func (s *Server) finish(i, status int) {
 
 func nextFault(q map[string][]Fault, key string) (Fault, bool) {
 	fs := q[key]
-	if len(fs) == 0 {
+	f, ok := popFault(&fs)
+	q[key] = fs
+	return f, ok
+}
+
+// popFault takes the first scripted fault off q. The caller holds s.mu.
+func popFault(q *[]Fault) (Fault, bool) {
+	if len(*q) == 0 {
 		return Fault{}, false
 	}
-	q[key] = fs[1:]
-	return fs[0], true
+	f := (*q)[0]
+	*q = (*q)[1:]
+	return f, true
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
@@ -291,12 +299,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", reqID)
 
 	s.mu.Lock()
-	var fault Fault
-	var faulted bool
-	if len(s.lwaFaults) > 0 {
-		fault, faulted = s.lwaFaults[0], true
-		s.lwaFaults = s.lwaFaults[1:]
-	}
+	fault, faulted := popFault(&s.lwaFaults)
 	s.mu.Unlock()
 	if !wait(r.Context(), fault.Delay) {
 		return
