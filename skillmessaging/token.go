@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // DefaultTokenURL is Login with Amazon's token endpoint.
@@ -184,18 +184,9 @@ func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 
 // grant asks LWA for a token with creds.
 func (ts *TokenSource) grant(ctx context.Context, creds Credentials) (*oauth2.Token, error) {
-	conf := &clientcredentials.Config{
-		ClientID:     creds.ClientID,
-		ClientSecret: creds.ClientSecret.Reveal(),
-		TokenURL:     ts.set.tokenURL,
-		Scopes:       []string{Scope},
-		// LWA takes the client credentials as form parameters; saying so
-		// avoids the library's probing, which costs a failed request.
-		AuthStyle: oauth2.AuthStyleInParams,
-	}
-	tok, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, ts.set.client))
+	tok, err := smapi.MessagingToken(ctx, ts.set.client, ts.set.tokenURL, creds.ClientID, secret.Value(creds.ClientSecret.Reveal()))
 	if err != nil {
-		err = publicError(ServiceLWA, smapi.LWAError(err))
+		err = publicError(ServiceLWA, err)
 		var e *Error
 		if errors.As(err, &e) {
 			return nil, e

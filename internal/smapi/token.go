@@ -144,15 +144,25 @@ const MessagingScope = "alexa:skill_messaging"
 // at the source's token URL. The token itself is discarded. A refusal is an
 // *APIError with Service "LWA".
 func (ts *TokenSource) CheckMessagingCredentials(ctx context.Context, clientID string, clientSecret secret.Value) error {
+	_, err := MessagingToken(ctx, ts.client, ts.tokenURL, clientID, clientSecret)
+	return err
+}
+
+// MessagingToken gets a Skill Messaging access token from LWA at tokenURL:
+// the client_credentials grant with scope alexa:skill_messaging, credentials
+// as form parameters (no probing of the auth style), one request, no retry.
+// A refusal is an *APIError with Service "LWA".
+func MessagingToken(ctx context.Context, client *http.Client, tokenURL, clientID string, clientSecret secret.Value) (*oauth2.Token, error) {
 	conf := &clientcredentials.Config{
 		ClientID:     clientID,
 		ClientSecret: clientSecret.Reveal(),
-		TokenURL:     ts.tokenURL,
+		TokenURL:     tokenURL,
 		Scopes:       []string{MessagingScope},
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
-	if _, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, ts.client)); err != nil {
-		return fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, LWAError(err))
+	tok, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
+	if err != nil {
+		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, LWAError(err))
 	}
-	return nil
+	return tok, nil
 }
