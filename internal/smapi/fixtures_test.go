@@ -34,11 +34,7 @@ func TestRecordedAnswers(t *testing.T) {
 		}
 	})
 	t.Run("LWA token", func(t *testing.T) {
-		fake := smapitest.New()
-		defer fake.Close()
-		fake.ScriptToken(smapitest.Fault{Status: http.StatusOK, Body: string(readFixture(t, "lwa-token-ok.json"))})
-		ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(time.Second))
-		ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
+		ts := tokenSourceAnswering(t, http.StatusOK, "lwa-token-ok.json")
 		tok, err := ts.Token()
 		if err != nil || tok.AccessToken != "Atza|fixture-access-token" || time.Until(tok.Expiry) < 59*time.Minute {
 			t.Fatalf("Token() = %v, %v; want the fixture's token valid for an hour", tok, err)
@@ -48,15 +44,23 @@ func TestRecordedAnswers(t *testing.T) {
 		}
 	})
 	t.Run("LWA invalid_grant", func(t *testing.T) {
-		fake := smapitest.New()
-		defer fake.Close()
-		fake.ScriptToken(smapitest.Fault{Status: http.StatusBadRequest, Body: string(readFixture(t, "lwa-invalid-grant.json"))})
-		ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(time.Second))
-		ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
+		ts := tokenSourceAnswering(t, http.StatusBadRequest, "lwa-invalid-grant.json")
 		_, err := ts.Token()
 		var api *APIError
 		if !errors.As(err, &api) || api.Code != "invalid_grant" || !api.NeedsNewRefreshToken() || !strings.Contains(api.Message, "invalid grant parameter") {
 			t.Fatalf("Token() error = %v; want LWA invalid_grant with its description", err)
 		}
 	})
+}
+
+// tokenSourceAnswering returns a TokenSource whose first refresh gets the
+// recorded LWA answer in testdata/smapi/fixture with status.
+func tokenSourceAnswering(t *testing.T, status int, fixture string) *TokenSource {
+	t.Helper()
+	fake := smapitest.New()
+	t.Cleanup(fake.Close)
+	fake.ScriptToken(smapitest.Fault{Status: status, Body: string(readFixture(t, fixture))})
+	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(time.Second))
+	ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
+	return ts
 }
