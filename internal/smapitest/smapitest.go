@@ -1,7 +1,7 @@
-// Package smapitest is a fake of Login with Amazon and the SMAPI Skill
-// Credentials API on an httptest server: the status codes, headers and JSON
-// bodies of the real services, per-skill scripted faults, optional latency
-// and a log of every request. Tests, the demo and the benchmarks share it.
+// Package smapitest is a fake of Login with Amazon, the SMAPI Skill
+// Credentials API and SMAPI's vendor and skill lists (vendors.go) on an
+// httptest server: the status codes, headers and JSON bodies of the real
+// services, scripted faults, optional latency and a log of every request. Tests, the demo and the benchmarks share it.
 //
 // The fake mounts SMAPI under /smapi and LWA under /lwa, so a client that
 // drops the configured path prefix fails against it.
@@ -93,8 +93,11 @@ type Request struct {
 	Method string
 	// Path is the request path, below the fake's URL.
 	Path string
-	// SkillID is set for SMAPI requests.
+	// SkillID is set for SMAPI credentials requests.
 	SkillID string
+	// VendorID and NextToken are set for SMAPI skill list requests.
+	VendorID  string
+	NextToken string
 	// GrantType and ClientID are set for LWA requests.
 	GrantType string
 	ClientID  string
@@ -135,6 +138,11 @@ type Server struct {
 	maxInFlight     int
 	log             []Request
 	seq             int
+	// Vendor discovery, see vendors.go.
+	vendors    []vendor
+	listings   map[string][]listing
+	listPage   int
+	pageTokens map[string]pageToken
 	// Skill Messaging, see messaging.go.
 	msgFaults []Fault
 	users     map[string]bool
@@ -154,6 +162,8 @@ func New() *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	mux.HandleFunc("GET "+credsPattern, s.serveCredentials)
+	mux.HandleFunc("GET "+vendorsPattern, s.serveVendors)
+	mux.HandleFunc("GET "+skillListPattern, s.serveSkillList)
 	mux.HandleFunc("POST "+messagesPattern, s.serveMessage)
 	mux.HandleFunc("/", s.serveNotFound)
 	s.srv = httptest.NewServer(mux)
@@ -418,15 +428,7 @@ func (s *Server) MaxInFlight() int {
 }
 
 func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.inFlight++
-	s.maxInFlight = max(s.maxInFlight, s.inFlight)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}()
+	defer s.enter()()
 	skillID := r.PathValue("skillId")
 	authorized := s.authorized(r)
 	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
