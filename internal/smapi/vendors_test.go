@@ -15,7 +15,9 @@ import (
 
 const vendorA = "M1TESTVENDOR"
 
-func listedSkill(i int) string { return fmt.Sprintf("amzn1.ask.skill.00000000-0000-4000-8000-%012d", i) }
+func listedSkill(i int) string {
+	return fmt.Sprintf("amzn1.ask.skill.00000000-0000-4000-8000-%012d", i)
+}
 
 func TestListSkillsPaginatesAndMergesStages(t *testing.T) {
 	c, fake, _ := newTestClient(t)
