@@ -15,6 +15,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -59,5 +60,23 @@ func setup(ctx context.Context, logger *slog.Logger) (*credsync.Syncer, error) {
 		Concurrency:  cfg.Concurrency,
 		FunctionName: cfg.FunctionName,
 		Logger:       logger,
+		Discover:     cfg.Discovery == config.DiscoveryVendor,
+		VendorID:     cfg.VendorID,
+		Declared:     cfg.DeclaredSkillIDs,
+		Create: credsync.Creation{
+			KMSKeyID:          cfg.KMSKeyID,
+			RotationDays:      cfg.RotationDays,
+			RotationLambdaARN: cfg.RotationLambdaARN,
+			FunctionARN:       invokedFunctionARN,
+		},
 	}, nil
+}
+
+// invokedFunctionARN is the ARN the function was invoked with, from the
+// Lambda context: the rotation function of the secrets it creates.
+func invokedFunctionARN(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.InvokedFunctionArn
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -21,13 +22,19 @@ const (
 	StatusUpdated   = "updated"
 	StatusUnchanged = "unchanged"
 	StatusFailed    = "failed"
+	// StatusSkipped is a discovered skill without a secret for which SMAPI
+	// has no messaging credentials (404): not a failure, no secret made.
+	StatusSkipped = "skipped"
 )
 
 // Result is one skill's outcome.
 type Result struct {
-	SkillID   string `json:"skillId"`
-	Status    string `json:"status"`
+	SkillID string `json:"skillId"`
+	Status  string `json:"status"`
+	// Created says the function created the skill's secret in this run.
+	Created   bool   `json:"created,omitempty"`
 	Error     string `json:"error,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
 }
 
@@ -37,7 +44,12 @@ type Summary struct {
 	Updated   int      `json:"updated"`
 	Unchanged int      `json:"unchanged"`
 	Failed    int      `json:"failed"`
-	Results   []Result `json:"results"`
+	Skipped   int      `json:"skipped"`
+	// Created counts the secrets the function created (they are also
+	// counted as updated, or failed when their rotation could not be
+	// scheduled).
+	Created int      `json:"created,omitempty"`
+	Results []Result `json:"results"`
 	// Message says why nothing was synced when that is not an error (the
 	// deploy-time sync before the LWA secret is filled in).
 	Message string `json:"message,omitempty"`
@@ -64,6 +76,32 @@ type Syncer struct {
 	// FunctionName is the dimension of the run's metrics.
 	FunctionName string
 	Logger       *slog.Logger
+
+	// Discover turns on vendor discovery (SKILL_DISCOVERY=vendor): a run for
+	// every skill also syncs every skill of the vendors the refresh token
+	// can see, or of VendorID only when it is set.
+	Discover bool
+	VendorID string
+	// Declared are skills to sync besides those with a secret under the
+	// prefix (SKILL_IDS_FILE).
+	Declared []string
+	// Create says how secrets the function creates are made.
+	Create Creation
+}
+
+// Creation says how the function creates the secret of a declared or
+// discovered skill that has none.
+type Creation struct {
+	// KMSKeyID encrypts the secrets (SKILL_SECRET_KMS_KEY_ID).
+	KMSKeyID string
+	// RotationDays is their rotation interval; 0 means no rotation schedule.
+	RotationDays int
+	// RotationLambdaARN is their rotation function; when empty,
+	// FunctionARN(ctx) is used.
+	RotationLambdaARN string
+	// FunctionARN returns the invoked function's ARN (main reads it from the
+	// Lambda context).
+	FunctionARN func(context.Context) string
 }
 
 // RunError is the error of a run that failed entirely or for some skills.
@@ -122,7 +160,15 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, errors.Join(extra, err)
 	}
-	jobs, results := s.plan(refs, req.SkillIDs)
+	var discovered []string
+	if s.Discover && len(req.SkillIDs) == 0 {
+		var derr error
+		discovered, derr = s.discover(ctx)
+		// The skills found before a discovery error are synced; the error
+		// fails the run after them.
+		extra = errors.Join(extra, derr)
+	}
+	jobs, results := s.plan(refs, req.SkillIDs, discovered)
 	s.syncAll(ctx, jobs, results)
 
 	sum.Results = results
@@ -132,8 +178,13 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 			sum.Updated++
 		case StatusUnchanged:
 			sum.Unchanged++
+		case StatusSkipped:
+			sum.Skipped++
 		default:
 			sum.Failed++
+		}
+		if r.Created {
+			sum.Created++
 		}
 	}
 	sum.Skills = len(results)
@@ -170,24 +221,46 @@ func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
 }
 
 type job struct {
-	index  int
+	index int
+	id    string
+	// secret is the existing secret's name; empty when the function is to
+	// create it.
 	secret string
-	id     string
+	// discovered says the skill came from vendor discovery only: a 404 for
+	// it is skipped, not failed.
+	discovered bool
+	// schedule says the secret needs the rotation schedule the function
+	// gives the secrets it manages (it was created without one, or the
+	// scheduling failed last time).
+	schedule bool
 }
 
 // plan picks the skills to sync and fills in the results of those that
-// cannot be synced at all (invalid id, no secret).
-func (s *Syncer) plan(refs []store.SkillSecretRef, only []string) ([]job, []Result) {
+// cannot be synced at all (invalid id, no secret). Every skill is synced once:
+// those with a secret under the prefix, then the declared ones, then the
+// discovered ones.
+func (s *Syncer) plan(refs []store.SkillSecretRef, only, discovered []string) ([]job, []Result) {
 	byID := make(map[string]store.SkillSecretRef, len(refs))
 	for _, r := range refs {
 		byID[r.SkillID] = r
 	}
+	declared := make(map[string]bool, len(s.Declared))
+	for _, id := range s.Declared {
+		declared[id] = true
+	}
 	ids := only
 	if len(only) == 0 {
-		ids = make([]string, len(refs))
-		for i, r := range refs {
-			ids[i] = r.SkillID
+		ids = make([]string, 0, len(refs)+len(s.Declared)+len(discovered))
+		for _, r := range refs {
+			ids = append(ids, r.SkillID)
 		}
+		ids = append(ids, s.Declared...)
+		ids = append(ids, discovered...)
+		ids = dedupe(ids)
+	}
+	fromDiscovery := make(map[string]bool, len(discovered))
+	for _, id := range discovered {
+		fromDiscovery[id] = true
 	}
 	results := make([]Result, len(ids))
 	var jobs []job
@@ -198,11 +271,15 @@ func (s *Syncer) plan(refs []store.SkillSecretRef, only []string) ([]job, []Resu
 			continue
 		}
 		ref, ok := byID[id]
-		if !ok {
+		switch {
+		case ok:
+			jobs = append(jobs, job{index: i, id: id, secret: ref.Name,
+				schedule: s.Create.RotationDays > 0 && !ref.RotationEnabled && (ref.Managed || declared[id])})
+		case declared[id] || fromDiscovery[id]:
+			jobs = append(jobs, job{index: i, id: id, discovered: !declared[id], schedule: s.Create.RotationDays > 0})
+		default:
 			results[i].Error = fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)
-			continue
 		}
-		jobs = append(jobs, job{index: i, secret: ref.Name, id: id})
 	}
 	return jobs, results
 }
@@ -255,11 +332,24 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 		if errors.As(err, &ce) {
 			attempts = ce.Attempts
 		}
+		var api *smapi.APIError
+		if j.discovered && j.secret == "" && errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
+			res.Status, res.Error = StatusSkipped, ""
+			res.Reason = fmt.Sprintf("discovered, but SMAPI has no skill messaging credentials for it (HTTP 404, request id %s): no secret created; it is synced once Amazon issues them", res.RequestID)
+		}
 		s.logSkill(ctx, res, attempts, time.Since(start))
 		return res
 	}
 	res.RequestID = creds.RequestID
-	changed, err := s.Store.WriteSkill(ctx, j.secret, store.SkillSecret{SkillID: j.id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	value := store.SkillSecret{SkillID: j.id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
+	var changed bool
+	name := j.secret
+	if name == "" {
+		name = s.Prefix + j.id
+		res.Created, changed, err = s.Store.CreateSkillSecret(ctx, name, s.Create.KMSKeyID, value)
+	} else {
+		changed, err = s.Store.WriteSkill(ctx, name, value)
+	}
 	switch {
 	case err != nil:
 		res.Error = fmt.Sprintf("skill %s: %v", j.id, err)
@@ -267,6 +357,12 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 		res.Status = StatusUpdated
 	default:
 		res.Status = StatusUnchanged
+	}
+	if err == nil && j.schedule {
+		if err := s.scheduleRotation(ctx, name); err != nil {
+			res.Status = StatusFailed
+			res.Error = fmt.Sprintf("skill %s: credentials stored, but %v; the next run tries again", j.id, err)
+		}
 	}
 	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
 	return res
@@ -280,6 +376,12 @@ func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Du
 		slog.String("request_id", r.RequestID),
 		slog.Int("attempts", attempts),
 		slog.Int64("duration_ms", d.Milliseconds()),
+	}
+	if r.Created {
+		attrs = append(attrs, slog.Bool("created", true))
+	}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
 	}
 	if r.Error != "" {
 		level = slog.LevelError
@@ -302,6 +404,8 @@ func (s *Syncer) report(sum *Summary, runErr error, d time.Duration) {
 		slog.Int("updated", sum.Updated),
 		slog.Int("unchanged", sum.Unchanged),
 		slog.Int("failed", sum.Failed),
+		slog.Int("skipped", sum.Skipped),
+		slog.Int("created", sum.Created),
 		slog.Int64("duration_ms", d.Milliseconds()),
 		slog.Any("_aws", map[string]any{
 			"Timestamp": time.Now().UnixMilli(),
