@@ -40,11 +40,11 @@ type Result struct {
 
 // Summary is an invocation's result.
 type Summary struct {
-	Skills    int      `json:"skills"`
-	Updated   int      `json:"updated"`
-	Unchanged int      `json:"unchanged"`
-	Failed    int      `json:"failed"`
-	Skipped   int      `json:"skipped"`
+	Skills    int `json:"skills"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
 	// Created counts the secrets the function created (they are also
 	// counted as updated, or failed when their rotation could not be
 	// scheduled).
