@@ -27,6 +27,8 @@ const (
 	ctxSyncConcurrency   = "syncConcurrency"
 	ctxRotationDays      = "rotationDays"
 	ctxReaderRoleARNs    = "readerRoleArns"
+	ctxSkillDiscovery    = "skillDiscovery"
+	ctxVendorID          = "vendorId"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -38,14 +40,31 @@ const (
 	DefaultLogRetentionDays  = 90
 	DefaultSyncConcurrency   = 8
 	DefaultRotationDays      = 30
+	DefaultSkillDiscovery    = "off"
 )
 
-// MaxSkillIDs bounds the skill secrets one stack creates. CloudFormation
-// allows 500 resources per stack; each skill takes two (its secret and its
-// rotation schedule) and the rest of the stack about 25 (TestResourceBudget
-// checks the sum). More skills can still be synced by creating their secrets
-// outside the stack (see README.md, "Adding a skill").
-const MaxSkillIDs = 230
+// Values of skillDiscovery (the function's SKILL_DISCOVERY).
+const (
+	DiscoveryOff    = "off"
+	DiscoveryVendor = "vendor"
+)
+
+// MaxStackSkillSecrets is the most skills whose secrets the stack creates
+// itself. CloudFormation allows 500 resources per stack; each such skill
+// takes two (its secret and its rotation schedule) and the rest of the stack
+// about 30 (TestResourceBudget checks the sum). With more skillIds than this
+// the stack creates none of them: the function creates every declared
+// skill's secret (see FunctionCreatesSecrets), so the count of skillIds has
+// no ceiling here.
+const MaxStackSkillSecrets = 230
+
+// SkillIDsFile is the file, next to bootstrap in the function's code, that
+// lists the declared skills when the function creates their secrets.
+const SkillIDsFile = "skill-ids.json"
+
+// vendorIDPattern is an Amazon developer vendor id, the same rule the
+// function applies to VENDOR_ID.
+var vendorIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
 
 // maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
 const maxSyncConcurrency = 64
@@ -96,6 +115,31 @@ type Config struct {
 	// ReaderRoleARNs are IAM roles of this account (skill Lambdas' execution
 	// roles) granted read access to the skill secrets.
 	ReaderRoleARNs []string
+	// SkillDiscovery is DiscoveryOff or DiscoveryVendor: the function also
+	// syncs, creating their secrets, every skill of the vendors its LWA
+	// refresh token can see.
+	SkillDiscovery string
+	// VendorID, with DiscoveryVendor, limits discovery to this vendor.
+	VendorID string
+}
+
+// FunctionCreatesSecrets says whether the function, not the stack, creates
+// the declared skills' secrets: when there are more than
+// MaxStackSkillSecrets of them.
+func (c *Config) FunctionCreatesSecrets() bool { return len(c.SkillIDs) > MaxStackSkillSecrets }
+
+// StackSkillIDs are the skills whose secrets the stack creates itself.
+func (c *Config) StackSkillIDs() []string {
+	if c.FunctionCreatesSecrets() {
+		return nil
+	}
+	return c.SkillIDs
+}
+
+// CreatesSecrets says whether the function may create skill secrets at all:
+// for declared skills beyond MaxStackSkillSecrets or for discovered ones.
+func (c *Config) CreatesSecrets() bool {
+	return c.FunctionCreatesSecrets() || c.SkillDiscovery == DiscoveryVendor
 }
 
 // LoadConfig reads the stack configuration from the CDK context visible at
@@ -143,6 +187,12 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	if cfg.ReaderRoleARNs, err = stringList(get(ctxReaderRoleARNs)); err != nil {
 		fail(ctxReaderRoleARNs, err)
 	}
+	if cfg.SkillDiscovery, err = stringValue(get(ctxSkillDiscovery), DefaultSkillDiscovery); err != nil {
+		fail(ctxSkillDiscovery, err)
+	}
+	if cfg.VendorID, err = stringValue(get(ctxVendorID), ""); err != nil {
+		fail(ctxVendorID, err)
+	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.
 	errs = append(errs, cfg.validate(failed)...)
@@ -167,8 +217,17 @@ func (c *Config) validate(skip map[string]bool) []error {
 		}
 	}
 
-	if len(c.SkillIDs) > MaxSkillIDs {
-		add(ctxSkillIDs, "%d skill ids, more than the %d one stack can hold (CloudFormation allows 500 resources); create the other skill secrets outside the stack", len(c.SkillIDs), MaxSkillIDs)
+	switch c.SkillDiscovery {
+	case DiscoveryOff, DiscoveryVendor:
+	default:
+		add(ctxSkillDiscovery, "%q: want %q or %q", c.SkillDiscovery, DiscoveryOff, DiscoveryVendor)
+	}
+	if c.VendorID != "" {
+		if c.SkillDiscovery != DiscoveryVendor {
+			add(ctxVendorID, "is set but skillDiscovery is %q: it limits vendor discovery, set skillDiscovery to %q", c.SkillDiscovery, DiscoveryVendor)
+		} else if !vendorIDPattern.MatchString(c.VendorID) {
+			add(ctxVendorID, "%q is not a vendor id (letters and digits, e.g. M1ABCDEFGHIJKL)", c.VendorID)
+		}
 	}
 	seen := make(map[string]int, len(c.SkillIDs))
 	for i, id := range c.SkillIDs {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -23,6 +22,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SyncConcurrency:   DefaultSyncConcurrency,
 		RotationDays:      DefaultRotationDays,
 		ReaderRoleARNs:    []string{},
+		SkillDiscovery:    DiscoveryOff,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig(cdk.json) = %+v; want %+v", cfg, want)
@@ -159,15 +159,42 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
-func TestValidateTooManySkills(t *testing.T) {
+func TestValidateManySkills(t *testing.T) {
 	cfg := &Config{Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
-		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8}
-	for i := range MaxSkillIDs + 1 {
+		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: DiscoveryOff}
+	for i := range MaxStackSkillSecrets {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
 	}
-	err := cfg.Validate()
-	if want := fmt.Sprintf("%d skill ids, more than the %d", MaxSkillIDs+1, MaxSkillIDs); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Validate(%d skills) = %v; want the resource limit error", MaxSkillIDs+1, err)
+	if err := cfg.Validate(); err != nil || cfg.FunctionCreatesSecrets() || len(cfg.StackSkillIDs()) != MaxStackSkillSecrets {
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, created by the stack", MaxStackSkillSecrets, err, cfg.FunctionCreatesSecrets())
+	}
+	cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(MaxStackSkillSecrets))
+	if err := cfg.Validate(); err != nil || !cfg.FunctionCreatesSecrets() || cfg.StackSkillIDs() != nil || !cfg.CreatesSecrets() {
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, every secret created by the function", MaxStackSkillSecrets+1, err, cfg.FunctionCreatesSecrets())
+	}
+}
+
+func TestDiscoveryContext(t *testing.T) {
+	for _, tt := range []struct {
+		ctx     map[string]any
+		wantErr string
+	}{
+		{map[string]any{"skillDiscovery": "vendor"}, ""},
+		{map[string]any{"skillDiscovery": "vendor", "vendorId": "M1ABCDEFGHIJKL"}, ""},
+		{map[string]any{"skillDiscovery": "all"}, `context "skillDiscovery": "all"`},
+		{map[string]any{"vendorId": "M1ABCDEFGHIJKL"}, `context "vendorId": is set but skillDiscovery is "off"`},
+		{map[string]any{"skillDiscovery": "vendor", "vendorId": "M1 X"}, `context "vendorId": "M1 X" is not a vendor id`},
+	} {
+		cfg, err := LoadConfig(newTestApp(t, tt.ctx).Node())
+		if tt.wantErr == "" {
+			if err != nil || cfg.SkillDiscovery != DiscoveryVendor || !cfg.CreatesSecrets() || cfg.FunctionCreatesSecrets() {
+				t.Errorf("LoadConfig(%v) = %+v, %v; want discovery on", tt.ctx, cfg, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("LoadConfig(%v) error = %v; want %q", tt.ctx, err, tt.wantErr)
+		}
 	}
 }
 

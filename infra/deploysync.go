@@ -122,6 +122,9 @@ func deploySyncID(cfg *Config, codeDir string) string {
 	}
 	fmt.Fprintf(h, "lwaSecretName %q\nskillSecretPrefix %q\nsyncConcurrency %d\nmemory %d\ntimeout %s\n",
 		cfg.LWASecretName, cfg.SkillSecretPrefix, cfg.SyncConcurrency, functionMemoryMB, functionTimeout)
+	if cfg.CreatesSecrets() {
+		fmt.Fprintf(h, "skillDiscovery %q\nvendorId %q\nrotationDays %d\n", cfg.SkillDiscovery, cfg.VendorID, cfg.RotationDays)
+	}
 	for _, id := range slices.Sorted(slices.Values(cfg.SkillIDs)) {
 		fmt.Fprintf(h, "skill %q\n", id)
 	}

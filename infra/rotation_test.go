@@ -380,7 +380,7 @@ func TestReaderRoles(t *testing.T) {
 	assertNoNagFindings(t, s)
 }
 
-// TestResourceBudget checks that a stack with MaxSkillIDs skills, and every
+// TestResourceBudget checks that a stack with MaxStackSkillSecrets skills, and every
 // optional resource, stays within CloudFormation's 500 resources and 200
 // outputs, from the resources a stack with none and with two skills has.
 func TestResourceBudget(t *testing.T) {
@@ -394,10 +394,10 @@ func TestResourceBudget(t *testing.T) {
 	if perSkill != 2 || perSkillOutputs != 1 {
 		t.Errorf("each skill adds %d resources and %d outputs; want 2 (secret, rotation schedule) and 1", perSkill, perSkillOutputs)
 	}
-	if total := r0 + perSkill*MaxSkillIDs; total > 500 {
-		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxSkillIDs, total)
+	if total := r0 + perSkill*MaxStackSkillSecrets; total > 500 {
+		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxStackSkillSecrets, total)
 	}
-	if total := o0 + perSkillOutputs*min(MaxSkillIDs, maxSkillOutputs); total > 200 {
-		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxSkillIDs, total)
+	if total := o0 + perSkillOutputs*min(MaxStackSkillSecrets, maxSkillOutputs); total > 200 {
+		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxStackSkillSecrets, total)
 	}
 }

@@ -69,6 +69,8 @@ type SkillCredentialsStackProps struct {
 	Config *Config
 	// FunctionCodeDir is a directory holding only the function's bootstrap
 	// binary, from BuildFunction. The asset hash is the hash of its content.
+	// When the function creates the declared skills' secrets, the stack
+	// writes SkillIDsFile into it.
 	FunctionCodeDir string
 }
 
@@ -82,6 +84,9 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		panic("NewSkillCredentialsStack: props.Config is nil")
 	}
 	if err := cfg.Validate(); err != nil {
+		panic(fmt.Sprintf("NewSkillCredentialsStack: %v", err))
+	}
+	if err := writeSkillIDsFile(cfg, props.FunctionCodeDir); err != nil {
 		panic(fmt.Sprintf("NewSkillCredentialsStack: %v", err))
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
@@ -101,8 +106,8 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 	}}, jsii.Bool(false))
 
 	skillSecrets := constructs.NewConstruct(stack, jsii.String("SkillSecrets"))
-	skillSecretList := make([]awssecretsmanager.Secret, 0, len(cfg.SkillIDs))
-	for _, skillID := range cfg.SkillIDs {
+	skillSecretList := make([]awssecretsmanager.Secret, 0, len(cfg.StackSkillIDs()))
+	for _, skillID := range cfg.StackSkillIDs() {
 		s := awssecretsmanager.NewSecret(skillSecrets, jsii.String(skillID), &awssecretsmanager.SecretProps{
 			SecretName:        jsii.String(cfg.SkillSecretName(skillID)),
 			Description:       jsii.String("Alexa skill messaging client id and secret of " + skillID + ", kept current by the skill credential sync"),
@@ -124,6 +129,7 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 	})
 
 	fn := newFunction(stack, cfg, props.FunctionCodeDir, key, lwaSecret, skillSecretPattern)
+	newSecretCreation(stack, cfg, fn, key, skillSecretPattern)
 
 	dlq := awssqs.NewQueue(stack, jsii.String("ScheduleDeadLetterQueue"), &awssqs.QueueProps{
 		Encryption:          awssqs.QueueEncryption_KMS,
@@ -350,8 +356,8 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value", jsii.String(fillCommand))
 	out(stack, "SkillSecretPrefix", "Name prefix of the skill secrets; the function syncs every secret under it", jsii.String(cfg.SkillSecretPrefix))
 	out(stack, "SkillSecretArnPattern", "IAM resource pattern matching every skill secret, for skill Lambdas' policies", skillSecretPattern)
-	if len(cfg.SkillIDs) <= maxSkillOutputs {
-		for i, skillID := range cfg.SkillIDs {
+	if ids := cfg.StackSkillIDs(); len(ids) <= maxSkillOutputs {
+		for i, skillID := range ids {
 			out(skillSecrets[i], "Arn", "ARN of the skill secret of "+skillID, skillSecrets[i].SecretArn())
 		}
 	}
