@@ -29,6 +29,9 @@ const (
 	ctxReaderRoleARNs    = "readerRoleArns"
 	ctxSkillDiscovery    = "skillDiscovery"
 	ctxVendorID          = "vendorId"
+	// ctxFunctionCreatesSecrets makes the function create the declared
+	// skills' secrets however few there are.
+	ctxFunctionCreatesSecrets = "functionCreatesSecrets"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -121,12 +124,19 @@ type Config struct {
 	SkillDiscovery string
 	// VendorID, with DiscoveryVendor, limits discovery to this vendor.
 	VendorID string
+	// AlwaysFunctionCreatesSecrets makes the function create the declared
+	// skills' secrets even when there are MaxStackSkillSecrets or fewer (to
+	// stay so after their number fell back: the stack cannot create secrets
+	// that exist).
+	AlwaysFunctionCreatesSecrets bool
 }
 
 // FunctionCreatesSecrets says whether the function, not the stack, creates
 // the declared skills' secrets: when there are more than
 // MaxStackSkillSecrets of them.
-func (c *Config) FunctionCreatesSecrets() bool { return len(c.SkillIDs) > MaxStackSkillSecrets }
+func (c *Config) FunctionCreatesSecrets() bool {
+	return c.AlwaysFunctionCreatesSecrets || len(c.SkillIDs) > MaxStackSkillSecrets
+}
 
 // StackSkillIDs are the skills whose secrets the stack creates itself.
 func (c *Config) StackSkillIDs() []string {
@@ -192,6 +202,9 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	}
 	if cfg.VendorID, err = stringValue(get(ctxVendorID), ""); err != nil {
 		fail(ctxVendorID, err)
+	}
+	if cfg.AlwaysFunctionCreatesSecrets, err = boolValue(get(ctxFunctionCreatesSecrets)); err != nil {
+		fail(ctxFunctionCreatesSecrets, err)
 	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.
@@ -381,6 +394,25 @@ func stringValue(v any, def string) (string, error) {
 		return strings.TrimSpace(v), nil
 	default:
 		return "", fmt.Errorf("is %T, want a string", v)
+	}
+}
+
+// boolValue accepts a JSON boolean from cdk.json or "true"/"false" from -c;
+// absent is false.
+func boolValue(v any) (bool, error) {
+	switch v := v.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return false, fmt.Errorf("%q is not true or false", v)
+		}
+		return b, nil
+	default:
+		return false, fmt.Errorf("is %T, want true or false", v)
 	}
 }
 

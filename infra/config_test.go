@@ -174,6 +174,15 @@ func TestValidateManySkills(t *testing.T) {
 	}
 }
 
+func TestFunctionCreatesSecretsContext(t *testing.T) {
+	for _, v := range []any{true, "true"} {
+		cfg, err := LoadConfig(newTestApp(t, map[string]any{"functionCreatesSecrets": v, "skillIds": []any{testSkillID}}).Node())
+		if err != nil || !cfg.FunctionCreatesSecrets() || cfg.StackSkillIDs() != nil || !cfg.CreatesSecrets() {
+			t.Errorf("functionCreatesSecrets=%v: %+v, %v; want the function to create the one declared secret", v, cfg, err)
+		}
+	}
+}
+
 func TestDiscoveryContext(t *testing.T) {
 	for _, tt := range []struct {
 		ctx     map[string]any
@@ -184,6 +193,7 @@ func TestDiscoveryContext(t *testing.T) {
 		{map[string]any{"skillDiscovery": "all"}, `context "skillDiscovery": "all"`},
 		{map[string]any{"vendorId": "M1ABCDEFGHIJKL"}, `context "vendorId": is set but skillDiscovery is "off"`},
 		{map[string]any{"skillDiscovery": "vendor", "vendorId": "M1 X"}, `context "vendorId": "M1 X" is not a vendor id`},
+		{map[string]any{"functionCreatesSecrets": "maybe"}, `context "functionCreatesSecrets": "maybe" is not true or false`},
 	} {
 		cfg, err := LoadConfig(newTestApp(t, tt.ctx).Node())
 		if tt.wantErr == "" {
