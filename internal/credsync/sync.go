@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,11 @@ type Syncer struct {
 	// MinFetch is the least time a skill's SMAPI call gets; a skill is not
 	// started with less. Default 1 s.
 	MinFetch time.Duration
+	// NewPacer returns the pacer a run shares among its SMAPI calls (see
+	// smapi.Pacer); nil means smapi.NewPacer. A nil pacer turns pacing off
+	// (each call retries on its own, as before pacing; the benchmarks
+	// compare both).
+	NewPacer func() *smapi.Pacer
 	// FunctionName is the dimension of the run's metrics.
 	FunctionName string
 	Logger       *slog.Logger
@@ -222,6 +228,16 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 		}()
 	}
 
+	// One pacer for the run: a 429 slows every worker, not just its own.
+	newPacer := s.NewPacer
+	if newPacer == nil {
+		newPacer = smapi.NewPacer
+	}
+	client := *s.Client
+	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
+		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
+	}
+
 	sem := make(chan struct{}, max(s.Concurrency, 1))
 	var wg sync.WaitGroup
 	for v := range read {
@@ -253,7 +269,7 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			set(s.syncOne(ctx, fetchCtx, v))
+			set(s.syncOne(ctx, fetchCtx, &client, v))
 		}()
 	}
 	wg.Wait()
@@ -281,10 +297,10 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 	return results, err
 }
 
-func (s *Syncer) syncOne(ctx, fetchCtx context.Context, cur store.SkillValue) Result {
+func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cur store.SkillValue) Result {
 	start := time.Now()
 	res := Result{SkillID: cur.SkillID, Status: StatusFailed}
-	creds, err := s.Client.GetSkillCredentials(fetchCtx, cur.SkillID)
+	creds, err := client.GetSkillCredentials(fetchCtx, cur.SkillID)
 	if err != nil {
 		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
 		var ce *smapi.CallError
@@ -307,6 +323,16 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, cur store.SkillValue) Re
 	}
 	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
 	return res
+}
+
+// logPacing logs what the run's pacer saw: SMAPI requests, 429 answers,
+// rate cuts and the rate it ended at.
+func (s *Syncer) logPacing(ctx context.Context, st smapi.PacerStats) {
+	s.Logger.LogAttrs(ctx, slog.LevelInfo, "smapi pacing",
+		slog.Int("requests", st.Requests),
+		slog.Int("throttled", st.Throttled),
+		slog.Int("rate_cuts", st.Cuts),
+		slog.Float64("rate_per_second", math.Round(st.Rate*10)/10))
 }
 
 func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Duration) {

@@ -149,12 +149,18 @@ func newEnv(t *testing.T, skills ...int) *env {
 	}
 	e.calls = &callCounter{API: e.api, n: map[string]int{}}
 	e.syncer = &Syncer{
-		Store:        store.New(e.calls),
-		Client:       client,
-		Tokens:       tokens,
-		LWASecretID:  e.lwaID,
-		Prefix:       e.prefix,
-		Concurrency:  4,
+		Store:       store.New(e.calls),
+		Client:      client,
+		Tokens:      tokens,
+		LWASecretID: e.lwaID,
+		Prefix:      e.prefix,
+		Concurrency: 4,
+		// Functional tests do not wait for their pacing slots.
+		NewPacer: func() *smapi.Pacer {
+			p := smapi.NewPacer()
+			p.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+			return p
+		},
 		FunctionName: "test-function",
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
