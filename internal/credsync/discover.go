@@ -7,14 +7,101 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
+
+// runPlan is what a run syncs besides the secrets it reads.
+type runPlan struct {
+	// only is the {"skillIds"} of the event; empty means every skill.
+	only []string
+	// declared and discovered mark the skills of SKILL_IDS_FILE and of
+	// vendor discovery.
+	declared, discovered map[string]bool
+	// extra are the declared and discovered skills to sync when their
+	// secret is not among those read (only when only is empty).
+	extra []string
+	// refs holds the rotation state and tag of the secrets under the prefix,
+	// read when the function may create secrets.
+	refs     map[string]store.SkillSecretRef
+	prefix   string
+	rotation bool
+}
+
+// job is one skill to sync: the secret read (cur), or, with create, the
+// secret to create (cur.Name).
+type job struct {
+	cur store.SkillValue
+	// create: the skill has no secret; the function creates it.
+	create bool
+	// discovered: a 404 for it is skipped, not failed (with create).
+	discovered bool
+	// schedule: the secret needs the rotation schedule the function gives
+	// the secrets it manages.
+	schedule bool
+}
+
+// existingJob syncs a secret that was read. It gets the rotation schedule
+// when it has none and is the function's (managed) or a declared skill's
+// (left by the stack, or scheduling failed last time).
+func (p *runPlan) existingJob(v store.SkillValue) job {
+	ref, ok := p.refs[v.SkillID]
+	return job{cur: v, schedule: p.rotation && ok && !ref.RotationEnabled && (ref.Managed || p.declared[v.SkillID])}
+}
+
+// newJob creates the secret of a declared or discovered skill.
+func (p *runPlan) newJob(id string) job {
+	return job{
+		cur:        store.SkillValue{SkillSecretRef: store.SkillSecretRef{Name: p.prefix + id, SkillID: id}},
+		create:     true,
+		discovered: p.discovered[id] && !p.declared[id],
+		schedule:   p.rotation,
+	}
+}
+
+// plan gathers the declared skills, discovers the vendors' skills (for a
+// run of every skill) and, when the function may create secrets, reads the
+// rotation state of those under the prefix. A discovery error is returned
+// with the skills found before it.
+func (s *Syncer) plan(ctx context.Context, client *smapi.Client, only []string) (*runPlan, error) {
+	p := &runPlan{only: only, declared: map[string]bool{}, discovered: map[string]bool{}, prefix: s.Prefix, rotation: s.Create.RotationDays > 0}
+	for _, id := range s.Declared {
+		p.declared[id] = true
+	}
+	if len(s.Declared) == 0 && !s.Discover {
+		return p, nil
+	}
+	var errs []error
+	if len(only) == 0 {
+		p.extra = append(p.extra, s.Declared...)
+		if s.Discover {
+			found, err := s.discover(ctx, client)
+			errs = append(errs, err)
+			for _, id := range found {
+				p.discovered[id] = true
+			}
+			p.extra = dedupe(append(p.extra, found...))
+		}
+	}
+	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
+	if err != nil {
+		// Only the rotation schedules of existing secrets depend on it.
+		errs = append(errs, fmt.Errorf("read the rotation state of the skill secrets: %w", err))
+	}
+	p.refs = make(map[string]store.SkillSecretRef, len(refs))
+	for _, r := range refs {
+		p.refs[r.SkillID] = r
+	}
+	return p, errors.Join(errs...)
+}
 
 // discover lists the skills of the vendors the refresh token can see (or of
 // VendorID only), each once, in listing order. On an error it returns the
 // skills found so far with it.
-func (s *Syncer) discover(ctx context.Context) ([]string, error) {
+func (s *Syncer) discover(ctx context.Context, client *smapi.Client) ([]string, error) {
 	start := time.Now()
-	vendors, err := s.Client.ListVendors(ctx)
+	vendors, err := client.ListVendors(ctx)
 	if err != nil {
 		s.logDiscovery(ctx, nil, 0, 0, err, start)
 		return nil, fmt.Errorf("vendor discovery: %w", err)
@@ -39,7 +126,7 @@ func (s *Syncer) discover(ctx context.Context) ([]string, error) {
 	pages := 0
 	var errs []error
 	for _, vendorID := range ids {
-		list, err := s.Client.ListSkills(ctx, vendorID)
+		list, err := client.ListSkills(ctx, vendorID)
 		pages += list.Pages
 		for _, sk := range list.Skills {
 			skills = append(skills, sk.SkillID)

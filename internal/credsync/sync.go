@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +75,11 @@ type Syncer struct {
 	// MinFetch is the least time a skill's SMAPI call gets; a skill is not
 	// started with less. Default 1 s.
 	MinFetch time.Duration
+	// NewPacer returns the pacer a run shares among its SMAPI calls (see
+	// smapi.Pacer); nil means smapi.NewPacer. A nil pacer turns pacing off
+	// (each call retries on its own, as before pacing; the benchmarks
+	// compare both).
+	NewPacer func() *smapi.Pacer
 	// FunctionName is the dimension of the run's metrics.
 	FunctionName string
 	Logger       *slog.Logger
@@ -156,21 +163,21 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
-	if err != nil {
-		return sum, errors.Join(extra, err)
+	// One pacer for the run: a 429 slows every worker, and discovery, not
+	// just its own call.
+	newPacer := s.NewPacer
+	if newPacer == nil {
+		newPacer = smapi.NewPacer
 	}
-	var discovered []string
-	if s.Discover && len(req.SkillIDs) == 0 {
-		var derr error
-		discovered, derr = s.discover(ctx)
-		// The skills found before a discovery error are synced; the error
-		// fails the run after them.
-		extra = errors.Join(extra, derr)
+	client := *s.Client
+	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
+		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
 	}
-	jobs, results := s.plan(refs, req.SkillIDs, discovered)
-	s.syncAll(ctx, jobs, results)
-
+	p, perr := s.plan(ctx, &client, req.SkillIDs)
+	// The skills found before a discovery error are synced; the error fails
+	// the run after them.
+	extra = errors.Join(extra, perr)
+	results, err := s.syncAll(ctx, &client, p)
 	sum.Results = results
 	for _, r := range results {
 		switch r.Status {
@@ -188,7 +195,7 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		}
 	}
 	sum.Skills = len(results)
-	return sum, extra
+	return sum, errors.Join(extra, err)
 }
 
 // authenticate reads the LWA secret and gets an access token, before any
@@ -220,73 +227,14 @@ func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
 	return nil, nil
 }
 
-type job struct {
-	index int
-	id    string
-	// secret is the existing secret's name; empty when the function is to
-	// create it.
-	secret string
-	// discovered says the skill came from vendor discovery only: a 404 for
-	// it is skipped, not failed.
-	discovered bool
-	// schedule says the secret needs the rotation schedule the function
-	// gives the secrets it manages (it was created without one, or the
-	// scheduling failed last time).
-	schedule bool
-}
-
-// plan picks the skills to sync and fills in the results of those that
-// cannot be synced at all (invalid id, no secret). Every skill is synced once:
-// those with a secret under the prefix, then the declared ones, then the
-// discovered ones.
-func (s *Syncer) plan(refs []store.SkillSecretRef, only, discovered []string) ([]job, []Result) {
-	byID := make(map[string]store.SkillSecretRef, len(refs))
-	for _, r := range refs {
-		byID[r.SkillID] = r
-	}
-	declared := make(map[string]bool, len(s.Declared))
-	for _, id := range s.Declared {
-		declared[id] = true
-	}
-	ids := only
-	if len(only) == 0 {
-		ids = make([]string, 0, len(refs)+len(s.Declared)+len(discovered))
-		for _, r := range refs {
-			ids = append(ids, r.SkillID)
-		}
-		ids = append(ids, s.Declared...)
-		ids = append(ids, discovered...)
-		ids = dedupe(ids)
-	}
-	fromDiscovery := make(map[string]bool, len(discovered))
-	for _, id := range discovered {
-		fromDiscovery[id] = true
-	}
-	results := make([]Result, len(ids))
-	var jobs []job
-	for i, id := range ids {
-		results[i] = Result{SkillID: id, Status: StatusFailed}
-		if err := smapi.ValidateSkillID(id); err != nil {
-			results[i].Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)
-			continue
-		}
-		ref, ok := byID[id]
-		switch {
-		case ok:
-			jobs = append(jobs, job{index: i, id: id, secret: ref.Name,
-				schedule: s.Create.RotationDays > 0 && !ref.RotationEnabled && (ref.Managed || declared[id])})
-		case declared[id] || fromDiscovery[id]:
-			jobs = append(jobs, job{index: i, id: id, discovered: !declared[id], schedule: s.Create.RotationDays > 0})
-		default:
-			results[i].Error = fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)
-		}
-	}
-	return jobs, results
-}
-
-// syncAll runs the jobs with bounded concurrency, starting none when too
-// little of the invocation's time is left.
-func (s *Syncer) syncAll(ctx context.Context, jobs []job, results []Result) {
+// syncAll reads the skill secrets (those of only, or every one under the
+// prefix) in batches and starts each skill's SMAPI fetch as soon as its
+// secret is read, then the fetches of the declared and discovered skills that
+// have no secret, at most Concurrency at once, starting none when too little
+// of the invocation's time is left. It returns the results in the order of
+// only, or sorted by skill id, and the error that stopped the reading.
+func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) ([]Result, error) {
+	only := p.only
 	reserve, minFetch := s.Reserve, s.MinFetch
 	if reserve <= 0 {
 		reserve = 3 * time.Second
@@ -301,30 +249,134 @@ func (s *Syncer) syncAll(ctx context.Context, jobs []job, results []Result) {
 		fetchCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
 		defer cancel()
 	}
+
+	var mu sync.Mutex
+	byID := map[string]Result{}
+	set := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		byID[r.SkillID] = r
+	}
+	var ids []string // the valid ids of only, each once
+	for _, id := range only {
+		if _, done := byID[id]; done || slices.Contains(ids, id) {
+			continue
+		}
+		if err := smapi.ValidateSkillID(id); err != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)})
+			continue
+		}
+		ids = append(ids, id)
+	}
+
+	// The reader hands secrets over page by page; the fetches of a page
+	// start while the next one is read.
+	read := make(chan store.SkillValue, 256)
+	readErr := make(chan error, 1)
+	if len(only) > 0 && len(ids) == 0 {
+		close(read)
+		readErr <- nil
+	} else {
+		go func() {
+			defer close(read)
+			readErr <- s.Store.ReadSkills(ctx, s.Prefix, ids, func(page []store.SkillValue) {
+				for _, v := range page {
+					read <- v
+				}
+			})
+		}()
+	}
+
 	sem := make(chan struct{}, max(s.Concurrency, 1))
 	var wg sync.WaitGroup
-	for _, j := range jobs {
+	start := func(j job) {
 		sem <- struct{}{}
 		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
 			<-sem
-			results[j.index].Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
-			s.logSkill(ctx, results[j.index], 0, 0)
-			continue
+			res := Result{SkillID: j.cur.SkillID, Status: StatusFailed}
+			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
+			set(res)
+			s.logSkill(ctx, res, 0, 0)
+			return
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[j.index] = s.syncOne(ctx, fetchCtx, j)
+			set(s.syncOne(ctx, fetchCtx, client, j))
 		}()
 	}
+	seen := map[string]bool{}
+	for v := range read {
+		seen[v.SkillID] = true
+		res := Result{SkillID: v.SkillID, Status: StatusFailed}
+		switch {
+		case v.Err != nil && store.IsNotFound(v.Err) && p.declared[v.SkillID]:
+			start(p.newJob(v.SkillID))
+			continue
+		case v.Err != nil && store.IsNotFound(v.Err):
+			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
+		case v.Err != nil:
+			res.Error = fmt.Sprintf("skill %s: %v", v.SkillID, v.Err)
+		case len(only) == 0 && smapi.ValidateSkillID(v.SkillID) != nil:
+			res.Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s)", smapi.ValidateSkillID(v.SkillID), v.Name)
+		}
+		if res.Error != "" {
+			set(res)
+			if v.Err != nil {
+				s.logSkill(ctx, res, 0, 0)
+			}
+			continue
+		}
+		start(p.existingJob(v))
+	}
+	err := <-readErr
+	// The declared and discovered skills without a secret, once every
+	// secret was read. After a failed read, missing is not known.
+	for _, id := range p.extra {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("not synced: whether secret %s%s exists is unknown, the skill secrets could not all be read", s.Prefix, id)})
+			continue
+		}
+		if verr := smapi.ValidateSkillID(id); verr != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", verr, s.Prefix, id)})
+			continue
+		}
+		start(p.newJob(id))
+	}
 	wg.Wait()
+
+	if len(only) == 0 {
+		results := make([]Result, 0, len(byID))
+		for _, r := range byID {
+			results = append(results, r)
+		}
+		slices.SortFunc(results, func(a, b Result) int { return strings.Compare(a.SkillID, b.SkillID) })
+		return results, err
+	}
+	results := make([]Result, len(only))
+	for i, id := range only {
+		r, ok := byID[id]
+		if !ok {
+			r = Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)}
+			if err != nil {
+				r.Error = fmt.Sprintf("secret %s%s not read: %v", s.Prefix, id, err)
+			}
+		}
+		results[i] = r
+	}
+	return results, err
 }
 
-func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
+func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, j job) Result {
 	start := time.Now()
-	res := Result{SkillID: j.id, Status: StatusFailed}
-	creds, err := s.Client.GetSkillCredentials(fetchCtx, j.id)
+	cur := j.cur
+	res := Result{SkillID: cur.SkillID, Status: StatusFailed}
+	creds, err := client.GetSkillCredentials(fetchCtx, cur.SkillID)
 	if err != nil {
 		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
 		var ce *smapi.CallError
@@ -333,7 +385,7 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 			attempts = ce.Attempts
 		}
 		var api *smapi.APIError
-		if j.discovered && j.secret == "" && errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
+		if j.discovered && j.create && errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
 			res.Status, res.Error = StatusSkipped, ""
 			res.Reason = fmt.Sprintf("discovered, but SMAPI has no skill messaging credentials for it (HTTP 404, request id %s): no secret created; it is synced once Amazon issues them", res.RequestID)
 		}
@@ -341,31 +393,39 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 		return res
 	}
 	res.RequestID = creds.RequestID
-	value := store.SkillSecret{SkillID: j.id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
+	value := store.SkillSecret{SkillID: cur.SkillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
 	var changed bool
-	name := j.secret
-	if name == "" {
-		name = s.Prefix + j.id
-		res.Created, changed, err = s.Store.CreateSkillSecret(ctx, name, s.Create.KMSKeyID, value)
+	if j.create {
+		res.Created, changed, err = s.Store.CreateSkillSecret(ctx, cur.Name, s.Create.KMSKeyID, value)
 	} else {
-		changed, err = s.Store.WriteSkill(ctx, name, value)
+		changed, err = s.Store.ReplaceSkill(ctx, cur, value)
 	}
 	switch {
 	case err != nil:
-		res.Error = fmt.Sprintf("skill %s: %v", j.id, err)
+		res.Error = fmt.Sprintf("skill %s: %v", cur.SkillID, err)
 	case changed:
 		res.Status = StatusUpdated
 	default:
 		res.Status = StatusUnchanged
 	}
 	if err == nil && j.schedule {
-		if err := s.scheduleRotation(ctx, name); err != nil {
+		if err := s.scheduleRotation(ctx, cur.Name); err != nil {
 			res.Status = StatusFailed
-			res.Error = fmt.Sprintf("skill %s: credentials stored, but %v; the next run tries again", j.id, err)
+			res.Error = fmt.Sprintf("skill %s: credentials stored, but %v; the next run tries again", cur.SkillID, err)
 		}
 	}
 	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
 	return res
+}
+
+// logPacing logs what the run's pacer saw: SMAPI requests, 429 answers,
+// rate cuts and the rate it ended at.
+func (s *Syncer) logPacing(ctx context.Context, st smapi.PacerStats) {
+	s.Logger.LogAttrs(ctx, slog.LevelInfo, "smapi pacing",
+		slog.Int("requests", st.Requests),
+		slog.Int("throttled", st.Throttled),
+		slog.Int("rate_cuts", st.Cuts),
+		slog.Float64("rate_per_second", math.Round(st.Rate*10)/10))
 }
 
 func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Duration) {

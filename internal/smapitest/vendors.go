@@ -28,6 +28,8 @@ import (
 //   - a vendor the account does not belong to gets 401, whose specified
 //     meaning includes "doesn't have access to the resource".
 //   - the list's Content-Type is the specification's "application/json+hal".
+//   - SetRateLimit's bucket is shared with the credentials requests: one
+//     developer account's limit.
 const (
 	vendorsPattern   = SMAPIPrefix + "/v1/vendors"
 	skillListPattern = SMAPIPrefix + "/v1/skills"
@@ -147,6 +149,7 @@ func (s *Server) serveVendors(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	fault, faulted := nextFault(s.faults, vendorsFaultKey)
 	latency := s.latency
+	limited := s.limit != nil && !s.limit.take(time.Now())
 	list := make([]map[string]any, 0, len(s.vendors))
 	for _, v := range s.vendors {
 		list = append(list, map[string]any{"id": v.id, "name": v.name, "roles": []string{"ROLE_ADMINISTRATOR"}})
@@ -154,6 +157,10 @@ func (s *Server) serveVendors(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if !wait(r.Context(), latency+fault.Delay) {
+		return
+	}
+	if limited {
+		s.finish(i, s.writeFault(w, Throttled("1"), false))
 		return
 	}
 	if !authorized {
@@ -178,9 +185,14 @@ func (s *Server) serveSkillList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	fault, faulted := nextFault(s.faults, skillListFaultKey(vendorID))
 	latency := s.latency
+	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
 	if !wait(r.Context(), latency+fault.Delay) {
+		return
+	}
+	if limited {
+		s.finish(i, s.writeFault(w, Throttled("1"), false))
 		return
 	}
 	if !authorized {
