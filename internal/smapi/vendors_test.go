@@ -2,6 +2,7 @@ package smapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -199,4 +200,37 @@ func TestRecordedListAnswers(t *testing.T) {
 	if last := fake.Requests()[len(fake.Requests())-1]; last.NextToken != "fixture-next-token" {
 		t.Errorf("second page asked with nextToken %q; want the fixture's", last.NextToken)
 	}
+}
+
+// FuzzDecodeSkillPage checks a skill list page decodes only with every entry
+// naming a skill, a truncated page is never taken for the last one, and a
+// reason never quotes the body. Run: go test -fuzz FuzzDecodeSkillPage ./internal/smapi
+func FuzzDecodeSkillPage(f *testing.F) {
+	f.Add(smapitest.ListContentType, readFixture(f, "skills-page.json"))
+	f.Add("application/json", readFixture(f, "vendors-ok.json"))
+	f.Add("application/json", []byte(`{"skills":[{"skillId":""}],"isTruncated":false}`))
+	f.Add("text/html", []byte("<html>"))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		var p skillPage
+		reason := p.decode(contentType, body)
+		if reason != "" {
+			// The content type is quoted; a body that is part of it is not
+			// a leak.
+			if len(body) > 8 && strings.Contains(reason, string(body)) && !strings.Contains(contentType, string(body)) {
+				t.Fatalf("reason %q quotes the body", reason)
+			}
+			return
+		}
+		for i, e := range p.entries {
+			if e.SkillID == "" {
+				t.Fatalf("decode(%q) succeeded with entry %d without a skillId", body, i)
+			}
+		}
+		var v struct {
+			IsTruncated bool `json:"isTruncated"`
+		}
+		if json.Unmarshal(body, &v) == nil && v.IsTruncated != p.truncated {
+			t.Fatalf("decode(%q): truncated = %v; the body says %v", body, p.truncated, v.IsTruncated)
+		}
+	})
 }
