@@ -261,3 +261,34 @@ func TestDeclaredSkillsWithoutSecrets(t *testing.T) {
 		t.Errorf("declared skill 3's existing secret: rotation %v, %v; want it scheduled", aws.ToBool(out.RotationEnabled), err)
 	}
 }
+
+// TestRotationScheduledOnALaterRun: a secret the function created but could
+// not put under rotation fails the skill with the credentials kept, and the
+// next run schedules it (the secret is the function's: managed tag).
+func TestRotationScheduledOnALaterRun(t *testing.T) {
+	e := newEnv(t)
+	rotationARN := e.discovering()
+	e.syncer.Discover = false
+	e.syncer.Declared = []string{skill(1)}
+	e.syncer.Create.FunctionARN = nil // the function's own ARN is unknown
+	e.known(1)
+	sum, err := e.run(`{}`)
+	var re *RunError
+	if !errors.As(err, &re) || len(re.Failed) != 1 || !strings.Contains(re.Failed[0].Error, "credentials stored, but rotation of secret") {
+		t.Fatalf("err = %v; want skill 1 failed because its rotation is not scheduled", err)
+	}
+	if r := sum.Results[0]; !r.Created {
+		t.Fatalf("result = %+v; want the secret created", r)
+	}
+	e.wantSkill(1, 1)
+
+	e.syncer.Create.RotationLambdaARN = rotationARN
+	sum, err = e.run(`{}`)
+	if err != nil || sum.Unchanged != 1 || sum.Created != 0 {
+		t.Fatalf("second run = %+v, %v; want skill 1 unchanged", sum, err)
+	}
+	out, err := e.api.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.prefix + skill(1))})
+	if err != nil || !aws.ToBool(out.RotationEnabled) || aws.ToString(out.RotationLambdaARN) != rotationARN {
+		t.Fatalf("rotation after the second run: %v by %q (%v); want scheduled", aws.ToBool(out.RotationEnabled), aws.ToString(out.RotationLambdaARN), err)
+	}
+}

@@ -103,6 +103,7 @@ func TestListSkillsErrors(t *testing.T) {
 		wantErr    string
 		wantStatus int
 		wantSkills int
+		wantIs     error
 	}{
 		{name: "vendor the account cannot see", vendor: "M9OTHERVENDOR", wantErr: "SMAPI answered HTTP 401", wantStatus: 401},
 		{name: "HTML page", vendor: vendorA, faults: []smapitest.Fault{smapitest.HTMLPage()}, wantErr: `content type "text/html`, wantStatus: 200},
@@ -111,7 +112,11 @@ func TestListSkillsErrors(t *testing.T) {
 		{name: "entry without skillId", vendor: vendorA, faults: []smapitest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"stage":"live"}],"isTruncated":false}`}},
 			wantErr: "skills[0].skillId is missing", wantStatus: 200},
 		{name: "truncated without nextToken", vendor: vendorA, faults: []smapitest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[],"isTruncated":true}`}},
-			wantErr: "truncated but its nextToken is empty"},
+			wantErr: "truncated but its nextToken is empty", wantIs: ErrBadPagination},
+		{name: "nextToken repeats", vendor: vendorA, faults: []smapitest.Fault{
+			{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"skillId":"` + listedSkill(1) + `"}],"isTruncated":true,"nextToken":"t1"}`},
+			{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"skillId":"` + listedSkill(2) + `"}],"isTruncated":true,"nextToken":"t1"}`}},
+			wantErr: "repeats an earlier one", wantIs: ErrBadPagination, wantSkills: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +134,9 @@ func TestListSkillsErrors(t *testing.T) {
 			assertNoSecret(t, "error", msg)
 			if !strings.Contains(msg, tt.wantErr) || !strings.Contains(msg, "list skills of vendor "+tt.vendor) {
 				t.Errorf("error = %q; want it to name the operation, the vendor and %q", msg, tt.wantErr)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v; want it to wrap %v", err, tt.wantIs)
 			}
 			if len(got.Skills) != tt.wantSkills {
 				t.Errorf("skills read before the error = %d; want %d", len(got.Skills), tt.wantSkills)
