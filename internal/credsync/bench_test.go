@@ -16,6 +16,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // BenchmarkSync1000 syncs 1,000 skills against the fake SMAPI answering each
@@ -156,4 +157,48 @@ func total(calls map[string]int) int {
 		n += c
 	}
 	return n
+}
+
+// BenchmarkMoto200 syncs 200 skills against moto's Secrets Manager (a real
+// server, each call a few milliseconds) and the fake SMAPI answering at
+// once, at the default concurrency 8: a first run that writes every skill,
+// then an unchanged run. It reports each run's wall time and Secrets Manager
+// calls. Run: make bench
+func BenchmarkMoto200(b *testing.B) {
+	const skills = 200
+	for range b.N {
+		fake := smapitest.New()
+		fake.AddClient(lwaClientID, lwaClientSecret, lwaRefreshToken)
+		api := moto.SecretsManager()
+		prefix := fmt.Sprintf("bench-moto-%d/", time.Now().UnixNano())
+		mustCreate := func(name, value string) {
+			if _, err := api.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		mustCreate(prefix+"lwa", fmt.Sprintf(`{"clientId":%q,"clientSecret":%q,"refreshToken":%q}`, lwaClientID, lwaClientSecret, lwaRefreshToken))
+		for i := range skills {
+			mustCreate(prefix+"skills/"+skill(i), fmt.Sprintf(`{"skillId":%q}`, skill(i)))
+			fake.SetSkill(skill(i), "client", skillSecret(i, 1))
+		}
+		hc := smapi.NewHTTPClient(10 * time.Second)
+		tokens := smapi.NewTokenSource(fake.TokenURL(), hc)
+		client, err := smapi.NewClient(fake.SMAPIURL(), tokens, hc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls := &callCounter{API: api, n: map[string]int{}}
+		s := &Syncer{Store: store.New(calls), Client: client, Tokens: tokens, LWASecretID: prefix + "lwa", Prefix: prefix + "skills/",
+			Concurrency: 8, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		for _, name := range []string{"first", "unchanged"} {
+			start := time.Now()
+			sum, err := s.Run(context.Background(), Request{})
+			if err != nil || sum.Skills != skills {
+				b.Fatalf("%s run: %v, %+v", name, err, sum)
+			}
+			b.ReportMetric(time.Since(start).Seconds(), name+"-wall-s")
+			b.ReportMetric(float64(total(calls.counts())), "sm-calls-"+name)
+		}
+		fake.Close()
+	}
 }
