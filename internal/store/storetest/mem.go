@@ -32,15 +32,14 @@ func NewMem() *Mem {
 	return &Mem{current: map[string]string{}, version: map[string]int{}, tags: map[string][]types.Tag{}, rotation: map[string]bool{}, calls: map[string]int{}}
 }
 
-// Calls returns how many times each operation was called.
+// Calls returns how many calls of each operation were made since the last
+// Calls, and starts counting again.
 func (m *Mem) Calls() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]int, len(m.calls))
-	for k, v := range m.calls {
-		out[k] = v
-	}
-	return out
+	c := m.calls
+	m.calls = map[string]int{}
+	return c
 }
 
 // CreateSecret implements store.API: the value becomes the first version.
@@ -185,6 +184,7 @@ func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValu
 func (m *Mem) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["DescribeSecret"]++
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
