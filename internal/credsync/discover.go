@@ -27,6 +27,12 @@ type runPlan struct {
 	refs     map[string]store.SkillSecretRef
 	prefix   string
 	rotation bool
+	// discovery is closed when the background discovery is done; found
+	// and discoveryErr are its result. nil: no discovery.
+	discovery    chan struct{}
+	found        []string
+	discoveryErr error
+	awaited      bool
 }
 
 // job is one skill to sync: the secret read (cur), or, with create, the
@@ -60,10 +66,10 @@ func (p *runPlan) newJob(id string) job {
 	}
 }
 
-// plan gathers the declared skills, discovers the vendors' skills (for a
-// run of every skill) and, when the function may create secrets, reads the
-// rotation state of those under the prefix. A discovery error is returned
-// with the skills found before it.
+// plan gathers the declared skills, starts vendor discovery (for a run of
+// every skill) in the background, so the vendors' skill lists are read while
+// the secrets are read and synced, and, when the function may create secrets,
+// reads the rotation state of those under the prefix.
 func (s *Syncer) plan(ctx context.Context, client *smapi.Client, only []string) (*runPlan, error) {
 	p := &runPlan{only: only, declared: map[string]bool{}, discovered: map[string]bool{}, prefix: s.Prefix, rotation: s.Create.RotationDays > 0}
 	for _, id := range s.Declared {
@@ -72,28 +78,45 @@ func (s *Syncer) plan(ctx context.Context, client *smapi.Client, only []string) 
 	if len(s.Declared) == 0 && !s.Discover {
 		return p, nil
 	}
-	var errs []error
 	if len(only) == 0 {
 		p.extra = append(p.extra, s.Declared...)
 		if s.Discover {
-			found, err := s.discover(ctx, client)
-			errs = append(errs, err)
-			for _, id := range found {
-				p.discovered[id] = true
-			}
-			p.extra = dedupe(append(p.extra, found...))
+			p.discovery = make(chan struct{})
+			go func() {
+				defer close(p.discovery)
+				p.found, p.discoveryErr = s.discover(ctx, client)
+			}()
 		}
 	}
 	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
-	if err != nil {
-		// Only the rotation schedules of existing secrets depend on it.
-		errs = append(errs, fmt.Errorf("read the rotation state of the skill secrets: %w", err))
-	}
 	p.refs = make(map[string]store.SkillSecretRef, len(refs))
 	for _, r := range refs {
 		p.refs[r.SkillID] = r
 	}
-	return p, errors.Join(errs...)
+	if err != nil {
+		// Only the rotation schedules of existing secrets depend on it.
+		return p, fmt.Errorf("read the rotation state of the skill secrets: %w", err)
+	}
+	return p, nil
+}
+
+// awaitDiscovery waits for the discovery plan started, adds the skills it
+// found to extra (once) and returns its error: the skills found before a
+// discovery error are synced, the error fails the run after them.
+func (p *runPlan) awaitDiscovery() error {
+	if p.discovery == nil {
+		return nil
+	}
+	<-p.discovery
+	if p.awaited {
+		return p.discoveryErr
+	}
+	p.awaited = true
+	for _, id := range p.found {
+		p.discovered[id] = true
+	}
+	p.extra = dedupe(append(p.extra, p.found...))
+	return p.discoveryErr
 }
 
 // discover lists the skills of the vendors the refresh token can see (or of

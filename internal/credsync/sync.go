@@ -174,10 +174,9 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
 	}
 	p, perr := s.plan(ctx, &client, req.SkillIDs)
-	// The skills found before a discovery error are synced; the error fails
-	// the run after them.
 	extra = errors.Join(extra, perr)
 	results, err := s.syncAll(ctx, &client, p)
+	extra = errors.Join(extra, p.awaitDiscovery())
 	sum.Results = results
 	for _, r := range results {
 		switch r.Status {
@@ -332,7 +331,9 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 	}
 	err := <-readErr
 	// The declared and discovered skills without a secret, once every
-	// secret was read. After a failed read, missing is not known.
+	// secret was read and discovery is done. After a failed read, missing is
+	// not known.
+	_ = p.awaitDiscovery() // its error is the run's, see run
 	for _, id := range p.extra {
 		if seen[id] {
 			continue
