@@ -26,8 +26,8 @@ const DefaultBaseURL = "https://api.amazonalexa.com"
 // answer is a few hundred bytes.
 const MaxBodyBytes = 64 << 10
 
-// Client calls the SMAPI Skill Credentials API. It is safe for concurrent
-// use.
+// Client calls SMAPI: the Skill Credentials API and the vendor and skill
+// lists. It is safe for concurrent use.
 type Client struct {
 	// BaseURL is SMAPI's endpoint; a path prefix is kept.
 	BaseURL *url.URL
