@@ -1,6 +1,7 @@
 package skillmessaging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,12 +33,13 @@ var (
 	ErrInvalidSkillID = errors.New("invalid skill id")
 	// ErrInvalidUserID is returned for an empty, too long or unsafe user id.
 	ErrInvalidUserID = errors.New("invalid user id")
-	// ErrInvalidMessage is returned for a message refused before sending
-	// (data not a JSON object or over 6 KB, expiry out of range), and also
-	// matches the API's own 400 answer.
+	// ErrInvalidMessage is returned for a message or event refused before
+	// sending (see Message and Event for the rules), and also matches the
+	// API's own 400 answer.
 	ErrInvalidMessage = errors.New("invalid message")
-	// ErrInvalidEndpoint is returned for an endpoint that is not https (or
-	// http to a loopback host).
+	// ErrInvalidEndpoint is returned for an endpoint the access token may
+	// not be sent to: not https on an Alexa API host (AlexaAPIHosts) or on a
+	// host allowed with WithAllowedHosts, nor http(s) on a loopback host.
 	ErrInvalidEndpoint = errors.New("invalid endpoint")
 )
 
@@ -126,8 +128,6 @@ type Error struct {
 	Message string
 	// RetryAfter is the delay the Retry-After header asked for, or zero.
 	RetryAfter time.Duration
-
-	cause *smapi.APIError // lets smapi.Retrier classify the answer
 }
 
 // Error names the service, status, code, message and request id, with a
@@ -162,14 +162,6 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// Unwrap lets the module's retry policy classify the answer.
-func (e *Error) Unwrap() error {
-	if e.cause == nil {
-		return nil
-	}
-	return e.cause
-}
-
 func (e *Error) hint() string {
 	switch {
 	case e.Is(ErrCredentialsRefused):
@@ -184,13 +176,40 @@ func (e *Error) hint() string {
 	return ""
 }
 
-// publicError turns the module's *smapi.APIError into an *Error. Other errors
-// are returned as they are.
-func publicError(service string, err error) error {
+// publicError replaces the module's *smapi.APIError anywhere in err's chain
+// by an *Error, keeping the text around it, so that no internal
+// type is reachable through Unwrap. Other errors are returned as they are.
+func publicError(err error) error {
 	var api *smapi.APIError
 	if !errors.As(err, &api) {
 		return err
 	}
-	return &Error{Service: service, StatusCode: api.StatusCode, RequestID: api.RequestID, Code: api.Code,
-		Message: api.Message, RetryAfter: api.RetryAfter, cause: api}
+	pub := &Error{Service: api.Service, StatusCode: api.StatusCode, RequestID: api.RequestID, Code: api.Code,
+		Message: api.Message, RetryAfter: api.RetryAfter}
+	if error(api) == err {
+		return pub
+	}
+	// The text is kept; below it are the public error, a failure to read
+	// the credentials again, and the context's error when the caller gave
+	// up.
+	w := &wrapped{msg: err.Error(), errs: []error{pub}}
+	var se *SecretError
+	if errors.As(err, &se) {
+		w.errs = append(w.errs, se)
+	}
+	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, ctxErr) {
+			w.errs = append(w.errs, ctxErr)
+		}
+	}
+	return w
 }
+
+// wrapped is an error whose text was built around an *Error.
+type wrapped struct {
+	msg  string
+	errs []error
+}
+
+func (w *wrapped) Error() string   { return w.msg }
+func (w *wrapped) Unwrap() []error { return w.errs }

@@ -40,8 +40,8 @@ var sm = secrets{
 	"alexa/skill-messaging/" + unsynced: `{"skillId":"` + unsynced + `"}`,
 }
 
-func ExampleNewReader() {
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
+func ExampleNewCredentialsCache() {
+	reader := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
 
 	creds, err := reader.Credentials(context.Background(), skillID)
 	if err != nil {
@@ -71,9 +71,9 @@ func ExampleNewSender() {
 	fake := fakeAmazon()
 	defer fake.Close()
 
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
-	// In a Lambda, opts is nil: Amazon's token URL and the defaults.
-	sender, err := skillmessaging.NewSender(reader, skillID, &skillmessaging.Options{TokenURL: fake.TokenURL()})
+	creds := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
+	// In a Lambda, no options: Amazon's token URL and the defaults.
+	sender, err := skillmessaging.NewSender(creds, skillID, skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -96,8 +96,8 @@ func ExampleNewSender() {
 func ExampleSender_Send_errors() {
 	fake := fakeAmazon()
 	defer fake.Close()
-	sender, err := skillmessaging.NewSender(skillmessaging.NewReader(sm, "alexa/skill-messaging/"), skillID,
-		&skillmessaging.Options{TokenURL: fake.TokenURL()})
+	sender, err := skillmessaging.NewSender(skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/"), skillID,
+		skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func ExampleNewTokenSource() {
 	fake := fakeAmazon()
 	defer fake.Close()
 
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
-	ts, err := skillmessaging.NewTokenSource(reader, skillID, &skillmessaging.Options{TokenURL: fake.TokenURL()})
+	creds := skillmessaging.StaticCredentials(skillmessaging.Credentials{ClientID: clientID, ClientSecret: "example-secret"})
+	ts, err := skillmessaging.NewTokenSource(creds, skillID, skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}

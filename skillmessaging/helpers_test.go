@@ -36,12 +36,17 @@ type countingSM struct {
 	calls atomic.Int64
 	// gate, when set, holds every call until it is closed.
 	gate chan struct{}
+	// fail, when set, is returned instead of calling Secrets Manager.
+	fail atomic.Pointer[error]
 }
 
 func (c *countingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	c.calls.Add(1)
 	if c.gate != nil {
 		<-c.gate
+	}
+	if err := c.fail.Load(); err != nil {
+		return nil, *err
 	}
 	return c.api.GetSecretValue(ctx, in, opts...)
 }
@@ -107,7 +112,7 @@ func skillValue(skillID, clientID, clientSecret string) string {
 type env struct {
 	fake    *smapitest.Server
 	sm      *countingSM
-	reader  *Reader
+	cache   *CredentialsCache
 	sender  *Sender
 	prefix  string
 	skillID string
@@ -133,17 +138,25 @@ func newEnv(t *testing.T) *env {
 	e.fake.SetSkill(e.skillID, "amzn1.application-oa2-client.test", e.secret)
 	e.fake.AddUser(e.user)
 	putSecret(t, e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
-	e.reader = NewReader(e.sm, e.prefix)
+	e.cache = NewCredentialsCache(e.sm, e.prefix)
 	var err error
-	e.sender, err = NewSender(e.reader, e.skillID, e.options())
+	e.sender, err = NewSender(e.cache, e.skillID, e.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (e *env) options() *Options {
-	return &Options{TokenURL: e.fake.TokenURL(), Now: e.clock.Now, Sleep: e.sleeps.Sleep}
+func (e *env) options() []Option {
+	return []Option{WithTokenURL(e.fake.TokenURL()), withClock(e.clock.Now), withSleep(e.sleeps.Sleep)}
+}
+
+// withClock and withSleep set the seams of this package's tests: the clock
+// of token expiry and refusals, and the retrier's wait.
+func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+func withSleep(sleep func(context.Context, time.Duration) error) Option {
+	return func(c *config) { c.sleep = sleep }
 }
 
 // rotate changes the skill's credentials at the fake and, if stored, in the

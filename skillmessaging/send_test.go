@@ -2,7 +2,6 @@ package skillmessaging
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,7 +78,7 @@ func TestSend(t *testing.T) {
 			if user == "" {
 				user = e.user
 			}
-			msg := Message{Data: map[string]any{"event": "order-shipped", "order": 42}, ExpiresAfterSeconds: 600}
+			msg := Message{Data: map[string]string{"event": "order-shipped", "order": "42"}, ExpiresAfterSeconds: 600}
 			res, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), user, msg)
 			switch {
 			case tc.want == errAnyAPI:
@@ -121,7 +120,7 @@ func TestSend(t *testing.T) {
 			if res.StatusCode != tc.status || res.RequestID != last.RequestID || res.Attempts != tc.messaging {
 				t.Fatalf("Send(%q) = %+v; want %d, request id %s, %d attempts", user, res, tc.status, last.RequestID, tc.messaging)
 			}
-			if string(last.Data) != `{"event":"order-shipped","order":42}` || last.ExpiresAfterSeconds != 600 || last.UserID != user || last.SkillID != e.skillID {
+			if string(last.Data) != `{"event":"order-shipped","order":"42"}` || last.ExpiresAfterSeconds != 600 || last.UserID != user || last.SkillID != e.skillID {
 				t.Fatalf("the fake received %+v; want the message for %s from %s", last, user, e.skillID)
 			}
 		})
@@ -158,11 +157,12 @@ func TestSendRefusesBeforeSending(t *testing.T) {
 		{name: "expiry too long", msg: Message{ExpiresAfterSeconds: 86401}, want: ErrInvalidMessage},
 		{name: "negative expiry", msg: Message{ExpiresAfterSeconds: -1}, want: ErrInvalidMessage},
 		{name: "data too large", msg: Message{Data: big}, want: ErrInvalidMessage},
-		{name: "data not an object", msg: Message{Data: []string{"a"}}, want: ErrInvalidMessage},
-		{name: "data a string", msg: Message{Data: "text"}, want: ErrInvalidMessage},
-		{name: "data not JSON", msg: Message{Data: json.RawMessage(`{"a":`)}, want: ErrInvalidMessage},
-		{name: "data unmarshallable", msg: Message{Data: map[string]any{"f": func() {}}}, want: ErrInvalidMessage},
+		{name: "data just over the size", msg: Message{Data: map[string]string{"k": strings.Repeat("x", MaxDataBytes-7)}}, want: ErrInvalidMessage},
 		{name: "plain http", endpoint: "http://api.amazonalexa.com", want: ErrInvalidEndpoint},
+		{name: "another https host", endpoint: "https://attacker.example", want: ErrInvalidEndpoint},
+		{name: "look-alike host", endpoint: "https://api.amazonalexa.com.attacker.example", want: ErrInvalidEndpoint},
+		{name: "Alexa host on another port", endpoint: "https://api.amazonalexa.com:8443", want: ErrInvalidEndpoint},
+		{name: "user info", endpoint: "https://api.amazonalexa.com@attacker.example", want: ErrInvalidEndpoint},
 		{name: "other scheme", endpoint: "ftp://api.amazonalexa.com", want: ErrInvalidEndpoint},
 		{name: "relative", endpoint: "api.amazonalexa.com", want: ErrInvalidEndpoint},
 		{name: "query in endpoint", endpoint: "https://api.amazonalexa.com/?a=b", want: ErrInvalidEndpoint},
@@ -199,8 +199,8 @@ func TestSendDefaults(t *testing.T) {
 	}{
 		{"nil data", Message{}, `{}`},
 		{"nil map", Message{Data: map[string]string(nil)}, `{}`},
-		{"raw JSON", Message{Data: json.RawMessage(` {"a": 1} `)}, `{"a":1}`},
-		{"6 KB exactly", Message{Data: json.RawMessage(`{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`)}, `{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`},
+		{"empty map", Message{Data: map[string]string{}}, `{}`},
+		{"MaxDataBytes exactly", Message{Data: map[string]string{"k": strings.Repeat("x", MaxDataBytes-8)}}, `{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,13 +220,12 @@ func TestSendWithinContext(t *testing.T) {
 	e := newEnv(t)
 	e.fake.ScriptMessages(smapitest.ServerError(http.StatusServiceUnavailable))
 	ctx, cancel := context.WithCancel(context.Background())
-	opts := e.options()
-	opts.Sleep = func(ctx context.Context, d time.Duration) error {
+	opts := append(e.options(), withSleep(func(ctx context.Context, d time.Duration) error {
 		cancel() // the caller gives up while the sender waits
 		<-ctx.Done()
 		return ctx.Err()
-	}
-	s, err := NewSender(e.reader, e.skillID, opts)
+	}))
+	s, err := NewSender(e.cache, e.skillID, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,10 +253,12 @@ func TestMessageURL(t *testing.T) {
 		{EndpointNorthAmerica, "amzn1.ask.account.ABC", "https://api.amazonalexa.com/v1/skillmessages/users/amzn1.ask.account.ABC"},
 		{EndpointEurope + "/", "amzn1.ask.account.ABC", "https://api.eu.amazonalexa.com/v1/skillmessages/users/amzn1.ask.account.ABC"},
 		{EndpointFarEast, "a_b-c", "https://api.fe.amazon.com/v1/skillmessages/users/a_b-c"},
+		{"https://api.fe.amazonalexa.com", "a", "https://api.fe.amazonalexa.com/v1/skillmessages/users/a"},
+		{"https://API.EU.AMAZONALEXA.COM:443", "a", "https://API.EU.AMAZONALEXA.COM:443/v1/skillmessages/users/a"},
 		{"http://127.0.0.1:8080/prefix", "amzn1.ask.account.X", "http://127.0.0.1:8080/prefix/v1/skillmessages/users/amzn1.ask.account.X"},
 	}
 	for _, tc := range tests {
-		got, err := messageURL(tc.endpoint, tc.user)
+		got, err := messageURL(tc.endpoint, tc.user, nil)
 		if err != nil || got != tc.want {
 			t.Errorf("messageURL(%q) = %q, %v; want %v", tc.endpoint+" "+tc.user, got, err, tc.want)
 		}

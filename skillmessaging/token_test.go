@@ -145,20 +145,20 @@ func checkSleeps(t *testing.T, got, want []time.Duration) {
 }
 
 func TestNewTokenSourceRefuses(t *testing.T) {
-	r := NewReader(moto.SecretsManager(), "x/")
+	r := NewCredentialsCache(moto.SecretsManager(), "x/")
 	tests := []struct {
 		name    string
 		skillID string
-		opts    *Options
+		opts    []Option
 		want    error
 	}{
 		{"invalid skill id", "amzn1.ask.skill.nope", nil, ErrInvalidSkillID},
-		{"plain http", newSkillID(), &Options{TokenURL: "http://api.amazon.com/auth/o2/token"}, ErrInvalidEndpoint},
-		{"not a URL", newSkillID(), &Options{TokenURL: "::"}, ErrInvalidEndpoint},
+		{"plain http", newSkillID(), []Option{WithTokenURL("http://api.amazon.com/auth/o2/token")}, ErrInvalidEndpoint},
+		{"not a URL", newSkillID(), []Option{WithTokenURL("::")}, ErrInvalidEndpoint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewTokenSource(r, tc.skillID, tc.opts); !errors.Is(err, tc.want) {
+			if _, err := NewTokenSource(r, tc.skillID, tc.opts...); !errors.Is(err, tc.want) {
 				t.Fatalf("NewTokenSource(%q) = %v; want %v", tc.skillID, err, tc.want)
 			}
 		})

@@ -149,20 +149,27 @@ func (ts *TokenSource) CheckMessagingCredentials(ctx context.Context, clientID s
 }
 
 // MessagingToken gets a Skill Messaging access token from LWA at tokenURL:
-// the client_credentials grant with scope alexa:skill_messaging, credentials
-// as form parameters (no probing of the auth style), one request, no retry.
-// A refusal is an *APIError with Service "LWA".
+// ClientCredentialsToken with scope alexa:skill_messaging.
 func MessagingToken(ctx context.Context, client *http.Client, tokenURL, clientID string, clientSecret secret.Value) (*oauth2.Token, error) {
+	return ClientCredentialsToken(ctx, client, tokenURL, MessagingScope, clientID, clientSecret)
+}
+
+// ClientCredentialsToken gets an access token from LWA at tokenURL with a
+// skill's client id and secret: the client_credentials grant with scope
+// (alexa:skill_messaging, alexa::proactive_events), credentials as form
+// parameters (no probing of the auth style), one request, no retry. A
+// refusal is an *APIError with Service "LWA".
+func ClientCredentialsToken(ctx context.Context, client *http.Client, tokenURL, scope, clientID string, clientSecret secret.Value) (*oauth2.Token, error) {
 	conf := &clientcredentials.Config{
 		ClientID:     clientID,
 		ClientSecret: clientSecret.Reveal(),
 		TokenURL:     tokenURL,
-		Scopes:       []string{MessagingScope},
+		Scopes:       []string{scope},
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
 	tok, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
 	if err != nil {
-		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, LWAError(err))
+		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", scope, LWAError(err))
 	}
 	return tok, nil
 }

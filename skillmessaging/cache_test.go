@@ -32,8 +32,8 @@ func TestReaderCachesForTTL(t *testing.T) {
 			putSecret(t, prefix+skill, skillValue(skill, "client-1", "secret-1-"+never))
 			sm := &countingSM{api: moto.SecretsManager()}
 			clk := newClock()
-			r := NewReader(sm, prefix)
-			r.TTL, r.Now = tc.ttl, clk.Now
+			r := NewCredentialsCache(sm, prefix, WithTTL(tc.ttl))
+			r.now = clk.Now
 			ctx := context.Background()
 
 			get := func() Credentials {
@@ -79,7 +79,7 @@ func TestReaderConcurrentLoadsOnce(t *testing.T) {
 		mem := storetest.NewMem()
 		mem.Create("concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
 		sm := &countingSM{api: mem, gate: make(chan struct{})}
-		r := NewReader(sm, "concurrent/")
+		r := NewCredentialsCache(sm, "concurrent/")
 
 		const n = 64
 		var done sync.WaitGroup
@@ -145,7 +145,7 @@ func TestReaderErrors(t *testing.T) {
 				ask = skill
 			}
 			sm := &countingSM{api: moto.SecretsManager()}
-			r := NewReader(sm, prefix)
+			r := NewCredentialsCache(sm, prefix)
 			_, err := r.Credentials(ctx, ask)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Credentials(%q) = %v; want %v", ask, err, tc.want)
@@ -173,7 +173,7 @@ func TestReaderErrors(t *testing.T) {
 func TestReaderNotSyncedThenSynced(t *testing.T) {
 	skill := newSkillID()
 	putSecret(t, "later/"+skill, fmt.Sprintf(`{"skillId":%q}`, skill))
-	r := NewReader(moto.SecretsManager(), "later/")
+	r := NewCredentialsCache(moto.SecretsManager(), "later/")
 	ctx := context.Background()
 	if _, err := r.Credentials(ctx, skill); !errors.Is(err, ErrNotSynced) {
 		t.Fatalf("Credentials(%q) = %v; want %v", skill, err, ErrNotSynced)
@@ -188,7 +188,7 @@ func TestSecretReader(t *testing.T) {
 	skill := newSkillID()
 	name := "full-name/" + skill + "-custom"
 	putSecret(t, name, skillValue(skill, "client-1", "secret-"+never))
-	r := NewSecretReader(moto.SecretsManager(), name)
+	r := NewSecretCredentialsCache(moto.SecretsManager(), name)
 	ctx := context.Background()
 	tests := []struct {
 		ask  string
@@ -211,7 +211,7 @@ func TestReaderCallerGivesUp(t *testing.T) {
 	skill := newSkillID()
 	putSecret(t, "cancel/"+skill, skillValue(skill, "client-1", "secret-"+never))
 	sm := &countingSM{api: moto.SecretsManager(), gate: make(chan struct{})}
-	r := NewReader(sm, "cancel/")
+	r := NewCredentialsCache(sm, "cancel/")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.Credentials(ctx, skill); !errors.Is(err, context.Canceled) {
@@ -229,8 +229,8 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("creds", "creds", c, "secret", c.ClientSecret)
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("creds", "creds", c, "secret", c.ClientSecret)
-	r := NewReader(moto.SecretsManager(), "x/")
-	r.cache = map[string]*cacheEntry{"x": {creds: c}}
+	r := NewCredentialsCache(moto.SecretsManager(), "x/")
+	r.cache = map[string]*cacheEntry{"x": {creds: c, read: time.Now()}}
 	texts := []string{logs.String()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		texts = append(texts, fmt.Sprintf(verb, c), fmt.Sprintf(verb, c.ClientSecret), fmt.Sprintf(verb, r), fmt.Sprintf(verb, &c))
