@@ -165,7 +165,7 @@ func TestRefusalRemembered(t *testing.T) {
 	e.fake.ResetLog()
 	reads := e.sm.calls.Load()
 	for i := range 10 {
-		_, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{})
+		_, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, Message{})
 		if !errors.Is(err, ErrCredentialsRefused) {
 			t.Fatalf("send %d = %v; want %v", i, err, ErrCredentialsRefused)
 		}
@@ -178,7 +178,7 @@ func TestRefusalRemembered(t *testing.T) {
 		t.Errorf("a burst of 10 sends read the secret %d times; want 1", got)
 	}
 	e.clock.Advance(refusalMemory - time.Second)
-	_, _ = e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{})
+	_, _ = e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, Message{})
 	if got := e.fake.TokenRequests(); got != 1 {
 		t.Errorf("within %s of the refusal: %d token requests; want 1", refusalMemory, got)
 	}
@@ -186,7 +186,7 @@ func TestRefusalRemembered(t *testing.T) {
 	// sending works again.
 	e.rotate(t, 2, true)
 	e.clock.Advance(time.Second)
-	if _, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{}); err != nil {
+	if _, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, Message{}); err != nil {
 		t.Fatalf("after the sync stored the new credentials: Send = %v; want 202", err)
 	}
 }
@@ -211,7 +211,7 @@ func TestStaticCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{Data: map[string]string{"k": "v"}})
+			_, err = s.Send(context.Background(), e.fake.Endpoint(), e.user, Message{Data: map[string]string{"k": "v"}})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Send with %s = %v; want %v", tc.name, err, tc.want)
 			}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -60,8 +60,8 @@ func ExampleNewCredentialsCache() {
 
 // fakeAmazon starts the fake LWA and Alexa API that the examples use in
 // place of Amazon, knowing the example skill and user.
-func fakeAmazon() *smapitest.Server {
-	fake := smapitest.New()
+func fakeAmazon() *skillmessagingtest.Server {
+	fake := skillmessagingtest.NewServer()
 	fake.SetSkill(skillID, clientID, "example-secret")
 	fake.AddUser(userID)
 	return fake
@@ -79,7 +79,7 @@ func ExampleNewSender() {
 	}
 	// The endpoint is the user's region: skillmessaging.EndpointNorthAmerica,
 	// EndpointEurope, EndpointFarEast, or the apiEndpoint of a skill request.
-	res, err := sender.Send(context.Background(), fake.SMAPIURL(), userID, skillmessaging.Message{
+	res, err := sender.Send(context.Background(), fake.Endpoint(), userID, skillmessaging.Message{
 		Data:                map[string]string{"event": "order-shipped"},
 		ExpiresAfterSeconds: 600,
 	})
@@ -102,7 +102,7 @@ func ExampleSender_Send_errors() {
 		log.Fatal(err)
 	}
 
-	_, err = sender.Send(context.Background(), fake.SMAPIURL(), "amzn1.ask.account.SOMEONEELSE", skillmessaging.Message{})
+	_, err = sender.Send(context.Background(), fake.Endpoint(), "amzn1.ask.account.SOMEONEELSE", skillmessaging.Message{})
 	var apiErr *skillmessaging.Error
 	switch {
 	case errors.Is(err, skillmessaging.ErrUnknownUser) && errors.As(err, &apiErr):
@@ -111,7 +111,7 @@ func ExampleSender_Send_errors() {
 		fmt.Println("other error:", err)
 	}
 
-	_, err = sender.Send(context.Background(), fake.SMAPIURL(), userID, skillmessaging.Message{ExpiresAfterSeconds: 10})
+	_, err = sender.Send(context.Background(), fake.Endpoint(), userID, skillmessaging.Message{ExpiresAfterSeconds: 10})
 	fmt.Println(errors.Is(err, skillmessaging.ErrInvalidMessage))
 	// Output:
 	// unknown user, HTTP 404 request id present: true
@@ -133,7 +133,7 @@ func ExampleNewTokenSource() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	skill, _ := fake.MessagingTokenSkill(tok.AccessToken)
+	skill, _ := fake.TokenSkill(tok.AccessToken)
 	fmt.Println(tok.Type(), skill == skillID)
 	// Output:
 	// Bearer true

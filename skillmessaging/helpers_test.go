@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -110,7 +110,7 @@ func skillValue(skillID, clientID, clientSecret string) string {
 
 // env is one skill with its secret in moto and its credentials at the fake.
 type env struct {
-	fake    *smapitest.Server
+	fake    *skillmessagingtest.Server
 	sm      *countingSM
 	cache   *CredentialsCache
 	sender  *Sender
@@ -125,7 +125,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
-		fake:    smapitest.New(),
+		fake:    skillmessagingtest.NewServer(),
 		sm:      &countingSM{api: moto.SecretsManager()},
 		prefix:  "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/",
 		skillID: newSkillID(),

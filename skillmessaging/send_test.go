@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 func TestSend(t *testing.T) {
@@ -27,35 +27,35 @@ func TestSend(t *testing.T) {
 	}{
 		{name: "202", status: http.StatusAccepted, messaging: 1, grants: 1},
 		{name: "400 invalid data", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.Fault{Status: http.StatusBadRequest, Message: "Invalid data."})
+			e.fake.ScriptMessages(skillmessagingtest.Fault{Status: http.StatusBadRequest, Message: "Invalid data."})
 		}, want: ErrInvalidMessage, status: http.StatusBadRequest, messaging: 1, grants: 1},
 		{name: "403 then OK after a new token", setup: func(t *testing.T, e *env) {
 			send(t, e) // a token in the cache...
-			e.fake.ExpireMessagingTokens()
+			e.fake.ExpireTokens()
 			e.fake.ResetLog() // ...that Amazon no longer takes
 		}, status: http.StatusAccepted, messaging: 2, grants: 1},
 		{name: "403 twice", setup: func(t *testing.T, e *env) {
-			f := smapitest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
+			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
 			e.fake.ScriptMessages(f, f)
 		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 2},
 		{name: "404 unknown user", user: "amzn1.ask.account.NOBODY", want: ErrUnknownUser, status: http.StatusNotFound, messaging: 1, grants: 1},
 		{name: "429 with Retry-After then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.Throttled("3"))
+			e.fake.ScriptMessages(skillmessagingtest.Throttled("3"))
 		}, status: http.StatusAccepted, messaging: 2, grants: 1, sleeps: []time.Duration{3 * time.Second}},
 		{name: "429 until out of attempts", setup: func(t *testing.T, e *env) {
 			for range DefaultMaxAttempts {
-				e.fake.ScriptMessages(smapitest.Throttled("1"))
+				e.fake.ScriptMessages(skillmessagingtest.Throttled("1"))
 			}
 		}, want: ErrThrottled, status: http.StatusTooManyRequests, messaging: DefaultMaxAttempts, grants: 1,
 			sleeps: []time.Duration{time.Second, time.Second, time.Second, time.Second}},
 		{name: "500 then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusInternalServerError))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusInternalServerError))
 		}, status: http.StatusAccepted, messaging: 2, grants: 1, sleeps: []time.Duration{-1}},
 		{name: "503, 502 then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusServiceUnavailable), smapitest.ServerError(http.StatusBadGateway))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusServiceUnavailable), skillmessagingtest.ServerError(http.StatusBadGateway))
 		}, status: http.StatusAccepted, messaging: 3, grants: 1, sleeps: []time.Duration{-1, -1}},
 		{name: "501 not retried", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusNotImplemented))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusNotImplemented))
 		}, status: http.StatusNotImplemented, want: errAnyAPI, messaging: 1, grants: 1},
 		{name: "not synced", setup: func(t *testing.T, e *env) {
 			putSecret(t, e.prefix+e.skillID, fmt.Sprintf(`{"skillId":%q}`, e.skillID))
@@ -79,7 +79,7 @@ func TestSend(t *testing.T) {
 				user = e.user
 			}
 			msg := Message{Data: map[string]string{"event": "order-shipped", "order": "42"}, ExpiresAfterSeconds: 600}
-			res, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), user, msg)
+			res, err := e.sender.Send(context.Background(), e.fake.Endpoint(), user, msg)
 			switch {
 			case tc.want == errAnyAPI:
 				var api *Error
@@ -89,7 +89,7 @@ func TestSend(t *testing.T) {
 			case !errors.Is(err, tc.want):
 				t.Fatalf("Send(%q) = %v; want %v", user, err, tc.want)
 			}
-			if got := e.fake.MessagingRequests(); got != tc.messaging {
+			if got := e.fake.MessageRequests(); got != tc.messaging {
 				t.Errorf("%d messaging requests; want %d", got, tc.messaging)
 			}
 			if got := e.fake.TokenRequests(); got != tc.grants {
@@ -133,7 +133,7 @@ var errAnyAPI = errors.New("any *Error")
 // send sends one message that must be accepted.
 func send(t *testing.T, e *env) {
 	t.Helper()
-	if _, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{}); err != nil {
+	if _, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, Message{}); err != nil {
 		t.Fatalf("Send = %v; want 202", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestSendRefusesBeforeSending(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			endpoint := tc.endpoint
 			if endpoint == "" {
-				endpoint = e.fake.SMAPIURL()
+				endpoint = e.fake.Endpoint()
 			}
 			user := tc.user
 			if user == "" && tc.want != ErrInvalidUserID {
@@ -205,7 +205,7 @@ func TestSendDefaults(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			if _, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, tc.msg); err != nil {
+			if _, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, tc.msg); err != nil {
 				t.Fatalf("Send(%q) = %v; want 202", e.user, err)
 			}
 			m := e.fake.Messages()[0]
@@ -218,7 +218,7 @@ func TestSendDefaults(t *testing.T) {
 
 func TestSendWithinContext(t *testing.T) {
 	e := newEnv(t)
-	e.fake.ScriptMessages(smapitest.ServerError(http.StatusServiceUnavailable))
+	e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusServiceUnavailable))
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := append(e.options(), withSleep(func(ctx context.Context, d time.Duration) error {
 		cancel() // the caller gives up while the sender waits
@@ -229,18 +229,18 @@ func TestSendWithinContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Send(ctx, e.fake.SMAPIURL(), e.user, Message{}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Send(ctx, e.fake.Endpoint(), e.user, Message{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send(%q) = %v; want %v", e.user, err, context.Canceled)
 	}
-	if n := e.fake.MessagingRequests(); n != 1 {
+	if n := e.fake.MessageRequests(); n != 1 {
 		t.Fatalf("%d messaging requests; want 1", n)
 	}
 
 	// A deadline too close for the Retry-After: no sleep past it.
-	e.fake.ScriptMessages(smapitest.Throttled("30"))
+	e.fake.ScriptMessages(skillmessagingtest.Throttled("30"))
 	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
-	_, err = e.sender.Send(ctx, e.fake.SMAPIURL(), e.user, Message{})
+	_, err = e.sender.Send(ctx, e.fake.Endpoint(), e.user, Message{})
 	if !errors.Is(err, ErrThrottled) || len(e.sleeps.All()) != 0 {
 		t.Fatalf("Send with 5 s left and Retry-After 30 s = %v after sleeping %v; want %v without sleeping", err, e.sleeps.All(), ErrThrottled)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -35,7 +35,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	fake := smapitest.New()
+	fake := skillmessagingtest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetSkill(skillID, clientID, clientSecret)
 	fake.AddUser(userID)
@@ -76,7 +76,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 			before := len(fake.Messages())
 			env := map[string]string{"SKILL_ID": skillID, "LWA_TOKEN_URL": fake.TokenURL()}
 			for k, v := range tc.env {
-				env[k] = strings.ReplaceAll(v, "%s", fake.SMAPIURL())
+				env[k] = strings.ReplaceAll(v, "%s", fake.Endpoint())
 			}
 			var logs logbuf.Buffer
 			h, err := setup(ctx, func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
@@ -84,7 +84,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 				t.Fatalf("setup = %v; want a handler", err)
 			}
 			var ev Event
-			if err := json.Unmarshal(fmt.Appendf(nil, tc.event, userID, fake.SMAPIURL()), &ev); err != nil {
+			if err := json.Unmarshal(fmt.Appendf(nil, tc.event, userID, fake.Endpoint()), &ev); err != nil {
 				t.Fatal(err)
 			}
 			res, err := h.Handle(ctx, ev)
