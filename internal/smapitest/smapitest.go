@@ -127,15 +127,15 @@ type Server struct {
 	clients       map[string]string // LWA client id -> client secret
 	refreshTokens map[string]string // refresh token -> client id
 	accessTokens  map[string]time.Time
-	rotateTo        string
-	lwaFaults       []Fault
-	skills          map[string]Credentials
-	faults          map[string][]Fault
-	latency         time.Duration
-	inFlight        int
-	maxInFlight     int
-	log             []Request
-	seq             int
+	rotateTo      string
+	lwaFaults     []Fault
+	skills        map[string]Credentials
+	faults        map[string][]Fault
+	latency       time.Duration
+	inFlight      int
+	maxInFlight   int
+	log           []Request
+	seq           int
 	// msg answers the client_credentials grants: the one fake of LWA's
 	// Skill Messaging grant, public for skill developers.
 	msg *skillmessagingtest.Server
@@ -144,12 +144,12 @@ type Server struct {
 // New starts a fake on a loopback port. Close it when done.
 func New() *Server {
 	s := &Server{
-		clients:         map[string]string{},
-		refreshTokens:   map[string]string{},
-		accessTokens:    map[string]time.Time{},
-		skills:          map[string]Credentials{},
-		faults:          map[string][]Fault{},
-		msg:             skillmessagingtest.NewServer(),
+		clients:       map[string]string{},
+		refreshTokens: map[string]string{},
+		accessTokens:  map[string]time.Time{},
+		skills:        map[string]Credentials{},
+		faults:        map[string][]Fault{},
+		msg:           skillmessagingtest.NewServer(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
