@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -19,10 +18,11 @@ import (
 )
 
 // newestFirst answers a read that names neither a stage nor a version with
-// the AWSPENDING version. Real Secrets Manager answers AWSCURRENT then, and so
-// does moto here, so without this a cache that dropped its VersionStage would
-// pass; it stands for the readers the README warns about (some moto versions
-// and caches answer the newest version), which the cache must never depend on.
+// the AWSPENDING version. Real Secrets Manager answers AWSCURRENT then, and
+// so do moto and this package's memSM, so without this a cache that dropped
+// its VersionStage would pass; it stands for the readers the README warns
+// about (some moto versions and caches answer the newest version), which the
+// cache must never depend on.
 type newestFirst struct{ api SecretsManagerAPI }
 
 func (n newestFirst) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
@@ -35,26 +35,18 @@ func (n newestFirst) GetSecretValue(ctx context.Context, in *secretsmanager.GetS
 }
 
 // TestCacheReadsAWSCURRENT stages an AWSPENDING version with other
-// credentials in moto, as a rotation in progress does: the cache must serve
-// AWSCURRENT.
+// credentials, as a rotation in progress does: the cache must serve
+// AWSCURRENT. (internal/skillmessagingmoto runs it against moto.)
 func TestCacheReadsAWSCURRENT(t *testing.T) {
 	skill := newSkillID()
 	name := "pending/" + skill
 	putSecret(t, name, skillValue(skill, "client-current", "secret-current-"+never))
-	if _, err := moto.SecretsManager().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(name), ClientRequestToken: aws.String("00000000-0000-4000-8000-00000000pend"),
-		SecretString:  aws.String(skillValue(skill, "client-pending", "secret-pending-"+never)),
-		VersionStages: []string{"AWSPENDING"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewCredentialsCache(newestFirst{moto.SecretsManager()}, "pending/").Credentials(context.Background(), skill)
+	secrets.putPending(name, skillValue(skill, "client-pending", "secret-pending-"+never))
+	c, err := NewCredentialsCache(newestFirst{secrets}, "pending/").Credentials(context.Background(), skill)
 	if err != nil || c.ClientID != "client-current" {
 		t.Fatalf("Credentials(%q) = %v, %v; want the AWSCURRENT client-current", skill, c, err)
 	}
 }
-
-var _ = motoserver.RunTests // the moto server of helpers_test.go
 
 func TestCacheStaleOnError(t *testing.T) {
 	serverFault := error(&smithy.GenericAPIError{Code: "InternalServiceError", Message: "try again", Fault: smithy.FaultServer})
@@ -82,7 +74,7 @@ func TestCacheStaleOnError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			skill := newSkillID()
 			putSecret(t, "stale/"+skill, skillValue(skill, "client-1", "secret-"+never))
-			sm := &countingSM{api: moto.SecretsManager()}
+			sm := &countingSM{api: secrets}
 			var opts []CacheOption
 			if tc.maxStale != nil {
 				opts = append(opts, WithMaxStale(*tc.maxStale))

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -206,7 +206,7 @@ func (r *CredentialsCache) secretName(skillID string) (string, error) {
 }
 
 func validateSkillID(id string) error {
-	if smapi.ValidateSkillID(id) == nil {
+	if alexahttp.ValidateSkillID(id) == nil {
 		return nil
 	}
 	return fmt.Errorf("%w %q: want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>", ErrInvalidSkillID, clip(id, 80))

@@ -1,3 +1,8 @@
+//go:build go1.25
+
+// testing/synctest.Test is Go 1.25; the module declares Go 1.24, so these
+// tests build only with a newer toolchain (as every CI run here has).
+
 package skillmessaging
 
 import (
@@ -6,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
 )
 
 // TestConcurrentCallersShareOneGrant runs 32 callers of a fresh token source
@@ -17,8 +20,8 @@ import (
 func TestConcurrentCallersShareOneGrant(t *testing.T) {
 	e := newEnv(t) // the fake LWA, outside the bubble
 	synctest.Test(t, func(t *testing.T) {
-		mem := storetest.NewMem()
-		mem.Create(e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
+		mem := newMemSM()
+		mem.put(e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
 		sm := &countingSM{api: mem, gate: make(chan struct{})}
 		// No idle connections: their goroutines would outlive the bubble.
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -54,4 +57,35 @@ func TestConcurrentCallersShareOneGrant(t *testing.T) {
 	if got := e.fake.TokenRequests(); got != 1 {
 		t.Fatalf("32 concurrent callers made %d LWA grants; want 1", got)
 	}
+}
+
+// TestCacheConcurrentLoadsOnce runs in a synctest bubble over the in-memory
+// Secrets Manager, so the test knows, without sleeping, that every reader is
+// waiting before the one load may finish.
+func TestCacheConcurrentLoadsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		skill := newSkillID()
+		mem := newMemSM()
+		mem.put("concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
+		sm := &countingSM{api: mem, gate: make(chan struct{})}
+		r := NewCredentialsCache(sm, "concurrent/")
+
+		const n = 64
+		var done sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			done.Go(func() { _, errs[i] = r.Credentials(context.Background(), skill) })
+		}
+		synctest.Wait() // every reader is blocked: on the gate or on the load in flight
+		close(sm.gate)
+		done.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("reader %d: Credentials(%q) = %v; want credentials", i, skill, err)
+			}
+		}
+		if got := sm.calls.Load(); got != 1 {
+			t.Fatalf("%d concurrent readers made %d GetSecretValue calls; want 1", n, got)
+		}
+	})
 }

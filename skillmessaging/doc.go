@@ -63,4 +63,25 @@
 //
 // CredentialsCache, TokenSource and Sender are safe for concurrent use; build
 // them once and share them.
+//
+// # Module, version and compatibility
+//
+// The package is a Go module of its own,
+// github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging,
+// on Go 1.24, requiring only the AWS SDK's Secrets Manager client,
+// golang.org/x/oauth2 and golang.org/x/sync (and the repository's
+// internal/alexahttp module, which only this package and the sync can
+// import): requiring it does not raise your go line past 1.24 nor bring the
+// sync's CDK app, Lambda runtime or tools into your module graph. Its version
+// is Version (tag skillmessaging/vX.Y.Z).
+//
+// It is v0: the API may still change, but only in a minor version (v0.2.0),
+// listed in the repository's README, never in a patch. What will not change
+// within v0: the secret it reads ({"skillId","clientId","clientSecret"},
+// AWSCURRENT), that secrets and tokens never print, the sentinel errors and
+// the fields of Error and SecretError, and that tokens go only to Amazon's
+// Alexa API hosts unless WithAllowedHosts says otherwise.
 package skillmessaging
+
+// Version is this module's version.
+const Version = "0.1.0"

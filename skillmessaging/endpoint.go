@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // The Alexa API endpoints of the three regions. A skill request carries the
@@ -36,7 +36,7 @@ var AlexaAPIHosts = []string{"api.amazonalexa.com", "api.eu.amazonalexa.com", "a
 // https on an Alexa API host or on a host of extra, or http(s) on a loopback
 // host. Anything else matches ErrInvalidEndpoint.
 func checkEndpoint(endpoint string, extra []string) (*url.URL, error) {
-	u, err := smapi.ParseEndpoint(endpoint)
+	u, err := alexahttp.ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEndpoint, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Errors about the skill's secret, matched with errors.Is. They come wrapped
@@ -133,7 +133,7 @@ type Error struct {
 // Error names the service, status, code, message and request id, with a
 // hint where one helps.
 func (e *Error) Error() string {
-	return smapi.DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
+	return alexahttp.DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
 }
 
 // HTTPStatusCode returns the HTTP status of the answer.
@@ -176,11 +176,11 @@ func (e *Error) hint() string {
 	return ""
 }
 
-// publicError replaces the module's *smapi.APIError anywhere in err's chain
+// publicError replaces the module's *alexahttp.APIError anywhere in err's chain
 // by an *Error, keeping the text around it, so that no internal
 // type is reachable through Unwrap. Other errors are returned as they are.
 func publicError(err error) error {
-	var api *smapi.APIError
+	var api *alexahttp.APIError
 	if !errors.As(err, &api) {
 		return err
 	}

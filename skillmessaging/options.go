@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Option configures a TokenSource or a Sender when it is built. There is no
@@ -55,7 +55,7 @@ type config struct {
 type settings struct {
 	tokenURL   string
 	client     *http.Client
-	retrier    smapi.Retrier
+	retrier    alexahttp.Retrier
 	now        func() time.Time
 	extraHosts []string
 }
@@ -67,15 +67,15 @@ func newSettings(opts []Option) (settings, error) {
 			o(&c)
 		}
 	}
-	s := settings{tokenURL: c.tokenURL, client: c.client, retrier: smapi.DefaultRetrier(), now: c.now, extraHosts: c.extraHosts}
+	s := settings{tokenURL: c.tokenURL, client: c.client, retrier: alexahttp.DefaultRetrier(), now: c.now, extraHosts: c.extraHosts}
 	if s.tokenURL == "" {
 		s.tokenURL = DefaultTokenURL
 	}
-	if _, err := smapi.ParseEndpoint(s.tokenURL); err != nil {
+	if _, err := alexahttp.ParseEndpoint(s.tokenURL); err != nil {
 		return settings{}, fmt.Errorf("%w: token URL: %w", ErrInvalidEndpoint, err)
 	}
 	if s.client == nil {
-		s.client = smapi.NewHTTPClient(requestTimeout)
+		s.client = alexahttp.NewHTTPClient(requestTimeout)
 	}
 	s.retrier.MaxAttempts = DefaultMaxAttempts
 	if c.maxAttempts > 0 {

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Limits of a message, checked before it is sent.
@@ -129,7 +129,7 @@ func (ts *TokenSource) post(ctx context.Context, u string, body []byte) (*SendRe
 			}
 			res.Attempts++
 			err = ts.postOnce(ctx, u, tok.AccessToken, body, &res)
-			var api *smapi.APIError
+			var api *alexahttp.APIError
 			if !refreshed && errors.As(err, &api) && (api.StatusCode == http.StatusForbidden || api.StatusCode == http.StatusUnauthorized) {
 				// Expired or revoked early: get a new token, once.
 				refreshed = true
@@ -158,10 +158,10 @@ func (ts *TokenSource) postOnce(ctx context.Context, u, accessToken string, body
 		return err
 	}
 	defer resp.Body.Close()
-	b, _ := smapi.ReadBody(resp.Body) // only the error message is read from it
+	b, _ := alexahttp.ReadBody(resp.Body) // only the error message is read from it
 	res.StatusCode = resp.StatusCode
-	res.RequestID = smapi.RequestIDFromHeader(resp.Header)
-	return smapi.CheckResponse(ServiceSkillMessaging, resp, b)
+	res.RequestID = alexahttp.RequestIDFromHeader(resp.Header)
+	return alexahttp.CheckResponse(ServiceSkillMessaging, resp, b)
 }
 
 // messageURL validates endpoint and userID and returns the message URL.

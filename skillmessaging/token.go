@@ -7,8 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 	"golang.org/x/oauth2"
 )
 
@@ -113,7 +112,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 }
 
 // token returns the cached token or gets a new one, once (no retries). LWA's
-// refusals are *smapi.APIError, for the retrier.
+// refusals are *alexahttp.APIError, for the retrier.
 func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	if tok := ts.cached(); tok != nil {
 		return tok, nil
@@ -189,13 +188,13 @@ func (ts *TokenSource) remember(creds Credentials, err error) {
 }
 
 func invalidClient(err error) bool {
-	var api *smapi.APIError
+	var api *alexahttp.APIError
 	return errors.As(err, &api) && api.Service == "LWA" && api.Code == "invalid_client"
 }
 
 // grant asks LWA for a token with creds.
 func (ts *TokenSource) grant(ctx context.Context, creds Credentials) (*oauth2.Token, error) {
-	return smapi.ClientCredentialsToken(ctx, ts.set.client, ts.set.tokenURL, ts.scope, creds.ClientID, secret.Value(creds.ClientSecret.Reveal()))
+	return alexahttp.ClientCredentialsToken(ctx, ts.set.client, ts.set.tokenURL, ts.scope, creds.ClientID, creds.ClientSecret.Reveal())
 }
 
 // cached returns a copy of the cached token if it is still good for at

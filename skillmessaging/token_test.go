@@ -145,7 +145,7 @@ func checkSleeps(t *testing.T, got, want []time.Duration) {
 }
 
 func TestNewTokenSourceRefuses(t *testing.T) {
-	r := NewCredentialsCache(moto.SecretsManager(), "x/")
+	r := NewCredentialsCache(secrets, "x/")
 	tests := []struct {
 		name    string
 		skillID string
