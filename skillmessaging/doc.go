@@ -23,6 +23,10 @@
 //     caller's context, and getting a new token once after a 403. The token
 //     is sent only to Amazon's Alexa API hosts (AlexaAPIHosts), a loopback
 //     host, or hosts allowed with WithAllowedHosts.
+//   - ProactiveEventsSender sends Proactive Events (Alexa notifications) with
+//     the same credentials (scope alexa::proactive_events) to the development
+//     or live stage, checked before sending against Amazon's rules, with the
+//     same host allow-list, retries and errors.
 //
 // In a skill Lambda, built once per container:
 //

@@ -57,6 +57,9 @@ var (
 	// ErrThrottled means the service was still throttling (429) after all
 	// attempts.
 	ErrThrottled = errors.New("throttled")
+	// ErrDuplicateEvent means the Proactive Events API already has an event
+	// with this referenceId for this user (409).
+	ErrDuplicateEvent = errors.New("duplicate proactive event")
 )
 
 // SecretError is a failure to get usable credentials from the skill's
@@ -109,14 +112,16 @@ func (e *SecretError) Unwrap() []error {
 
 // Services named in Error.Service.
 const (
-	ServiceLWA            = "LWA"
-	ServiceSkillMessaging = "Skill Messaging API"
+	ServiceLWA             = "LWA"
+	ServiceSkillMessaging  = "Skill Messaging API"
+	ServiceProactiveEvents = "Proactive Events API"
 )
 
 // Error is a non-2xx answer from LWA or the Skill Messaging API. It holds the
 // service's own message, never a response body, a token or a secret.
 type Error struct {
-	// Service is ServiceLWA or ServiceSkillMessaging.
+	// Service is ServiceLWA, ServiceSkillMessaging or
+	// ServiceProactiveEvents.
 	Service string
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
@@ -148,16 +153,18 @@ func (e *Error) Is(target error) bool {
 	case ErrThrottled:
 		return e.StatusCode == http.StatusTooManyRequests
 	}
-	if e.Service != ServiceSkillMessaging {
+	if e.Service != ServiceSkillMessaging && e.Service != ServiceProactiveEvents {
 		return false
 	}
 	switch target {
+	case ErrDuplicateEvent:
+		return e.Service == ServiceProactiveEvents && e.StatusCode == http.StatusConflict
 	case ErrInvalidMessage:
 		return e.StatusCode == http.StatusBadRequest
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 	case ErrUnknownUser:
-		return e.StatusCode == http.StatusNotFound
+		return e.Service == ServiceSkillMessaging && e.StatusCode == http.StatusNotFound
 	}
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
@@ -156,4 +157,42 @@ func ExampleValidateUserID() {
 	// true
 	// false
 	// false
+}
+
+func ExampleNewProactiveEventsSender() {
+	fake := fakeAmazon()
+	defer fake.Close()
+
+	creds := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
+	// StageDevelopment while testing; StageLive once the skill is certified.
+	events, err := skillmessaging.NewProactiveEventsSender(creds, skillID, skillmessaging.StageDevelopment,
+		skillmessaging.WithTokenURL(fake.TokenURL()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	now := time.Now()
+	ev := skillmessaging.Event{
+		Timestamp:   now,
+		ReferenceID: "order-42-shipped",
+		ExpiryTime:  now.Add(time.Hour),
+		Name:        "AMAZON.OrderStatus.Updated",
+		Payload: map[string]any{
+			"state": map[string]string{"status": "ORDER_SHIPPED"},
+			"order": map[string]any{"seller": map[string]string{"name": "localizedattribute:sellerName"}},
+		},
+		LocalizedAttributes: []map[string]string{{"locale": "en-US", "sellerName": "Example Store"}},
+		Audience:            skillmessaging.Audience{Type: skillmessaging.Unicast, UserID: userID},
+	}
+	res, err := events.Send(context.Background(), fake.Endpoint(), ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.StatusCode, fake.Events()[0].Stage, fake.Events()[0].Audience)
+
+	// The same referenceId again for the same user: Amazon refuses it.
+	_, err = events.Send(context.Background(), fake.Endpoint(), ev)
+	fmt.Println(errors.Is(err, skillmessaging.ErrDuplicateEvent))
+	// Output:
+	// 202 development Unicast
+	// true
 }

@@ -108,7 +108,7 @@ func (s *Sender) Send(ctx context.Context, endpoint, userID string, msg Message)
 	if err != nil {
 		return nil, fmt.Errorf("send skill message for skill %s: %w", s.skillID, err)
 	}
-	res, err := s.tokens.post(ctx, u, body)
+	res, err := s.tokens.post(ctx, ServiceSkillMessaging, u, body)
 	if err != nil {
 		return nil, publicError(fmt.Errorf("send skill message for skill %s (attempts: %d): %w", s.skillID, res.Attempts, err))
 	}
@@ -118,7 +118,7 @@ func (s *Sender) Send(ctx context.Context, endpoint, userID string, msg Message)
 // post sends body to u with a token, retrying as the retrier says and once
 // with a new token after a 403. Errors are the module's own, for the
 // retrier; the caller makes them public.
-func (ts *TokenSource) post(ctx context.Context, u string, body []byte) (*SendResult, error) {
+func (ts *TokenSource) post(ctx context.Context, service, u string, body []byte) (*SendResult, error) {
 	var res SendResult
 	refreshed := false
 	_, err := ts.set.retrier.Do(ctx, func(ctx context.Context) error {
@@ -128,7 +128,7 @@ func (ts *TokenSource) post(ctx context.Context, u string, body []byte) (*SendRe
 				return err
 			}
 			res.Attempts++
-			err = ts.postOnce(ctx, u, tok.AccessToken, body, &res)
+			err = ts.postOnce(ctx, service, u, tok.AccessToken, body, &res)
 			var api *alexahttp.APIError
 			if !refreshed && errors.As(err, &api) && (api.StatusCode == http.StatusForbidden || api.StatusCode == http.StatusUnauthorized) {
 				// Expired or revoked early: get a new token, once.
@@ -145,7 +145,7 @@ func (ts *TokenSource) post(ctx context.Context, u string, body []byte) (*SendRe
 	return &res, nil
 }
 
-func (ts *TokenSource) postOnce(ctx context.Context, u, accessToken string, body []byte, res *SendResult) error {
+func (ts *TokenSource) postOnce(ctx context.Context, service, u, accessToken string, body []byte, res *SendResult) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func (ts *TokenSource) postOnce(ctx context.Context, u, accessToken string, body
 	b, _ := alexahttp.ReadBody(resp.Body) // only the error message is read from it
 	res.StatusCode = resp.StatusCode
 	res.RequestID = alexahttp.RequestIDFromHeader(resp.Header)
-	return alexahttp.CheckResponse(ServiceSkillMessaging, resp, b)
+	return alexahttp.CheckResponse(service, resp, b)
 }
 
 // messageURL validates endpoint and userID and returns the message URL.

@@ -7,7 +7,9 @@
 //     scope alexa:skill_messaging (or alexa::proactive_events) for the
 //     credentials of the skills it knows (SetSkill);
 //   - the Skill Messaging API, POST /v1/skillmessages/users/{userId}, for the
-//     users it knows (AddUser).
+//     users it knows (AddUser);
+//   - the Proactive Events API, POST /v1/proactiveEvents (live) and
+//     /v1/proactiveEvents/stages/development.
 //
 // It answers with the status codes, headers (X-Amzn-RequestId, Retry-After)
 // and JSON bodies of the real services, checks requests as strictly as they
@@ -128,8 +130,10 @@ type Server struct {
 	users       map[string]bool
 	tokenFaults []Fault
 	msgFaults   []Fault
+	eventFaults []Fault
 	log         []Request
 	messages    []Message
+	events      []Event
 	seq         int
 }
 
@@ -146,6 +150,8 @@ func NewServer() *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	mux.HandleFunc("POST "+MessagesPath+"{userId}", s.serveMessage)
+	mux.HandleFunc("POST "+EventsPath, s.serveEvent("live"))
+	mux.HandleFunc("POST "+EventsPath+"/stages/development", s.serveEvent("development"))
 	mux.HandleFunc("/", s.serveNotFound)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL

@@ -258,3 +258,83 @@ func TestCutShort(t *testing.T) {
 		t.Fatalf("a cut-short body decoded: %v", m)
 	}
 }
+
+func TestProactiveEvent(t *testing.T) {
+	const ok = `{"timestamp":"2026-11-26T10:00:00.000Z","referenceId":"r-1","expiryTime":"2026-11-26T11:00:00.000Z",` +
+		`"event":{"name":"AMAZON.MessageAlert.Activated","payload":{"state":{"status":"UNREAD"}}},"localizedAttributes":[],` +
+		`"relevantAudience":{"type":"Unicast","payload":{"user":"` + msgUser + `"}}}`
+	repl := func(old, new string) string { return strings.Replace(ok, old, new, 1) }
+	tests := []struct {
+		name, token, path, body string
+		want                    int
+	}{
+		{"live", "proactive", "", ok, http.StatusAccepted},
+		{"development", "proactive", "/stages/development", ok, http.StatusAccepted},
+		{"messaging token", "messaging", "", ok, http.StatusForbidden},
+		{"no token", "", "", ok, http.StatusForbidden},
+		{"expiry too soon", "proactive", "", repl("11:00:00", "10:04:59"), http.StatusBadRequest},
+		{"expiry too late", "proactive", "", repl("2026-11-26T11", "2026-11-27T11"), http.StatusBadRequest},
+		{"no referenceId", "proactive", "", repl(`"r-1"`, `""`), http.StatusBadRequest},
+		{"bad name", "proactive", "", repl("AMAZON.MessageAlert.Activated", "MessageAlert"), http.StatusBadRequest},
+		{"payload not an object", "proactive", "", repl(`{"state":{"status":"UNREAD"}}`, `[]`), http.StatusBadRequest},
+		{"no localizedAttributes", "proactive", "", repl(`"localizedAttributes":[],`, ``), http.StatusBadRequest},
+		{"attribute without locale", "proactive", "", repl(`"localizedAttributes":[]`, `"localizedAttributes":[{"a":"b"}]`), http.StatusBadRequest},
+		{"unicast without user", "proactive", "", repl(`{"user":"`+msgUser+`"}`, `{}`), http.StatusBadRequest},
+		{"unknown audience", "proactive", "", repl(`"Unicast"`, `"Broadcast"`), http.StatusBadRequest},
+		{"not JSON", "proactive", "", `{`, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewServer()
+			defer s.Close()
+			s.SetSkill(msgSkill, msgClient, msgSecret)
+			token := ""
+			switch tc.token {
+			case "proactive":
+				token = grant(t, s, ProactiveEventsScope)
+			case "messaging":
+				token = grant(t, s, MessagingScope)
+			}
+			post := func() (*http.Response, map[string]any) {
+				req, _ := http.NewRequest(http.MethodPost, s.Endpoint()+"/v1/proactiveEvents"+tc.path, strings.NewReader(tc.body))
+				req.Header.Set("Content-Type", "application/json")
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var m map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&m)
+				return resp, m
+			}
+			resp, m := post()
+			if resp.StatusCode != tc.want || resp.Header.Get("X-Amzn-RequestId") == "" {
+				t.Fatalf("POST = %d %v; want %d with a request id", resp.StatusCode, m, tc.want)
+			}
+			if tc.want != http.StatusAccepted {
+				if m["message"] == nil || m["code"] != float64(tc.want) || len(s.Events()) != 0 {
+					t.Fatalf("refusal %v, %d events; want {code, message} and none accepted", m, len(s.Events()))
+				}
+				return
+			}
+			ev := s.Events()[0]
+			stage := "live"
+			if tc.path != "" {
+				stage = "development"
+			}
+			if ev.Stage != stage || ev.SkillID != msgSkill || ev.UserID != msgUser || ev.ReferenceID != "r-1" || s.EventRequests() != 1 {
+				t.Fatalf("Events() = %+v; want the %s event", s.Events(), stage)
+			}
+			if resp, _ := post(); resp.StatusCode != http.StatusConflict {
+				t.Fatalf("the same referenceId again = %d; want 409", resp.StatusCode)
+			}
+			s.ScriptEvents(Throttled("4"))
+			if resp, _ := post(); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "4" {
+				t.Fatalf("scripted throttle = %d; want 429 with Retry-After", resp.StatusCode)
+			}
+		})
+	}
+}
