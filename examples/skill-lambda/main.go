@@ -14,8 +14,12 @@
 //	LWA_TOKEN_URL        optional, LWA's token endpoint (tests)
 //
 // Event: {"userId": "amzn1.ask.account.…", "apiEndpoint": "https://api.eu.amazonalexa.com",
-// "data": {…}, "expiresAfterSeconds": 3600}; apiEndpoint (the skill request's
-// context.System.apiEndpoint), data and expiresAfterSeconds are optional.
+// "data": {"key": "string value", …}, "expiresAfterSeconds": 3600}; apiEndpoint (the skill
+// request's context.System.apiEndpoint), data and expiresAfterSeconds are optional.
+// Whoever shapes the payload names the endpoint, so the access token goes only to
+// Amazon's Alexa API hosts (skillmessaging.AlexaAPIHosts; a loopback host in tests):
+// any other apiEndpoint fails with skillmessaging.ErrInvalidEndpoint before a token is
+// requested.
 // Result: {"requestId": "…", "attempts": N}.
 package main
 
