@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
@@ -103,6 +104,10 @@ func TestSend(t *testing.T) {
 			}
 			if err != nil {
 				assertClean(t, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+				var internal *alexahttp.APIError
+				if errors.As(err, &internal) {
+					t.Fatalf("Send(%q) = %v: the module's internal *alexahttp.APIError is reachable through Unwrap", user, err)
+				}
 				if tc.status == 0 {
 					return
 				}

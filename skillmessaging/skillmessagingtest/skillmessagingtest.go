@@ -161,6 +161,12 @@ func NewServer() *Server {
 // Close shuts the fake down.
 func (s *Server) Close() { s.srv.Close() }
 
+// Format implements fmt.Formatter: the fake prints its URL, never the
+// credentials or tokens it holds, whatever the verb.
+func (s *Server) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "skillmessagingtest.Server{URL: %s}", s.URL)
+}
+
 // TokenURL is LWA's token endpoint on the fake, for
 // skillmessaging.WithTokenURL.
 func (s *Server) TokenURL() string { return s.URL + TokenPath }

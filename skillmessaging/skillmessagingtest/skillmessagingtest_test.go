@@ -2,6 +2,7 @@ package skillmessagingtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -336,5 +337,17 @@ func TestProactiveEvent(t *testing.T) {
 				t.Fatalf("scripted throttle = %d; want 429 with Retry-After", resp.StatusCode)
 			}
 		})
+	}
+}
+
+func TestServerPrintsNoSecret(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.SetSkill(msgSkill, msgClient, msgSecret)
+	tok := grant(t, s, MessagingScope)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if out := fmt.Sprintf(verb, s); strings.Contains(out, "NEVER-PRINTED") || strings.Contains(out, tok) || !strings.Contains(out, s.URL) {
+			t.Fatalf("Sprintf(%q, server) = %s; want the URL, no secret or token", verb, out)
+		}
 	}
 }
