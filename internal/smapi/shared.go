@@ -8,8 +8,6 @@ import "github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alex
 // this package's API for the sync's code.
 type (
 	APIError      = alexahttp.APIError
-	Pacer         = alexahttp.Pacer
-	PacerStats    = alexahttp.PacerStats
 	ResponseError = alexahttp.ResponseError
 	Retrier       = alexahttp.Retrier
 )
@@ -30,7 +28,6 @@ var (
 	DefaultRetrier         = alexahttp.DefaultRetrier
 	DescribeAnswer         = alexahttp.DescribeAnswer
 	LWAError               = alexahttp.LWAError
-	NewPacer               = alexahttp.NewPacer
 	NewHTTPClient          = alexahttp.NewHTTPClient
 	ParseEndpoint          = alexahttp.ParseEndpoint
 	ParseRetryAfter        = alexahttp.ParseRetryAfter
