@@ -170,8 +170,10 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		newPacer = smapi.NewPacer
 	}
 	client := *s.Client
-	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
-		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
+	client.Retrier.Pacer = nil // nil turns pacing off
+	if p := newPacer(); p != nil {
+		client.Retrier.Pacer = p
+		defer func() { s.logPacing(ctx, p.Stats()) }()
 	}
 	p, perr := s.plan(ctx, &client, req.SkillIDs)
 	extra = errors.Join(extra, perr)
