@@ -192,6 +192,10 @@ func (c *Config) validate(skip map[string]bool) []error {
 	}
 	if err := checkSecretName(c.SkillSecretPrefix); err != nil {
 		add(ctxSkillSecretPrefix, "%v", err)
+	} else if !strings.HasSuffix(c.SkillSecretPrefix, "/") {
+		// The IAM grants are <prefix>*: without a closing / the prefix
+		// "alexa/skills" would also match "alexa/skills-admin/…".
+		add(ctxSkillSecretPrefix, "%q must end with / (for example %q): the function's and the readers' IAM grants cover <prefix>*, which would otherwise also match secrets whose names merely start alike", c.SkillSecretPrefix, c.SkillSecretPrefix+"/")
 	} else if len(c.SkillSecretPrefix)+len("amzn1.echo-sdk-ams.app.")+36 > 512 {
 		add(ctxSkillSecretPrefix, "too long: prefix plus skill id must fit in 512 characters")
 	}

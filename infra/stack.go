@@ -58,6 +58,15 @@ const (
 	functionAsyncRetries = 2
 )
 
+// keptPolicy is the removal policy of the key and the secrets: kept when
+// the stack is updated (replaced, or removed from the template) or deleted,
+// so credentials are never lost by accident, but deleted when the stack's
+// first create fails and rolls back (DeletionPolicy RetainExceptOnCreate),
+// so a failed first deploy leaves nothing behind to clash with the next one.
+// CloudFormation deletes a secret without a recovery window, which frees
+// its name at once.
+var keptPolicy = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
+
 // maxSkillOutputs caps the per-skill ARN outputs (CloudFormation allows 200
 // outputs per template); past it only the prefix and ARN pattern are output.
 const maxSkillOutputs = 150
@@ -93,7 +102,7 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		Description:       jsii.String("LWA client id, client secret and refresh token (scope alexa::ask:skills:readwrite) used by the skill credential sync"),
 		EncryptionKey:     key,
 		SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(LWASecretPlaceholder)),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     keptPolicy,
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(lwaSecret, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SMG4"),
@@ -108,7 +117,7 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 			Description:       jsii.String("Alexa skill messaging client id and secret of " + skillID + ", kept current by the skill credential sync"),
 			EncryptionKey:     key,
 			SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(skillSecretInitialValue(skillID))),
-			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+			RemovalPolicy:     keptPolicy,
 		})
 		skillSecretList = append(skillSecretList, s)
 	}
@@ -170,8 +179,8 @@ func newKey(stack awscdk.Stack) awskms.Key {
 	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Alexa skill credentials: secrets, schedule dead-letter queue and alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
-		// Retained with the secrets it encrypts: deleting it would make them unreadable.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Kept with the secrets it encrypts: deleting it would make them unreadable.
+		RemovalPolicy: keptPolicy,
 	})
 	// No aws:SourceAccount condition: AWS's examples for these two
 	// deliveries have none, and a service that does not send the key in its

@@ -125,6 +125,7 @@ func TestStackDefaults(t *testing.T) {
 	})
 
 	t.Run("encryption", func(t *testing.T) {
+		assertKeptExceptOnCreate(t, "secrets' key", s.resources("AWS::KMS::Key")[keyID])
 		if keyProps["EnableKeyRotation"] != true {
 			t.Errorf("key EnableKeyRotation = %v; want true", keyProps["EnableKeyRotation"])
 		}
@@ -253,9 +254,7 @@ func TestStackDefaults(t *testing.T) {
 		if props["SecretString"] != placeholder {
 			t.Errorf("LWA secret SecretString = %v; want %s", props["SecretString"], placeholder)
 		}
-		if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-			t.Errorf("LWA secret DeletionPolicy %v UpdateReplacePolicy %v; want Retain", r["DeletionPolicy"], r["UpdateReplacePolicy"])
-		}
+		assertKeptExceptOnCreate(t, "LWA secret", r)
 		if n := len(s.resources("AWS::SecretsManager::Secret")); n != 1 {
 			t.Errorf("%d secrets with no skillIds; want only the LWA secret", n)
 		}
@@ -394,9 +393,7 @@ func TestStackConfigured(t *testing.T) {
 				if !reflect.DeepEqual(p["KmsKeyId"], getAtt(keyID, "Arn")) {
 					t.Errorf("skill secret %s KmsKeyId = %s; want the stack's key", skillID, toJSON(p["KmsKeyId"]))
 				}
-				if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-					t.Errorf("skill secret %s is not retained: %v/%v", skillID, r["DeletionPolicy"], r["UpdateReplacePolicy"])
-				}
+				assertKeptExceptOnCreate(t, "skill secret "+skillID, r)
 			}
 		}
 		if id == "" {
@@ -532,6 +529,16 @@ func TestAssetHash(t *testing.T) {
 	}
 	if a == c {
 		t.Errorf("different binaries: both S3 key %s; want different", a)
+	}
+}
+
+// assertKeptExceptOnCreate checks that resource r survives a stack update
+// or deletion but not the rollback of a failed first create, so a failed
+// first deploy leaves no secret or key behind to clash with the next one.
+func assertKeptExceptOnCreate(t *testing.T, what string, r map[string]any) {
+	t.Helper()
+	if r["DeletionPolicy"] != "RetainExceptOnCreate" || r["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("%s DeletionPolicy %v UpdateReplacePolicy %v; want RetainExceptOnCreate and Retain", what, r["DeletionPolicy"], r["UpdateReplacePolicy"])
 	}
 }
 
