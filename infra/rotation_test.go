@@ -109,7 +109,7 @@ func TestRotationSchedules(t *testing.T) {
 	}
 	roleID, _ := s.named(t, "AWS::IAM::Role", "SyncFunctionRole")
 	assertSyncRoleActions(t, s, roleID)
-	_, key := s.only(t, "AWS::KMS::Key")
+	_, key := s.named(t, "AWS::KMS::Key", "Key")
 	for _, st := range key["KeyPolicy"].(map[string]any)["Statement"].([]any) {
 		if strings.Contains(toJSON(st), roleID) {
 			t.Errorf("key policy statement %s names the function role; want its key access only in the role policy", toJSON(st))
@@ -128,6 +128,7 @@ func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
 		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
 		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
+		"SendFailedRunsToQueue":       {"sqs:SendMessage"},
 	}
 	got := map[string][]string{}
 	for _, st := range roleStatements(t, s, roleID) {
@@ -339,7 +340,7 @@ func TestReaderRoles(t *testing.T) {
 	})
 
 	s := synth(t, map[string]any{"readerRoleArns": []any{testReaderRole, testReaderRoleWithPath}, "skillIds": []any{testSkillID}})
-	keyID, _ := s.only(t, "AWS::KMS::Key")
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
 	policyID, policy := s.only(t, "AWS::IAM::ManagedPolicy")
 	if got := toJSON(policy["Roles"]); got != `["skill-a","skill-b-exec"]` {
 		t.Errorf("reader policy Roles = %s; want the two role names", got)
@@ -370,7 +371,7 @@ func TestReaderRoles(t *testing.T) {
 	if rs := s.resources("AWS::SecretsManager::ResourcePolicy"); len(rs) != 0 {
 		t.Errorf("secret resource policies %s; want none", toJSON(rs))
 	}
-	if _, key := s.only(t, "AWS::KMS::Key"); strings.Contains(toJSON(key), "123456789012") {
+	if _, key := s.named(t, "AWS::KMS::Key", "Key"); strings.Contains(toJSON(key), "123456789012") {
 		t.Errorf("key policy names the readers' account: %s", toJSON(key["KeyPolicy"]))
 	}
 	out, ok := s.outputs()["SkillSecretReaderPolicyArn"]

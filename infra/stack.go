@@ -54,8 +54,14 @@ const (
 const (
 	scheduleRetryAttempts = 4
 	scheduleMaxEventAge   = time.Hour
-	// functionAsyncRetries are Lambda's own retries of a failed run.
-	functionAsyncRetries = 2
+	// functionAsyncRetries are Lambda's own retries of a failed run: none.
+	// A run that fails for some skills has already retried each SMAPI
+	// call (smapi.Retrier: throttling, 5xx, timeouts); rerunning the whole
+	// run would only repeat every skill's call, and a skill that fails
+	// permanently (401, 404) would cost three calls per run forever. The
+	// failed run's event and error go to the on-failure queue instead, and
+	// the alarms report it.
+	functionAsyncRetries = 0
 )
 
 // keptPolicy is the removal policy of the key and the secrets: kept when
@@ -132,18 +138,10 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
 
-	fn := newFunction(stack, cfg, props.FunctionCodeDir, key, lwaSecret, skillSecretPattern)
+	failedRuns := newQueue(stack, "FailedRunsQueue", "This queue is itself the on-failure destination of the function's asynchronous invocations: it keeps each failed scheduled run's event and error for 14 days.")
+	fn := newFunction(stack, cfg, props.FunctionCodeDir, key, lwaSecret, skillSecretPattern, failedRuns)
 
-	dlq := awssqs.NewQueue(stack, jsii.String("ScheduleDeadLetterQueue"), &awssqs.QueueProps{
-		Encryption:          awssqs.QueueEncryption_KMS,
-		EncryptionMasterKey: key,
-		EnforceSSL:          jsii.Bool(true),
-		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself the dead-letter queue of the schedule rule's target; an alarm fires on any message in it."),
-	}}, jsii.Bool(false))
+	dlq := newQueue(stack, "ScheduleDeadLetterQueue", "This queue is itself the dead-letter queue of the schedule rule's target; an alarm fires on any message in it.")
 
 	rule := awsevents.NewRule(stack, jsii.String("Schedule"), &awsevents.RuleProps{
 		Description: jsii.String("Runs the skill credential sync"),
@@ -155,13 +153,13 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 	}))
 
-	topic := newAlarms(stack, cfg, key, fn, dlq)
+	topic := newAlarms(stack, cfg, fn, dlq)
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
 	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic, readerPolicy)
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic, readerPolicy, failedRuns)
 	return stack
 }
 
@@ -170,36 +168,59 @@ func skillSecretInitialValue(skillID string) string {
 	return `{"skillId": "` + skillID + `"}` // skillID is validated: no quoting needed
 }
 
-// newKey creates the customer-managed key of every secret, the dead-letter
-// queue and the alarm topic. EventBridge writes to the encrypted queue and
-// CloudWatch publishes to the encrypted topic through their service
-// principals, which need the key policy's permission: without it the
-// deliveries fail without any error anyone sees.
+// newKey creates the customer-managed key of the secrets. Only Secrets
+// Manager uses it, on behalf of the function and the reader roles (their
+// policies allow it only through Secrets Manager): the queues and the alarm
+// topic have keys of their own.
 func newKey(stack awscdk.Stack) awskms.Key {
-	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("Alexa skill credentials: secrets, schedule dead-letter queue and alarm topic"),
+	return awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("Alexa skill credentials: the LWA and skill secrets"),
 		EnableKeyRotation: jsii.Bool(true),
 		// Kept with the secrets it encrypts: deleting it would make them unreadable.
 		RemovalPolicy: keptPolicy,
 	})
-	// No aws:SourceAccount condition: AWS's examples for these two
-	// deliveries have none, and a service that does not send the key in its
-	// request context would be denied without any error anyone sees.
-	for _, p := range []struct{ sid, service string }{
-		{"AllowEventBridgeToUseTheDeadLetterQueue", "events.amazonaws.com"},
-		{"AllowCloudWatchToPublishToTheAlarmTopic", "cloudwatch.amazonaws.com"},
-	} {
-		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String(p.sid),
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(p.service), nil)},
-			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-		}), jsii.Bool(false))
-	}
+}
+
+// newQueue creates a queue that keeps failed deliveries for 14 days,
+// encrypted with SQS's own key (SSE-SQS): EventBridge and Lambda may send to
+// it without any key policy. reason explains, for cdk-nag, why the queue has
+// no dead-letter queue of its own.
+func newQueue(stack awscdk.Stack, id, reason string) awssqs.Queue {
+	q := awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(q, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String(reason),
+	}}, jsii.Bool(false))
+	return q
+}
+
+// newTopicKey creates the key of the alarm topic. CloudWatch publishes to an
+// encrypted topic through its service principal, which needs the key
+// policy's permission: without it the notifications fail without any error
+// anyone sees (and the AWS-managed aws/sns key cannot grant it). No
+// aws:SourceAccount condition: AWS's example for this delivery has none.
+func newTopicKey(stack awscdk.Stack) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("Alexa skill credentials: the alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+		// It protects only notifications in flight.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchToPublishToTheAlarmTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+	}), jsii.Bool(false))
 	return key
 }
 
-func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecretPattern *string) awslambda.Function {
+func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecretPattern *string, failedRuns awssqs.Queue) awslambda.Function {
 	logGroup := awslogs.NewLogGroup(stack, jsii.String("SyncFunctionLogs"), &awslogs.LogGroupProps{
 		Retention:     retention(cfg.LogRetentionDays),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -245,6 +266,14 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 				"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
 			}},
 		},
+		{
+			// Lambda sends the on-failure record of an asynchronous
+			// invocation with the function's role (the queue uses SSE-SQS:
+			// no KMS permission needed).
+			Sid:       jsii.String("SendFailedRunsToQueue"),
+			Actions:   jsii.Strings("sqs:SendMessage"),
+			Resources: &[]*string{failedRuns.QueueArn()},
+		},
 	}
 	for _, s := range statements {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(s))
@@ -262,7 +291,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		},
 	}, jsii.Bool(true))
 
-	return awslambda.NewFunction(stack, jsii.String("SyncFunction"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(stack, jsii.String("SyncFunction"), &awslambda.FunctionProps{
 		Description:   jsii.String("Copies Alexa skill messaging credentials from SMAPI into Secrets Manager"),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
@@ -274,19 +303,27 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		LogGroup:      logGroup,
 		Role:          role,
 		RetryAttempts: jsii.Number(functionAsyncRetries),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 		Environment: &map[string]*string{
 			"LWA_SECRET_ID":       lwaSecret.SecretArn(),
 			"SKILL_SECRET_PREFIX": jsii.String(cfg.SkillSecretPrefix),
 			"SYNC_CONCURRENCY":    jsii.String(strconv.Itoa(cfg.SyncConcurrency)),
 		},
 	})
+	// The on-failure destination, set on the event invoke config directly:
+	// the L2 SqsDestination would add its own unnamed grant (with
+	// GetQueueAttributes and GetQueueUrl, which Lambda does not need) next
+	// to SendFailedRunsToQueue above.
+	invokeConfig := fn.Node().FindChild(jsii.String("EventInvokeConfig")).Node().DefaultChild().(awscdk.CfnResource)
+	invokeConfig.AddPropertyOverride(jsii.String("DestinationConfig.OnFailure.Destination"), failedRuns.QueueArn())
+	return fn
 }
 
 // newAlarms creates the alarm topic and the three alarms.
-func newAlarms(stack awscdk.Stack, cfg *Config, key awskms.Key, fn awslambda.Function, dlq awssqs.Queue) awssns.Topic {
+func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssqs.Queue) awssns.Topic {
 	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("Alexa skill credentials alarms"),
-		MasterKey:   key,
+		MasterKey:   newTopicKey(stack),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	if cfg.AlarmEmail != "" {
@@ -343,7 +380,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, key awskms.Key, fn awslambda.Fun
 	return topic
 }
 
-func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy) {
+func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy, failedRuns awssqs.Queue) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -366,6 +403,7 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 	}
 	out(stack, "SyncFunctionName", "Name of the sync function (invoke it to sync now)", fn.FunctionName())
 	out(stack, "SyncFunctionLogGroup", "Log group of the sync function (JSON lines)", fn.LogGroup().LogGroupName())
+	out(stack, "FailedRunsQueueUrl", "Queue of the failed scheduled runs: each message is Lambda's record of one failed run, with its event and error", failedRuns.QueueUrl())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())
 	if readerPolicy != nil {

@@ -29,11 +29,13 @@ var fullContext = map[string]any{
 func TestStackDefaults(t *testing.T) {
 	s := synth(t, nil)
 
-	keyID, keyProps := s.only(t, "AWS::KMS::Key")
+	keyID, keyProps := s.named(t, "AWS::KMS::Key", "Key")
 	lwaID := lwaSecretID(t, s)
 	fnID, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
 	logsID, logs := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
-	queueID, queue := s.only(t, "AWS::SQS::Queue")
+	queueID, queue := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	failedRunsID, failedRuns := s.named(t, "AWS::SQS::Queue", "FailedRunsQueue")
+	topicKeyID, topicKey := s.named(t, "AWS::KMS::Key", "AlarmTopicKey")
 	topicID, topic := s.only(t, "AWS::SNS::Topic")
 	ruleID, rule := s.only(t, "AWS::Events::Rule")
 	roleID, role := s.named(t, "AWS::IAM::Role", "SyncFunctionRole")
@@ -94,17 +96,35 @@ func TestStackDefaults(t *testing.T) {
 			"FunctionName": getAtt(fnID, "Arn"),
 			"SourceArn":    getAtt(ruleID, "Arn"),
 		})
-		s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
-			"FunctionName":         ref(fnID),
-			"MaximumRetryAttempts": float64(2),
-		})
 	})
 
-	t.Run("dead-letter queue", func(t *testing.T) {
-		if !reflect.DeepEqual(queue["KmsMasterKeyId"], getAtt(keyID, "Arn")) {
-			t.Errorf("queue KmsMasterKeyId = %s; want the stack's key", toJSON(queue["KmsMasterKeyId"]))
+	// A failed scheduled run is not rerun by Lambda (each SMAPI call was
+	// already retried inside the run): its event and error go to the
+	// on-failure queue.
+	t.Run("failed runs", func(t *testing.T) {
+		_, cfg := s.only(t, "AWS::Lambda::EventInvokeConfig")
+		want := map[string]any{
+			"FunctionName":             ref(fnID),
+			"Qualifier":                "$LATEST",
+			"MaximumRetryAttempts":     float64(0),
+			"MaximumEventAgeInSeconds": float64(3600),
+			"DestinationConfig":        map[string]any{"OnFailure": map[string]any{"Destination": getAtt(failedRunsID, "Arn")}},
 		}
-		_, policy := s.only(t, "AWS::SQS::QueuePolicy")
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("event invoke config = %s; want %s", toJSON(cfg), toJSON(want))
+		}
+	})
+
+	t.Run("queues", func(t *testing.T) {
+		for name, q := range map[string]map[string]any{"dead-letter queue": queue, "failed-runs queue": failedRuns} {
+			if q["SqsManagedSseEnabled"] != true || q["KmsMasterKeyId"] != nil {
+				t.Errorf("%s SqsManagedSseEnabled %v KmsMasterKeyId %s; want SSE-SQS, not the secrets' key", name, q["SqsManagedSseEnabled"], toJSON(q["KmsMasterKeyId"]))
+			}
+			if q["MessageRetentionPeriod"] != float64(14*24*3600) {
+				t.Errorf("%s MessageRetentionPeriod = %v; want 14 days", name, q["MessageRetentionPeriod"])
+			}
+		}
+		_, policy := s.named(t, "AWS::SQS::QueuePolicy", "ScheduleDeadLetterQueuePolicy")
 		stmts := policy["PolicyDocument"].(map[string]any)["Statement"].([]any)
 		var denyInsecure, allowRule bool
 		for _, st := range stmts {
@@ -129,8 +149,11 @@ func TestStackDefaults(t *testing.T) {
 		if keyProps["EnableKeyRotation"] != true {
 			t.Errorf("key EnableKeyRotation = %v; want true", keyProps["EnableKeyRotation"])
 		}
-		if !reflect.DeepEqual(topic["KmsMasterKeyId"], getAtt(keyID, "Arn")) {
-			t.Errorf("topic KmsMasterKeyId = %s; want the stack's key", toJSON(topic["KmsMasterKeyId"]))
+		if !reflect.DeepEqual(topic["KmsMasterKeyId"], getAtt(topicKeyID, "Arn")) {
+			t.Errorf("topic KmsMasterKeyId = %s; want its own key", toJSON(topic["KmsMasterKeyId"]))
+		}
+		if topicKey["EnableKeyRotation"] != true {
+			t.Errorf("topic key EnableKeyRotation = %v; want true", topicKey["EnableKeyRotation"])
 		}
 		for id, r := range s.resources("AWS::SecretsManager::Secret") {
 			if got := r["Properties"].(map[string]any)["KmsKeyId"]; !reflect.DeepEqual(got, getAtt(keyID, "Arn")) {
@@ -145,33 +168,31 @@ func TestStackDefaults(t *testing.T) {
 		})
 	})
 
-	t.Run("key policy", func(t *testing.T) {
-		stmts := keyProps["KeyPolicy"].(map[string]any)["Statement"].([]any)
-		for _, service := range []string{"events.amazonaws.com", "cloudwatch.amazonaws.com"} {
-			var found []any
-			for _, st := range stmts {
-				st := st.(map[string]any)
-				if reflect.DeepEqual(st["Principal"], map[string]any{"Service": service}) {
-					found = append(found, st)
-				}
+	// The secrets' key is used only through Secrets Manager by principals
+	// of the account (the function and reader roles' own policies): no
+	// service principal in its key policy. The topic's key lets CloudWatch
+	// publish, with no condition: AWS's example for that delivery has none,
+	// and a service that does not send aws:SourceAccount would be denied
+	// silently.
+	t.Run("key policies", func(t *testing.T) {
+		for _, st := range keyProps["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			if p, _ := st.(map[string]any)["Principal"].(map[string]any); p["Service"] != nil {
+				t.Errorf("secrets' key policy statement %s grants a service; want none", toJSON(st))
 			}
-			if len(found) != 1 {
-				t.Errorf("%d key policy statements for %s; want 1", len(found), service)
-				continue
+		}
+		var found []any
+		for _, st := range topicKey["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			if p, _ := st.(map[string]any)["Principal"].(map[string]any); p["Service"] != nil {
+				found = append(found, st)
 			}
-			st := found[0].(map[string]any)
-			if got := asStrings(st["Action"]); !reflect.DeepEqual(got, []any{"kms:Decrypt", "kms:GenerateDataKey"}) {
-				t.Errorf("key policy actions for %s = %v; want [kms:Decrypt kms:GenerateDataKey]", service, got)
-			}
-			if st["Effect"] != "Allow" || st["Resource"] != "*" {
-				t.Errorf("key policy statement for %s = %s; want Allow on the key (*)", service, toJSON(st))
-			}
-			// No condition: AWS's examples for these deliveries have none,
-			// and a service that does not send aws:SourceAccount would be
-			// denied silently.
-			if st["Condition"] != nil {
-				t.Errorf("key policy condition for %s = %s; want none", service, toJSON(st["Condition"]))
-			}
+		}
+		want := []any{map[string]any{
+			"Sid": "AllowCloudWatchToPublishToTheAlarmTopic", "Effect": "Allow", "Resource": "*",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey"},
+		}}
+		if !reflect.DeepEqual(found, want) {
+			t.Errorf("topic key policy service statements = %s; want %s", toJSON(found), toJSON(want))
 		}
 	})
 
@@ -194,7 +215,8 @@ func TestStackDefaults(t *testing.T) {
 				map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
 				"",
 			},
-			"DiscoverSkillSecrets": {[]any{"secretsmanager:ListSecrets"}, "*", ""},
+			"DiscoverSkillSecrets":  {[]any{"secretsmanager:ListSecrets"}, "*", ""},
+			"SendFailedRunsToQueue": {[]any{"sqs:SendMessage"}, getAtt(failedRunsID, "Arn"), ""},
 			"UseKeyThroughSecretsManager": {
 				[]any{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
 				`{"StringEquals":{"kms:ViaService":{"Fn::Join":["",["secretsmanager.",{"Ref":"AWS::Region"},".amazonaws.com"]]}}}`,
@@ -322,6 +344,7 @@ func TestStackDefaults(t *testing.T) {
 			"SyncFunctionName":      ref(fnID),
 			"SyncFunctionLogGroup":  ref(logsID),
 			"AlarmTopicArn":         ref(topicID),
+			"FailedRunsQueueUrl":    ref(failedRunsID),
 			"KeyArn":                getAtt(keyID, "Arn"),
 			"FillLwaSecretCommand": map[string]any{"Fn::Join": []any{"", []any{
 				"aws secretsmanager put-secret-value --region ", ref("AWS::Region"),
@@ -349,7 +372,7 @@ func TestStackDefaults(t *testing.T) {
 // TestStackConfigured synthesizes with every context key set.
 func TestStackConfigured(t *testing.T) {
 	s := synth(t, fullContext)
-	keyID, _ := s.only(t, "AWS::KMS::Key")
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
 	topicID, _ := s.only(t, "AWS::SNS::Topic")
 	_, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
 	_, logs := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
