@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
@@ -29,7 +28,7 @@ func main() {
 		// Fail every invocation with the reason instead of crashing the
 		// container: the invoker and the Errors alarm see the message.
 		logger.Error("configuration error", "error", err.Error())
-		lambda.Start(func(context.Context, json.RawMessage) (*credsync.Summary, error) { return nil, err })
+		lambda.Start(credsync.ReportConfigError(logger, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), err))
 		return
 	}
 	lambda.Start(syncer.Handle)
