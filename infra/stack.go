@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -16,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -33,12 +30,18 @@ import (
 const LWASecretPlaceholder = `{"clientId": "", "clientSecret": "", "refreshToken": "", "_instructions": "Replace this value with the LWA security profile's clientId and clientSecret and a refreshToken with scope alexa::ask:skills:readwrite (ask util generate-lwa-tokens), as the README section Deploy shows."}`
 
 // Metric names of the embedded-metric-format record the function writes at
-// the end of every scheduled run, with dimension FunctionName.
+// the end of every sync run, with dimension FunctionName (credsync.Metric…;
+// README.md, "Logs and metrics").
 const (
-	MetricNamespace     = "AlexaSkillCredentials"
-	MetricSyncSucceeded = "SyncSucceeded" // 1 when every skill synced, 0 otherwise
-	MetricSkillsFailed  = "SkillsFailed"
-	MetricSkillsUpdated = "SkillsUpdated"
+	MetricNamespace       = "AlexaSkillCredentials"
+	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
+	MetricSkillsUpdated   = "SkillsUpdated"
+	MetricSkillsUnchanged = "SkillsUnchanged"
+	MetricSkillsFailed    = "SkillsFailed"
+	MetricSMAPIRetries    = "SMAPIRetries"
+	// Emitted only by runs over every skill, never by a {"skillIds"} run.
+	MetricFullRunFailed       = "FullRunFailed"       // 1 when the run could not complete
+	MetricFullRunSkillsFailed = "FullRunSkillsFailed" // failed skills of a completed run
 )
 
 // Function sizing: a 1,000-skill sync takes about 7 s against SMAPI-like
@@ -153,13 +156,13 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 	}))
 
-	topic := newAlarms(stack, cfg, fn, dlq)
+	alarms := newAlarms(stack, cfg, fn, dlq)
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
 	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic, readerPolicy, failedRuns)
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicy, failedRuns)
 	return stack
 }
 
@@ -319,67 +322,6 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	return fn
 }
 
-// newAlarms creates the alarm topic and the three alarms.
-func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssqs.Queue) awssns.Topic {
-	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		DisplayName: jsii.String("Alexa skill credentials alarms"),
-		MasterKey:   newTopicKey(stack),
-		EnforceSSL:  jsii.Bool(true),
-	})
-	if cfg.AlarmEmail != "" {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
-	}
-	action := awscloudwatchactions.NewSnsAction(topic)
-	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-
-	period, periods := cfg.Schedule.AlarmWindow()
-	alarms := []*awscloudwatch.AlarmProps{
-		{
-			AlarmDescription: jsii.String("The skill credential sync failed: at least one skill was not synced, or the run stopped (see the function's log group)."),
-			Metric: fn.MetricErrors(&awscloudwatch.MetricOptions{
-				Period:    fiveMinutes,
-				Statistic: jsii.String("Sum"),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		},
-		{
-			AlarmDescription: jsii.String("A scheduled event could not be delivered to the sync function and is in the dead-letter queue."),
-			Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-				Period:    fiveMinutes,
-				Statistic: jsii.String("Maximum"),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		},
-		{
-			AlarmDescription: jsii.String(fmt.Sprintf("No fully successful skill credential sync in the last %s (twice the longest gap of schedule %s).", fmtDuration(period*time.Duration(periods)), cfg.Schedule.Expression)),
-			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:     jsii.String(MetricNamespace),
-				MetricName:    jsii.String(MetricSyncSucceeded),
-				DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
-				Statistic:     jsii.String("Sum"),
-				Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(float64(periods)),
-			DatapointsToAlarm:  jsii.Number(float64(periods)),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-		},
-	}
-	for i, id := range []string{"SyncErrorsAlarm", "DeadLetterQueueAlarm", "NoSuccessfulSyncAlarm"} {
-		alarm := awscloudwatch.NewAlarm(stack, jsii.String(id), alarms[i])
-		alarm.AddAlarmAction(action)
-		alarm.AddOkAction(action)
-	}
-	return topic
-}
-
 func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy, failedRuns awssqs.Queue) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
@@ -388,10 +330,13 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 		})
 	}
 	fillCommand := "aws secretsmanager put-secret-value --region " + *awscdk.Aws_REGION() + " --secret-id " + *lwaSecret.SecretArn() + " --secret-string file://lwa-secret.json"
-	out(stack, "NextSteps", "What to do after the first deploy",
-		jsii.String("If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), "+
-			"write lwa-secret.json as the README section Deploy shows (step 4), store it with: "+fillCommand+
-			" ; delete the file, then run: make sync (invokes "+*fn.FunctionName()+" and prints the summary; it fails if a skill failed)."))
+	nextSteps := "If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), " +
+		"write lwa-secret.json as the README section Deploy shows (step 4), store it with: " + fillCommand +
+		" ; delete the file, then run: make sync (invokes " + *fn.FunctionName() + " and prints the summary; it fails if a skill failed)."
+	if cfg.AlarmEmail == "" {
+		nextSteps += " Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic " + *topic.TopicArn() + "."
+	}
+	out(stack, "NextSteps", "What to do after the first deploy", jsii.String(nextSteps))
 	out(stack, "LwaSecretArn", "ARN of the LWA secret (client id, client secret, refresh token)", lwaSecret.SecretArn())
 	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value", jsii.String(fillCommand))
 	out(stack, "SkillSecretPrefix", "Name prefix of the skill secrets; the function syncs every secret under it", jsii.String(cfg.SkillSecretPrefix))

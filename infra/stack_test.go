@@ -1,11 +1,13 @@
 package main
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
@@ -283,55 +285,14 @@ func TestStackDefaults(t *testing.T) {
 	})
 
 	t.Run("alarms", func(t *testing.T) {
-		alarms := s.resources("AWS::CloudWatch::Alarm")
-		if len(alarms) != 3 {
-			t.Fatalf("%d alarms; want 3", len(alarms))
-		}
-		want := []map[string]any{
-			{
-				"Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum", "Period": float64(300),
-				"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}},
-				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
-				"TreatMissingData": "notBreaching",
-			},
-			{
-				"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Statistic": "Maximum", "Period": float64(300),
-				"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": getAtt(queueID, "QueueName")}},
-				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
-				"TreatMissingData": "notBreaching",
-			},
-			{
-				"Namespace": "AlexaSkillCredentials", "MetricName": "SyncSucceeded", "Statistic": "Sum", "Period": float64(86400),
-				"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}},
-				"ComparisonOperator": "LessThanThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1), "DatapointsToAlarm": float64(1),
-				"TreatMissingData": "breaching",
-			},
-		}
-		for i, w := range want {
-			var match bool
-			for _, a := range alarms {
-				p := a["Properties"].(map[string]any)
-				if p["MetricName"] != w["MetricName"] {
-					continue
-				}
-				match = true
-				for k, v := range w {
-					if !reflect.DeepEqual(p[k], v) {
-						t.Errorf("alarm %d (%s) %s = %s; want %s", i, w["MetricName"], k, toJSON(p[k]), toJSON(v))
-					}
-				}
-				for _, actions := range []string{"AlarmActions", "OKActions"} {
-					if !reflect.DeepEqual(p[actions], []any{ref(topicID)}) {
-						t.Errorf("alarm %s %s = %s; want the topic", w["MetricName"], actions, toJSON(p[actions]))
-					}
-				}
-			}
-			if !match {
-				t.Errorf("no alarm on %s", w["MetricName"])
-			}
-		}
+		assertAlarms(t, s, 24*time.Hour, 1)
 		if n := len(s.resources("AWS::SNS::Subscription")); n != 0 {
 			t.Errorf("%d topic subscriptions without alarmEmail; want 0", n)
+		}
+		// Nobody would hear the alarms: synth warns, NextSteps says so.
+		assertions.Annotations_FromStack(s.stack).HasWarning(jsii.String("/"+StackName), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail is not set")))
+		if v := toJSON(s.outputs()["NextSteps"]["Value"]); !strings.Contains(v, "Nobody is notified of the alarms: alarmEmail is not set") || !strings.Contains(v, toJSON(ref(topicID))) {
+			t.Errorf("NextSteps = %s; want it to say that nobody is notified and name the topic", v)
 		}
 	})
 
@@ -355,7 +316,8 @@ func TestStackDefaults(t *testing.T) {
 					"write lwa-secret.json as the README section Deploy shows (step 4), store it with: aws secretsmanager put-secret-value --region ",
 				ref("AWS::Region"), " --secret-id ", ref(lwaID),
 				" --secret-string file://lwa-secret.json ; delete the file, then run: make sync (invokes ", ref(fnID),
-				" and prints the summary; it fails if a skill failed).",
+				" and prints the summary; it fails if a skill failed). Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic ",
+				ref(topicID), ".",
 			}}},
 		}
 		for id, v := range want {
@@ -392,9 +354,13 @@ func TestStackConfigured(t *testing.T) {
 	s.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{
 		"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": ref(topicID),
 	})
-	s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-		"MetricName": "SyncSucceeded", "Period": float64(12 * 3600), "EvaluationPeriods": float64(1),
-	})
+	assertAlarms(t, s, 12*time.Hour, 1)
+	if v := toJSON(s.outputs()["NextSteps"]["Value"]); strings.Contains(v, "alarmEmail") {
+		t.Errorf("NextSteps = %s; want no alarmEmail hint when it is set", v)
+	}
+	if ws := assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail"))); len(*ws) != 0 {
+		t.Errorf("warnings %s with alarmEmail set; want none", toJSON(ws))
+	}
 
 	secrets := s.resources("AWS::SecretsManager::Secret")
 	if got := secrets[lwaID]["Properties"].(map[string]any)["Name"]; got != "team-a/lwa" {
@@ -481,13 +447,96 @@ func TestNoSuccessAlarmForCron(t *testing.T) {
 		t.Errorf("ScheduleExpression = %v", rule["ScheduleExpression"])
 	}
 	// Friday 17:45 to Monday 09:00 is 63h15m; twice that over 6 periods.
-	s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-		"MetricName":        "SyncSucceeded",
-		"Period":            float64(21*3600 + 5*60),
-		"EvaluationPeriods": float64(6),
-		"DatapointsToAlarm": float64(6),
-		"TreatMissingData":  "breaching",
-	})
+	assertAlarms(t, s, 21*time.Hour+5*time.Minute, 6)
+}
+
+// assertAlarms checks the notifying alarms and what they watch, for a
+// schedule whose alarm window is periods × period.
+func assertAlarms(t *testing.T, s *synthesized, period time.Duration, periods int) {
+	t.Helper()
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	queueID, _ := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	topicID, _ := s.only(t, "AWS::SNS::Topic")
+	fnDim := []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}}
+	window := map[string]any{
+		"Period": float64(period / time.Second), "EvaluationPeriods": float64(periods), "DatapointsToAlarm": float64(periods),
+	}
+	with := func(m map[string]any, extra map[string]any) map[string]any {
+		out := maps.Clone(m)
+		maps.Copy(out, extra)
+		return out
+	}
+	want := map[string]map[string]any{
+		// The last full run could not complete: fires on the first such
+		// run, recovers on the first full run that completes, and keeps
+		// its state between runs (ignore).
+		"SyncRunFailedAlarm": {
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunFailed", "Statistic": "Maximum", "Dimensions": fnDim,
+			"Period": float64(300), "EvaluationPeriods": float64(1),
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "TreatMissingData": "ignore",
+		},
+		// No full run reported at all in the window: no data breaches.
+		"NoFullSyncRunAlarm": with(window, map[string]any{
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunFailed", "Statistic": "SampleCount", "Dimensions": fnDim,
+			"ComparisonOperator": "LessThanThreshold", "Threshold": float64(1), "TreatMissingData": "breaching",
+		}),
+		// Skills failed in every full run of the window; a stopped run
+		// reports no count, so it neither raises nor clears it.
+		"SkillsFailingAlarm": with(window, map[string]any{
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunSkillsFailed", "Statistic": "Minimum", "Dimensions": fnDim,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "TreatMissingData": "ignore",
+		}),
+		"DeadLetterQueueAlarm": {
+			"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Statistic": "Maximum", "Period": float64(300),
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": getAtt(queueID, "QueueName")}},
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
+			"TreatMissingData": "ignore",
+		},
+	}
+	alarms := s.resources("AWS::CloudWatch::Alarm")
+	if len(alarms) != len(want) {
+		t.Errorf("%d alarms; want %d: %v", len(alarms), len(want), slices.Sorted(maps.Keys(alarms)))
+	}
+	ids := map[string]string{}
+	for prefix, w := range want {
+		id, p := s.named(t, "AWS::CloudWatch::Alarm", prefix)
+		ids[prefix] = id
+		for k, v := range w {
+			if !reflect.DeepEqual(p[k], v) {
+				t.Errorf("%s %s = %s; want %s", prefix, k, toJSON(p[k]), toJSON(v))
+			}
+		}
+		// Only the composite notifies for its two children.
+		notifies := prefix == "SkillsFailingAlarm" || prefix == "DeadLetterQueueAlarm"
+		for _, actions := range []string{"AlarmActions", "OKActions"} {
+			if got := p[actions]; notifies != reflect.DeepEqual(got, []any{ref(topicID)}) || (!notifies && got != nil) {
+				t.Errorf("%s %s = %s; want the topic: %v", prefix, actions, toJSON(got), notifies)
+			}
+		}
+		if p["InsufficientDataActions"] != nil {
+			t.Errorf("%s InsufficientDataActions = %s; want none", prefix, toJSON(p["InsufficientDataActions"]))
+		}
+	}
+	_, composite := s.only(t, "AWS::CloudWatch::CompositeAlarm")
+	rule := map[string]any{"Fn::Join": []any{"", []any{
+		`(ALARM("`, getAtt(ids["SyncRunFailedAlarm"], "Arn"), `") OR ALARM("`, getAtt(ids["NoFullSyncRunAlarm"], "Arn"), `"))`,
+	}}}
+	if !reflect.DeepEqual(composite["AlarmRule"], rule) {
+		t.Errorf("SyncRunAlarm AlarmRule = %s; want %s", toJSON(composite["AlarmRule"]), toJSON(rule))
+	}
+	for _, actions := range []string{"AlarmActions", "OKActions"} {
+		if !reflect.DeepEqual(composite[actions], []any{ref(topicID)}) {
+			t.Errorf("SyncRunAlarm %s = %s; want the topic", actions, toJSON(composite[actions]))
+		}
+	}
+	// No alarm watches a metric every run emits (a {"skillIds"} run must
+	// not clear them) or Lambda's Errors (a pair of notifications per run).
+	for id, a := range alarms {
+		switch a["Properties"].(map[string]any)["MetricName"] {
+		case "SyncSucceeded", "SkillsFailed", "Errors":
+			t.Errorf("alarm %s watches %v", id, a["Properties"].(map[string]any)["MetricName"])
+		}
+	}
 }
 
 // TestCdkNag fails on any unsuppressed AwsSolutions error or warning, and on

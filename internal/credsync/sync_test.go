@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -659,6 +660,36 @@ func TestReportConfigError(t *testing.T) {
 		}
 		if got := strings.Contains(out, `"FullRunFailed":1`); got != tt.full {
 			t.Errorf("handler(%s) reported FullRunFailed 1: %v; want %v\n%s", tt.event, got, tt.full, out)
+		}
+	}
+}
+
+// TestStackWatchesEmittedMetrics checks that every metric name the CDK app
+// (infra/stack.go, which imports no runtime package) declares is one the
+// summary line emits, so an alarm cannot watch a metric nobody writes.
+func TestStackWatchesEmittedMetrics(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "infra", "stack.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitted := map[string]bool{
+		MetricSyncSucceeded: true, MetricSkillsUpdated: true, MetricSkillsUnchanged: true, MetricSkillsFailed: true,
+		MetricSMAPIRetries: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
+	}
+	decl := regexp.MustCompile(`(?m)^\s*(Metric\w+)\s*=\s*"(\w+)"`)
+	matches := decl.FindAllStringSubmatch(string(src), -1)
+	if len(matches) < len(emitted) {
+		t.Fatalf("infra/stack.go declares %d metric names; want at least %d (was the block renamed?)", len(matches), len(emitted))
+	}
+	for _, m := range matches {
+		if m[1] == "MetricNamespace" {
+			if m[2] != MetricNamespace {
+				t.Errorf("infra namespace %q; the function emits %q", m[2], MetricNamespace)
+			}
+			continue
+		}
+		if !emitted[m[2]] {
+			t.Errorf("infra/stack.go %s = %q; the function emits no such metric", m[1], m[2])
 		}
 	}
 }
