@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -157,12 +158,13 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 	}))
 
 	alarms := newAlarms(stack, cfg, fn, dlq)
+	dashboard := newDashboard(stack, fn, dlq, failedRuns, alarms)
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
 	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicy, failedRuns)
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicy, failedRuns, dashboard)
 	return stack
 }
 
@@ -322,7 +324,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	return fn
 }
 
-func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy, failedRuns awssqs.Queue) {
+func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy, failedRuns awssqs.Queue, dashboard awscloudwatch.Dashboard) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -348,6 +350,8 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 	}
 	out(stack, "SyncFunctionName", "Name of the sync function (invoke it to sync now)", fn.FunctionName())
 	out(stack, "SyncFunctionLogGroup", "Log group of the sync function (JSON lines)", fn.LogGroup().LogGroupName())
+	out(stack, "DashboardUrl", "CloudWatch dashboard of the sync: alarms, runs, skills, duration, SMAPI retries, queues, last failures",
+		jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards/dashboard/"+*dashboard.DashboardName()))
 	out(stack, "FailedRunsQueueUrl", "Queue of the failed scheduled runs: each message is Lambda's record of one failed run, with its event and error", failedRuns.QueueUrl())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -306,7 +307,10 @@ func TestStackDefaults(t *testing.T) {
 			"SyncFunctionLogGroup":  ref(logsID),
 			"AlarmTopicArn":         ref(topicID),
 			"FailedRunsQueueUrl":    ref(failedRunsID),
-			"KeyArn":                getAtt(keyID, "Arn"),
+			"DashboardUrl": map[string]any{"Fn::Join": []any{"", []any{
+				"https://console.aws.amazon.com/cloudwatch/home?region=", ref("AWS::Region"), "#dashboards/dashboard/", ref(s.named0(t, "AWS::CloudWatch::Dashboard")),
+			}}},
+			"KeyArn": getAtt(keyID, "Arn"),
 			"FillLwaSecretCommand": map[string]any{"Fn::Join": []any{"", []any{
 				"aws secretsmanager put-secret-value --region ", ref("AWS::Region"),
 				" --secret-id ", ref(lwaID), " --secret-string file://lwa-secret.json",
@@ -642,4 +646,95 @@ func roleStatements(t *testing.T, s *synthesized, roleID string) []map[string]an
 		t.Fatal("no policy attached to the function role")
 	}
 	return out
+}
+
+// TestDashboard checks that the dashboard shows what an operator needs and
+// that the outputs link to it.
+func TestDashboard(t *testing.T) {
+	s := synth(t, nil)
+	dashID, dash := s.only(t, "AWS::CloudWatch::Dashboard")
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	logsID, _ := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
+	dlqID, _ := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	failedRunsID, _ := s.named(t, "AWS::SQS::Queue", "FailedRunsQueue")
+	body := toJSON(dash["DashboardBody"])
+	for _, want := range []string{
+		// runs and their outcome
+		`\"AWS/Lambda\",\"Invocations\"`, `\"AWS/Lambda\",\"Errors\"`, `\"SyncSucceeded\"`, `\"FullRunFailed\"`,
+		// skills updated / unchanged / failed
+		`\"SkillsUpdated\"`, `\"SkillsUnchanged\"`, `\"SkillsFailed\"`,
+		// duration, SMAPI throttling
+		`\"AWS/Lambda\",\"Duration\"`, `\"SMAPIRetries\"`,
+		// both queues' depth
+		toJSON(getAtt(dlqID, "QueueName")), toJSON(getAtt(failedRunsID, "QueueName")),
+		// the function's metrics and logs, not another's
+		toJSON(ref(fnID)), toJSON(ref(logsID)),
+		// the alarms
+		`\"type\":\"alarm\"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard body does not contain %s:\n%s", want, body)
+		}
+	}
+	// The last runs, and the last failed skills with their errors and
+	// request ids, from the function's log group.
+	var queries []string
+	for _, w := range dashboardWidgets(t, dash["DashboardBody"]) {
+		if w.Type == "log" {
+			queries = append(queries, w.Properties["query"].(string))
+		}
+	}
+	for _, q := range []string{lastFailuresQuery, lastRunsQuery} {
+		if !slices.Contains(queries, "SOURCE '<"+logsID+">' | "+q) {
+			t.Errorf("dashboard log queries %q; want %q on the function's log group", queries, q)
+		}
+	}
+	for _, f := range []string{"skill_id", "error", "request_id", `status = \"failed\"`} {
+		if !strings.Contains(lastFailuresQuery, strings.ReplaceAll(f, `\"`, `"`)) {
+			t.Errorf("last failures query %q lacks %s", lastFailuresQuery, f)
+		}
+	}
+	url := toJSON(s.outputs()["DashboardUrl"]["Value"])
+	if !strings.Contains(url, "https://console.aws.amazon.com/cloudwatch/home?region=") || !strings.Contains(url, "#dashboards/dashboard/") || !strings.Contains(url, toJSON(ref(dashID))) {
+		t.Errorf("DashboardUrl = %s; want a console link to dashboard %s", url, dashID)
+	}
+}
+
+// dashboardWidgets decodes a DashboardBody (an Fn::Join of JSON text and
+// references), with each reference written as "<logical id>".
+func dashboardWidgets(t *testing.T, body any) []struct {
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties"`
+} {
+	t.Helper()
+	var text strings.Builder
+	for _, part := range body.(map[string]any)["Fn::Join"].([]any)[1].([]any) {
+		switch p := part.(type) {
+		case string:
+			text.WriteString(p)
+		case map[string]any:
+			if r, ok := p["Ref"].(string); ok {
+				text.WriteString("<" + r + ">")
+			} else {
+				text.WriteString("<" + p["Fn::GetAtt"].([]any)[0].(string) + ">")
+			}
+		}
+	}
+	var doc struct {
+		Widgets []struct {
+			Type       string         `json:"type"`
+			Properties map[string]any `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(text.String()), &doc); err != nil {
+		t.Fatalf("dashboard body %s: %v", text.String(), err)
+	}
+	return doc.Widgets
+}
+
+// named0 returns the logical id of the single resource of typ.
+func (s *synthesized) named0(t *testing.T, typ string) string {
+	t.Helper()
+	id, _ := s.only(t, typ)
+	return id
 }
