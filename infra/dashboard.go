@@ -27,7 +27,7 @@ const (
 
 // newDashboard creates the CloudWatch dashboard of the sync: the alarms,
 // runs and their outcome, skills updated, unchanged and failed, duration,
-// SMAPI retries, the depth of both queues, the last runs and the last
+// SMAPI throttling and retries, the depth of both queues, the last runs and the last
 // failures. It shows the last two weeks by default, so that a 12-hour
 // schedule's runs are visible.
 func newDashboard(stack awscdk.Stack, fn awslambda.Function, dlq, failedRuns awssqs.Queue, a alarms) awscloudwatch.Dashboard {
@@ -86,8 +86,9 @@ func newDashboard(stack awscdk.Stack, fn awslambda.Function, dlq, failedRuns aws
 					fn.MetricDuration(opts("Average", "average"))),
 			},
 			{
-				graph("SMAPI retries (429 throttling, 5xx, timeouts)", false,
-					own(MetricSMAPIRetries, "SMAPI calls repeated"),
+				graph("SMAPI throttling and retries", false,
+					own(MetricSMAPIThrottled, "SMAPI answers 429 (throttled)"),
+					own(MetricSMAPIRetries, "SMAPI calls repeated (429, 5xx, timeouts)"),
 					fn.MetricThrottles(opts("Sum", "Lambda throttles"))),
 				graph("Queues (messages)", false,
 					dlq.MetricApproximateNumberOfMessagesVisible(opts("Maximum", "schedule dead-letter queue")),

@@ -40,6 +40,7 @@ const (
 	MetricSkillsUnchanged = "SkillsUnchanged"
 	MetricSkillsFailed    = "SkillsFailed"
 	MetricSMAPIRetries    = "SMAPIRetries"
+	MetricSMAPIThrottled  = "SMAPIThrottled"
 	// Emitted only by runs over every skill, never by a {"skillIds"} run.
 	MetricFullRunFailed       = "FullRunFailed"       // 1 when the run could not complete
 	MetricFullRunSkillsFailed = "FullRunSkillsFailed" // failed skills of a completed run

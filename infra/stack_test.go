@@ -664,7 +664,7 @@ func TestDashboard(t *testing.T) {
 		// skills updated / unchanged / failed
 		`\"SkillsUpdated\"`, `\"SkillsUnchanged\"`, `\"SkillsFailed\"`,
 		// duration, SMAPI throttling
-		`\"AWS/Lambda\",\"Duration\"`, `\"SMAPIRetries\"`,
+		`\"AWS/Lambda\",\"Duration\"`, `\"SMAPIRetries\"`, `\"SMAPIThrottled\"`,
 		// both queues' depth
 		toJSON(getAtt(dlqID, "QueueName")), toJSON(getAtt(failedRunsID, "QueueName")),
 		// the function's metrics and logs, not another's
