@@ -163,9 +163,9 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
-	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
+	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicy, failedRuns, dashboard)
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicies, failedRuns, dashboard)
 	return stack
 }
 
@@ -325,7 +325,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	return fn
 }
 
-func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy, failedRuns awssqs.Queue, dashboard awscloudwatch.Dashboard) {
+func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicies []awsiam.ManagedPolicy, failedRuns awssqs.Queue, dashboard awscloudwatch.Dashboard) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -356,8 +356,13 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 	out(stack, "FailedRunsQueueUrl", "Queue of the failed scheduled runs: each message is Lambda's record of one failed run, with its event and error", failedRuns.QueueUrl())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())
-	if readerPolicy != nil {
-		out(stack, "SkillSecretReaderPolicyArn", "Managed policy attached to the readerRoleArns: GetSecretValue on the skill secrets, Decrypt through Secrets Manager", readerPolicy.ManagedPolicyArn())
+	if len(readerPolicies) > 0 {
+		arns := make([]*string, len(readerPolicies))
+		for i, p := range readerPolicies {
+			arns[i] = p.ManagedPolicyArn()
+		}
+		out(stack, "SkillSecretReaderPolicyArns", "Managed policies attached to the readerRoleArns (one per distinct skill list): GetSecretValue on their skill secrets, Decrypt through Secrets Manager",
+			awscdk.Fn_Join(jsii.String(", "), &arns))
 	}
 }
 

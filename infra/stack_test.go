@@ -24,7 +24,7 @@ var fullContext = map[string]any{
 	"logRetentionDays":  30,
 	"syncConcurrency":   16,
 	"rotationDays":      7,
-	"readerRoleArns":    []any{testReaderRole},
+	"readerRoleArns":    map[string]any{testReaderRole: []any{"*"}},
 }
 
 // TestStackDefaults synthesizes cdk.json as committed and checks everything
