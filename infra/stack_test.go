@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // fullContext sets every context key away from its default.
@@ -547,6 +549,65 @@ func assertAlarms(t *testing.T, s *synthesized, period time.Duration, periods in
 // a suppression without a specific reason.
 func TestCdkNag(t *testing.T) {
 	assertNoNagFindings(t, synth(t, nil))
+}
+
+// TestNagSuppressionsAreNeeded checks that every cdk-nag suppression of the
+// stack still suppresses a finding: cdk-nag, told to log what it ignores,
+// must report each suppressed rule (and each appliesTo finding) with the
+// suppression's reason. A suppression left behind by a change would hide
+// the next real finding of its rule.
+func TestNagSuppressionsAreNeeded(t *testing.T) {
+	for name, overrides := range map[string]map[string]any{"defaults": nil, "every key set": fullContext} {
+		t.Run(name, func(t *testing.T) {
+			ctx := maps.Clone(overrides)
+			if ctx == nil {
+				ctx = map[string]any{}
+			}
+			ctx["aws:cdk:enable-path-metadata"] = true // to find each resource's annotations
+			app := newTestApp(t, ctx)
+			cfg, err := LoadConfig(app.Node())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stack := newApp(app, cfg, fakeCodeDir(t, "stand-in bootstrap for tests\n"), &cdknag.NagPackProps{Verbose: jsii.Bool(true), LogIgnores: jsii.Bool(true)})
+			tmpl := templateOf(t, stack)
+			ignored := map[string][]string{} // construct path -> messages
+			for _, m := range *assertions.Annotations_FromStack(stack).FindInfo(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("CdkNagSuppression"))) {
+				ignored[*m.Id] = append(ignored[*m.Id], fmt.Sprint(m.Entry.Data))
+			}
+			n := 0
+			for id, r := range (*tmpl.ToJSON())["Resources"].(map[string]any) {
+				md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+				path, _ := md["aws:cdk:path"].(string)
+				nag, _ := md["cdk_nag"].(map[string]any)
+				rules, _ := nag["rules_to_suppress"].([]any)
+				for _, rule := range rules {
+					rule := rule.(map[string]any)
+					findings := []string{""}
+					if applies, ok := rule["applies_to"].([]any); ok {
+						findings = findings[:0]
+						for _, a := range applies {
+							findings = append(findings, a.(string))
+						}
+					}
+					for _, f := range findings {
+						n++
+						head, reason := "CdkNagSuppression: ", rule["reason"].(string)
+						if f != "" {
+							head, reason = "CdkNagSuppression["+f+"]: ", "["+f+"] "+reason
+						}
+						want := head + rule["id"].(string) + " was triggered but suppressed. Provided reason: \"" + reason + "\""
+						if !slices.ContainsFunc(ignored["/"+path], func(m string) bool { return strings.HasPrefix(m, want) }) {
+							t.Errorf("%s: suppression of %s %q suppresses nothing; remove it", id, rule["id"], f)
+						}
+					}
+				}
+			}
+			if n == 0 {
+				t.Fatal("no suppressions found; was the metadata renamed?")
+			}
+		})
+	}
 }
 
 func assertNoNagFindings(t *testing.T, s *synthesized) {
