@@ -130,6 +130,7 @@ func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
 		"ReadAndRotateLwaSecret":      {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
+		"BatchReadSkillSecrets":       {"secretsmanager:BatchGetSecretValue"},
 		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
 		"SendFailedRunsToQueue":       {"sqs:SendMessage"},
 	}

@@ -261,6 +261,14 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 			Resources: jsii.Strings("*"),
 		},
 		{
+			// BatchGetSecretValue takes no resource: what it may read is
+			// what GetSecretValue allows above, secret by secret (and, with
+			// a name filter, ListSecrets).
+			Sid:       jsii.String("BatchReadSkillSecrets"),
+			Actions:   jsii.Strings("secretsmanager:BatchGetSecretValue"),
+			Resources: jsii.Strings("*"),
+		},
+		{
 			Sid:       jsii.String("UseKeyThroughSecretsManager"),
 			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources: &[]*string{key.KeyArn()},
@@ -284,7 +292,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	cdknag.NagSuppressions_AddResourceSuppressions(role.Node().FindChild(jsii.String("DefaultPolicy")), &[]*cdknag.NagPackSuppression{
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
-			Reason:    jsii.String("secretsmanager:ListSecrets does not support resource-level permissions; the function lists the secrets under the skill secret prefix to find the skills to sync."),
+			Reason:    jsii.String("secretsmanager:ListSecrets and secretsmanager:BatchGetSecretValue do not support resource-level permissions; the function reads the secrets under the skill secret prefix 20 at a time to find and compare the skills to sync, and BatchGetSecretValue returns only secrets the role may GetSecretValue, which is scoped to that prefix."),
 			AppliesTo: &[]any{"Resource::*"},
 		},
 		{

@@ -222,6 +222,7 @@ func TestStackDefaults(t *testing.T) {
 			},
 			"DiscoverSkillSecrets":  {[]any{"secretsmanager:ListSecrets"}, "*", ""},
 			"SendFailedRunsToQueue": {[]any{"sqs:SendMessage"}, getAtt(failedRunsID, "Arn"), ""},
+			"BatchReadSkillSecrets": {[]any{"secretsmanager:BatchGetSecretValue"}, "*", ""},
 			"UseKeyThroughSecretsManager": {
 				[]any{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
 				`{"StringEquals":{"kms:ViaService":{"Fn::Join":["",["secretsmanager.",{"Ref":"AWS::Region"},".amazonaws.com"]]}}}`,
@@ -254,7 +255,8 @@ func TestStackDefaults(t *testing.T) {
 			}
 		}
 		// The general rule, independent of the list above: no wildcard
-		// action, no "*" resource except for ListSecrets, no ReEncrypt.
+		// action, no "*" resource except for ListSecrets and
+		// BatchGetSecretValue (which take none), no ReEncrypt.
 		for _, st := range got {
 			for _, a := range asStrings(st["Action"]) {
 				if strings.Contains(a.(string), "*") || strings.Contains(a.(string), "ReEncrypt") {
@@ -262,7 +264,7 @@ func TestStackDefaults(t *testing.T) {
 				}
 			}
 			for _, r := range asStrings(st["Resource"]) {
-				if r == "*" && !reflect.DeepEqual(asStrings(st["Action"]), []any{"secretsmanager:ListSecrets"}) {
+				if a := asStrings(st["Action"]); r == "*" && !reflect.DeepEqual(a, []any{"secretsmanager:ListSecrets"}) && !reflect.DeepEqual(a, []any{"secretsmanager:BatchGetSecretValue"}) {
 					t.Errorf("statement %v has resource * for %v", st["Sid"], st["Action"])
 				}
 			}
