@@ -575,7 +575,18 @@ func TestNagSuppressionsAreNeeded(t *testing.T) {
 			tmpl := templateOf(t, stack)
 			ignored := map[string][]string{} // construct path -> messages
 			for _, m := range *assertions.Annotations_FromStack(stack).FindInfo(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("CdkNagSuppression"))) {
-				ignored[*m.Id] = append(ignored[*m.Id], fmt.Sprint(m.Entry.Data))
+				// Read through JSON: the Go fields of SynthesisMessage are
+				// deprecated.
+				var msg struct {
+					ID    string `json:"id"`
+					Entry struct {
+						Data any `json:"data"`
+					} `json:"entry"`
+				}
+				if err := json.Unmarshal([]byte(toJSON(m)), &msg); err != nil || msg.ID == "" {
+					t.Fatalf("annotation %s: %v", toJSON(m), err)
+				}
+				ignored[msg.ID] = append(ignored[msg.ID], fmt.Sprint(msg.Entry.Data))
 			}
 			n := 0
 			for id, r := range (*tmpl.ToJSON())["Resources"].(map[string]any) {
