@@ -243,9 +243,11 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) (_ []Result, thrott
 		newPacer = smapi.NewPacer
 	}
 	client := *s.Client
-	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
+	client.Retrier.Pacer = nil // nil turns pacing off
+	if p := newPacer(); p != nil {
+		client.Retrier.Pacer = p
 		defer func() {
-			st := client.Retrier.Pacer.Stats()
+			st := p.Stats()
 			throttled = st.Throttled
 			s.logPacing(ctx, st)
 		}()
