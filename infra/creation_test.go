@@ -48,9 +48,9 @@ func functionEnv(t *testing.T, s *synthesized) map[string]any {
 // creation policy.
 func TestTwoThousandSkills(t *testing.T) {
 	count := func(s *synthesized) int { return len(s.json["Resources"].(map[string]any)) }
-	none, _ := synthWithCodeDir(t, map[string]any{"readerRoleArns": []any{testReaderRole}, "alarmEmail": "ops@example.com"})
+	none, _ := synthWithCodeDir(t, map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{"*"}}, "alarmEmail": "ops@example.com"})
 	ids := manySkillIDs(2000)
-	s, dir := synthWithCodeDir(t, map[string]any{"skillIds": ids, "readerRoleArns": []any{testReaderRole}, "alarmEmail": "ops@example.com"})
+	s, dir := synthWithCodeDir(t, map[string]any{"skillIds": ids, "readerRoleArns": map[string]any{testReaderRole: []any{"*"}}, "alarmEmail": "ops@example.com"})
 	if n := count(s); n > 500 || n != count(none)+1 {
 		t.Errorf("2,000 skills: %d resources; want %d (a stack without skills, plus the creation policy), within 500", n, count(none)+1)
 	}
@@ -72,7 +72,7 @@ func TestTwoThousandSkills(t *testing.T) {
 		t.Errorf("%s holds %d ids (%v); want the 2,000 declared", SkillIDsFile, len(got), err)
 	}
 	env := functionEnv(t, s)
-	keyID, _ := s.only(t, "AWS::KMS::Key")
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
 	for k, want := range map[string]any{
 		"SKILL_IDS_FILE":             SkillIDsFile,
 		"SKILL_SECRET_KMS_KEY_ID":    getAtt(keyID, "Arn"),
@@ -106,7 +106,7 @@ func TestDiscoveryStack(t *testing.T) {
 	s := synth(t, map[string]any{"skillDiscovery": "vendor", "vendorId": "M1ABCDEFGHIJKL", "skillIds": []any{testSkillID}})
 	env := functionEnv(t, s)
 	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
-	keyID, _ := s.only(t, "AWS::KMS::Key")
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
 	for k, want := range map[string]any{
 		"SKILL_DISCOVERY":            "vendor",
 		"VENDOR_ID":                  "M1ABCDEFGHIJKL",
