@@ -77,6 +77,7 @@ type stackPolicies struct {
 
 type principalPolicies struct {
 	RoleARN     string            `json:"roleArn"`
+	FunctionARN string            `json:"functionArn,omitempty"`
 	Environment map[string]string `json:"environment,omitempty"`
 	Policies    []namedPolicy     `json:"policies"`
 }
@@ -158,6 +159,7 @@ func buildPolicyFile(t *testing.T, s *synthesized, cfg *Config) stackPolicies {
 
 	fnID, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
 	out.Function.RoleARN = resolve(fn["Role"]).(string)
+	out.Function.FunctionARN = resolve(getAtt(fnID, "Arn")).(string)
 	env := resolve(fn["Environment"].(map[string]any)["Variables"]).(map[string]any)
 	out.Function.Environment = map[string]string{}
 	for k, v := range env {
