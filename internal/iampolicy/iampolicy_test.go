@@ -218,3 +218,36 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("Parse(single statement object) = %+v, %v; want one statement with its condition", p, err)
 	}
 }
+
+func TestConditionOperators(t *testing.T) {
+	tests := []struct {
+		op, want, got string
+		holds         bool
+	}{
+		{"StringEquals", "a", "a", true},
+		{"StringEquals", "a", "A", false},
+		{"StringNotEquals", "a", "b", true},
+		{"StringNotEquals", "a", "a", false},
+		{"StringEqualsIgnoreCase", "a", "A", true},
+		{"StringEqualsIgnoreCase", "a", "b", false},
+		{"StringNotEqualsIgnoreCase", "a", "A", false},
+		{"StringNotEqualsIgnoreCase", "a", "b", true},
+		{"StringLike", "secretsmanager.*.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com", true},
+		{"StringLike", "secretsmanager.*", "s3.us-east-1.amazonaws.com", false},
+		{"StringNotLike", "secretsmanager.*", "s3.us-east-1.amazonaws.com", true},
+		{"StringNotLike", "secretsmanager.*", "secretsmanager.x", false},
+		{"ArnEquals", "arn:aws:secretsmanager:*:*:secret:a-??????", "arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf", true},
+		{"ArnLike", "arn:aws:secretsmanager:*:*:secret:a-??????", "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf", false},
+		{"ArnNotEquals", "arn:aws:s3:::b", "arn:aws:s3:::c", true},
+		{"ArnNotLike", "arn:aws:s3:::*", "arn:aws:s3:::c", false},
+		{"Bool", "true", "TRUE", true},
+		{"Bool", "true", "false", false},
+	}
+	for _, tt := range tests {
+		st := Statement{Effect: "Allow", Condition: map[string]map[string][]string{tt.op: {"k": {tt.want}}}}
+		holds, notEval := st.conditionsHold(map[string]string{"k": tt.got})
+		if holds != tt.holds || len(notEval) != 0 {
+			t.Errorf("%s %q on %q = %v (not evaluated %q); want %v", tt.op, tt.want, tt.got, holds, notEval, tt.holds)
+		}
+	}
+}

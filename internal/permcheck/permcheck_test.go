@@ -76,6 +76,8 @@ func TestRequired(t *testing.T) {
 		{"list", call("ListSecrets"), []string{"secretsmanager:ListSecrets on *"}},
 		{"batch", batch, []string{"secretsmanager:BatchGetSecretValue on *", "secretsmanager:ListSecrets on *", "secretsmanager:GetSecretValue on " + arn, "kms:Decrypt on " + s.KeyARN}},
 		{"create", call("CreateSecret", "Name", skill, "KmsKeyId", "alias/x", "Tags", "team"), []string{"secretsmanager:CreateSecret on " + arn, "secretsmanager:TagResource on " + arn, "kms:GenerateDataKey on " + s.KeyARN, "kms:Decrypt on " + s.KeyARN}},
+		{"create with the managed key", call("CreateSecret", "Name", skill), []string{"secretsmanager:CreateSecret on " + arn}},
+		{"kms directly", awsrecord.Call{Service: "kms", Operation: "Decrypt", Params: map[string][]string{"KeyId": {"k"}}}, []string{"kms:Decrypt on " + s.KeyARN}},
 		{"rotate", call("RotateSecret", "SecretId", skill, "RotationLambdaARN", "arn:aws:lambda:us-east-1:123456789012:function:f"), []string{"secretsmanager:RotateSecret on " + arn, "lambda:InvokeFunction on " + s.Function.FunctionARN}},
 	}
 	for _, tt := range tests {
@@ -184,6 +186,19 @@ func TestCheckFailsMessages(t *testing.T) {
 		want := "call secretsmanager:GetSecretValue SecretId=" + skill + " needs kms:Decrypt on " + s.KeyARN + " (Secrets Manager uses the secret's key for GetSecretValue of " + arn + "): the key policy neither allows the role nor delegates this action to IAM (no statement for the account root)"
 		if len(r.Denied) != 1 || r.Denied[0] != want {
 			t.Errorf("Denied = %q; want [%q]", r.Denied, want)
+		}
+	})
+	t.Run("key policy deny", func(t *testing.T) {
+		saved := s.KeyPolicy
+		t.Cleanup(func() { s.KeyPolicy = saved })
+		deny, err := iampolicy.Parse("key policy", []byte(`{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey", "Resource": "*"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.KeyPolicy = &iampolicy.Policy{Name: saved.Name, Statement: append(slices.Clone(saved.Statement), deny.Statement...)}
+		r := s.CheckFunction([]awsrecord.Call{call("PutSecretValue", "SecretId", skill)})
+		if len(r.Denied) != 1 || !strings.Contains(r.Denied[0], "needs kms:GenerateDataKey on "+s.KeyARN) || !strings.HasSuffix(r.Denied[0], "explicitly denied by the key policy") {
+			t.Errorf("Denied = %q; want GenerateDataKey explicitly denied by the key policy", r.Denied)
 		}
 	})
 	t.Run("explicit deny", func(t *testing.T) {

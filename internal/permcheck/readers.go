@@ -109,12 +109,3 @@ func (s *Stack) CheckReader(p Principal) []string {
 	}
 	return problems
 }
-
-// Reader returns the reader role roleARN, or false.
-func (s *Stack) Reader(roleARN string) (Principal, bool) {
-	i := slices.IndexFunc(s.Readers, func(p Principal) bool { return p.RoleARN == roleARN })
-	if i < 0 {
-		return Principal{}, false
-	}
-	return s.Readers[i], true
-}
