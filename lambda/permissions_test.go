@@ -49,11 +49,13 @@ func recordAWS(t *testing.T, env []string) []string {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
-	if got := stack.SecretARN(vars["LWA_SECRET_ID"]); got != stack.Secrets[stack.LWASecretName] {
-		t.Fatalf("LWA_SECRET_ID %q is not the stack's LWA secret %q: use the stack's names, or the permission check proves nothing", vars["LWA_SECRET_ID"], stack.LWASecretName)
+	// The stack's function environment names the same secrets.
+	deployed := stack.Function.Environment
+	if got, want := stack.SecretARN(vars["LWA_SECRET_ID"]), stack.SecretARN(deployed["LWA_SECRET_ID"]); got != want {
+		t.Fatalf("LWA_SECRET_ID %q is not the stack's LWA secret %s: use the stack's names, or the permission check proves nothing", vars["LWA_SECRET_ID"], want)
 	}
-	if vars["SKILL_SECRET_PREFIX"] != stack.SkillSecretPrefix {
-		t.Fatalf("SKILL_SECRET_PREFIX %q is not the stack's %q", vars["SKILL_SECRET_PREFIX"], stack.SkillSecretPrefix)
+	if vars["SKILL_SECRET_PREFIX"] != deployed["SKILL_SECRET_PREFIX"] {
+		t.Fatalf("SKILL_SECRET_PREFIX %q is not the stack's %q", vars["SKILL_SECRET_PREFIX"], deployed["SKILL_SECRET_PREFIX"])
 	}
 	rec := awsrecord.StartT(t, vars["AWS_ENDPOINT_URL"])
 	t.Cleanup(func() {
