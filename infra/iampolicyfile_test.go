@@ -49,6 +49,8 @@ var policyFileContext = map[string]any{
 
 // readerSkills returns, for each reader role of cfg, the skill ids whose
 // secrets it is meant to read; "*" means every skill under the prefix.
+// permcheck.CheckReader proves the role reads exactly those: when readers
+// get per-skill grants, this returns each role's configured skills.
 func readerSkills(cfg *Config) map[string][]string {
 	out := map[string][]string{}
 	for _, arn := range cfg.ReaderRoleARNs {
