@@ -170,6 +170,9 @@ func (t *teeWriter) WriteHeader(code int) {
 	t.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (flushes).
+func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
 func (t *teeWriter) Write(b []byte) (int, error) {
 	if room := maxBody - t.buf.Len(); room > 0 {
 		t.buf.Write(b[:min(room, len(b))])
