@@ -126,7 +126,7 @@ func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
 		"WriteOwnLogs":                {"logs:CreateLogStream", "logs:PutLogEvents"},
 		"ReadAndRotateLwaSecret":      {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
-		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
+		"DiscoverSkillSecrets":        {"secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"},
 		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
 	}
 	got := map[string][]string{}

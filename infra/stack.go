@@ -224,8 +224,12 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 			Resources: &[]*string{skillSecretPattern},
 		},
 		{
+			// Neither supports resource-level permissions. The function
+			// reads the skill secrets with BatchGetSecretValue (filtered by
+			// the prefix, which needs ListSecrets too); each secret it
+			// returns still needs GetSecretValue, above.
 			Sid:       jsii.String("DiscoverSkillSecrets"),
-			Actions:   jsii.Strings("secretsmanager:ListSecrets"),
+			Actions:   jsii.Strings("secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"),
 			Resources: jsii.Strings("*"),
 		},
 		{
@@ -243,7 +247,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
-			Reason:    jsii.String("secretsmanager:ListSecrets does not support resource-level permissions; the function lists the secrets under the skill secret prefix to find the skills to sync."),
+			Reason:    jsii.String("secretsmanager:ListSecrets and BatchGetSecretValue do not support resource-level permissions; the function reads the secrets under the skill secret prefix to find the skills to sync, and each secret read still needs GetSecretValue on the prefix."),
 			AppliesTo: &[]any{"Resource::*"},
 		},
 		{
