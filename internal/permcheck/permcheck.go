@@ -455,8 +455,9 @@ func grantOf(m iampolicy.Match, action string) Grant {
 	return Grant{Policy: m.Policy, Statement: m.Statement.ID(m.Index), Action: action, Resources: res}
 }
 
-// Without returns a copy of p with one action removed from one statement,
-// for tests that show the check fails.
+// Without returns a copy of p with one action removed from one statement
+// (the whole statement when g.Action is empty), for tests that show the
+// check fails.
 func (p Principal) Without(g Grant) Principal {
 	out := p
 	out.Policies = nil
@@ -465,7 +466,7 @@ func (p Principal) Without(g Grant) Principal {
 		for i, st := range pol.Statement {
 			if pol.Name == g.Policy && st.ID(i) == g.Statement {
 				// Non-nil and possibly empty: the statement keeps its index.
-				st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == g.Action })
+				st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == g.Action || g.Action == "" })
 			}
 			cp.Statement = append(cp.Statement, st)
 		}

@@ -215,6 +215,18 @@ func TestCheckFailsMessages(t *testing.T) {
 			t.Errorf("Denied = %q; want the explicit deny named", r.Denied)
 		}
 	})
+	t.Run("whole statement removed", func(t *testing.T) {
+		g := Grant{Policy: s.Function.Policies[0].Name, Statement: "SyncAndRotateSkillSecrets"}
+		r := s.Check(syncCalls(s), s.Function.Without(g))
+		var ops []string
+		for _, d := range r.Denied {
+			ops = append(ops, strings.Fields(d)[1])
+		}
+		want := []string{"secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage"}
+		if !slices.Equal(ops, want) {
+			t.Errorf("denied calls without %s = %v; want %v\n%s", g.Statement, ops, want, strings.Join(r.Denied, "\n"))
+		}
+	})
 	t.Run("no rule", func(t *testing.T) {
 		r := s.CheckFunction([]awsrecord.Call{call("FrobnicateSecret", "SecretId", skill)})
 		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "permcheck has no rule for secretsmanager:FrobnicateSecret") {
