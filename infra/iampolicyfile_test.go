@@ -121,8 +121,21 @@ func TestIAMPolicyFile(t *testing.T) {
 	}
 	want, err := os.ReadFile(iamPolicyFile)
 	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("%s is stale: the stack's IAM changed (%v). Regenerate it with\n\tgo test ./infra -run TestIAMPolicyFile -update\nreview the diff and commit it; the runtime tests (go test ./lambda) then check the function's calls against it.\nsynthesized now:\n%s", iamPolicyFile, err, got)
+		t.Fatalf("%s is stale: the stack's IAM changed (%v). Regenerate it with\n\tgo test ./infra -run TestIAMPolicyFile -update\nreview the diff and commit it; the runtime tests (go test ./lambda) then check the function's calls against it.\n%s", iamPolicyFile, err, firstDifference(want, got))
 	}
+}
+
+// firstDifference shows the lines around the first line where got differs
+// from want.
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	lo := max(0, i-3)
+	return fmt.Sprintf("first difference at line %d:\ncommitted:\n%s\nsynthesized:\n%s",
+		i+1, strings.Join(w[lo:min(len(w), i+4)], "\n"), strings.Join(g[lo:min(len(g), i+4)], "\n"))
 }
 
 func buildPolicyFile(t *testing.T, s *synthesized, cfg *Config) stackPolicies {
