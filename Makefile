@@ -24,7 +24,7 @@ test-go:
 demo: check-moto
 	$(GO) run ./internal/demo
 
-## bench: sync of 1,000 skills against the fake SMAPI, and the size of the arm64 bootstrap
+## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
 bench: check-moto bootstrap
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/credsync
 	@ls -l bin/bootstrap | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB\n", $$5/1048576}'

@@ -126,7 +126,8 @@ func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
 		"WriteOwnLogs":                {"logs:CreateLogStream", "logs:PutLogEvents"},
 		"ReadAndRotateLwaSecret":      {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
-		"DiscoverSkillSecrets":        {"secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"},
+		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
+		"BatchReadSkillSecrets":       {"secretsmanager:BatchGetSecretValue"},
 		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
 	}
 	got := map[string][]string{}

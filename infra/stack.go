@@ -224,12 +224,16 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 			Resources: &[]*string{skillSecretPattern},
 		},
 		{
-			// Neither supports resource-level permissions. The function
-			// reads the skill secrets with BatchGetSecretValue (filtered by
-			// the prefix, which needs ListSecrets too); each secret it
-			// returns still needs GetSecretValue, above.
 			Sid:       jsii.String("DiscoverSkillSecrets"),
-			Actions:   jsii.Strings("secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"),
+			Actions:   jsii.Strings("secretsmanager:ListSecrets"),
+			Resources: jsii.Strings("*"),
+		},
+		{
+			// BatchGetSecretValue takes no resource: what it may read is
+			// what GetSecretValue allows above, secret by secret (and, with
+			// a name filter, ListSecrets).
+			Sid:       jsii.String("BatchReadSkillSecrets"),
+			Actions:   jsii.Strings("secretsmanager:BatchGetSecretValue"),
 			Resources: jsii.Strings("*"),
 		},
 		{
@@ -247,7 +251,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
-			Reason:    jsii.String("secretsmanager:ListSecrets and BatchGetSecretValue do not support resource-level permissions; the function reads the secrets under the skill secret prefix to find the skills to sync, and each secret read still needs GetSecretValue on the prefix."),
+			Reason:    jsii.String("secretsmanager:ListSecrets and secretsmanager:BatchGetSecretValue do not support resource-level permissions; the function reads the secrets under the skill secret prefix 20 at a time to find and compare the skills to sync, and BatchGetSecretValue returns only secrets the role may GetSecretValue, which is scoped to that prefix."),
 			AppliesTo: &[]any{"Resource::*"},
 		},
 		{

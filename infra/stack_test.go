@@ -193,7 +193,8 @@ func TestStackDefaults(t *testing.T) {
 				map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
 				"",
 			},
-			"DiscoverSkillSecrets": {[]any{"secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"}, "*", ""},
+			"DiscoverSkillSecrets":  {[]any{"secretsmanager:ListSecrets"}, "*", ""},
+			"BatchReadSkillSecrets": {[]any{"secretsmanager:BatchGetSecretValue"}, "*", ""},
 			"UseKeyThroughSecretsManager": {
 				[]any{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
 				`{"StringEquals":{"kms:ViaService":{"Fn::Join":["",["secretsmanager.",{"Ref":"AWS::Region"},".amazonaws.com"]]}}}`,
@@ -227,7 +228,7 @@ func TestStackDefaults(t *testing.T) {
 		}
 		// The general rule, independent of the list above: no wildcard
 		// action, no "*" resource except for ListSecrets and
-		// BatchGetSecretValue (no resource-level permissions), no ReEncrypt.
+		// BatchGetSecretValue (which take none), no ReEncrypt.
 		for _, st := range got {
 			for _, a := range asStrings(st["Action"]) {
 				if strings.Contains(a.(string), "*") || strings.Contains(a.(string), "ReEncrypt") {
@@ -235,7 +236,7 @@ func TestStackDefaults(t *testing.T) {
 				}
 			}
 			for _, r := range asStrings(st["Resource"]) {
-				if r == "*" && !reflect.DeepEqual(asStrings(st["Action"]), []any{"secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"}) {
+				if a := asStrings(st["Action"]); r == "*" && !reflect.DeepEqual(a, []any{"secretsmanager:ListSecrets"}) && !reflect.DeepEqual(a, []any{"secretsmanager:BatchGetSecretValue"}) {
 					t.Errorf("statement %v has resource * for %v", st["Sid"], st["Action"])
 				}
 			}

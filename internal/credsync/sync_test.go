@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -65,6 +67,9 @@ type callCounter struct {
 	store.API
 	mu sync.Mutex
 	n  map[string]int
+	// editBatch, when set, changes a BatchGetSecretValue answer before the
+	// store sees it: a scripted answer where moto cannot produce AWS's.
+	editBatch func(*secretsmanager.BatchGetSecretValueOutput)
 }
 
 func (c *callCounter) add(op string) {
@@ -94,7 +99,11 @@ func (c *callCounter) GetSecretValue(ctx context.Context, in *secretsmanager.Get
 
 func (c *callCounter) BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	c.add("BatchGetSecretValue")
-	return c.API.BatchGetSecretValue(ctx, in, o...)
+	out, err := c.API.BatchGetSecretValue(ctx, in, o...)
+	if err == nil && c.editBatch != nil {
+		c.editBatch(out)
+	}
+	return out, err
 }
 
 func (c *callCounter) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
@@ -609,5 +618,34 @@ func TestSecretsManagerCalls(t *testing.T) {
 	}
 	if sum.Results[0].SkillID != skill(25) || sum.Results[24].SkillID != skill(1) {
 		t.Fatalf("results are not in the order of the event: %+v", sum.Results)
+	}
+}
+
+// TestBatchReadErrorFailsOneSkill scripts what AWS answers when it cannot
+// decrypt one secret of a batch (an entry of Errors, by ARN, instead of its
+// value; moto never answers so): that skill fails, naming the secret and the
+// error, and is not sent to SMAPI; the others sync.
+func TestBatchReadErrorFailsOneSkill(t *testing.T) {
+	e := newEnv(t, 1, 2, 3)
+	broken := e.prefix + skill(2)
+	e.calls.editBatch = func(out *secretsmanager.BatchGetSecretValueOutput) {
+		out.SecretValues = slices.DeleteFunc(out.SecretValues, func(v types.SecretValueEntry) bool { return aws.ToString(v.Name) == broken })
+		out.Errors = append(out.Errors, types.APIErrorType{
+			SecretId:  aws.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:" + broken + "-AbCdEf"),
+			ErrorCode: aws.String("DecryptionFailure"), Message: aws.String("Access to KMS is not allowed")})
+	}
+	sum, err := e.run(`{}`)
+	wantCounts(t, sum, 3, 2, 0, 1)
+	e.wantSkill(1, 1)
+	e.wantSkill(3, 1)
+	var runErr *RunError
+	if !errors.As(err, &runErr) || len(runErr.Failed) != 1 || runErr.Failed[0].SkillID != skill(2) {
+		t.Fatalf("err = %v; want a RunError naming skill 2 only", err)
+	}
+	if msg := runErr.Failed[0].Error; !strings.Contains(msg, broken) || !strings.Contains(msg, "DecryptionFailure") {
+		t.Errorf("skill 2 error = %q; want the secret and DecryptionFailure", msg)
+	}
+	if n := e.fake.SkillRequests(skill(2)); n != 0 {
+		t.Errorf("skill 2 was sent to SMAPI %d times; want 0", n)
 	}
 }

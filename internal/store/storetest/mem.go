@@ -22,10 +22,23 @@ type Mem struct {
 	mu      sync.Mutex
 	current map[string]string
 	version map[string]int
+	calls   map[string]int
 }
 
 // NewMem returns an empty store.
-func NewMem() *Mem { return &Mem{current: map[string]string{}, version: map[string]int{}} }
+func NewMem() *Mem {
+	return &Mem{current: map[string]string{}, version: map[string]int{}, calls: map[string]int{}}
+}
+
+// Calls returns how many calls of each operation were made since the last
+// Calls, and starts counting again.
+func (m *Mem) Calls() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = map[string]int{}
+	return c
+}
 
 // Create adds a secret with its first version.
 func (m *Mem) Create(name, value string) {
@@ -46,6 +59,7 @@ func (m *Mem) Versions(name string) int {
 func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["ListSecrets"]++
 	names, next := m.pageLocked(in.Filters, in.NextToken, in.MaxResults, 100)
 	out := &secretsmanager.ListSecretsOutput{NextToken: next}
 	for _, n := range names {
@@ -60,6 +74,7 @@ func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput
 func (m *Mem) BatchGetSecretValue(_ context.Context, in *secretsmanager.BatchGetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["BatchGetSecretValue"]++
 	out := &secretsmanager.BatchGetSecretValueOutput{}
 	names := in.SecretIdList
 	if len(names) == 0 {
@@ -110,6 +125,7 @@ func (m *Mem) pageLocked(filters []types.Filter, token *string, maxResults *int3
 func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetSecretValue"]++
 	name := aws.ToString(in.SecretId)
 	v, ok := m.current[name]
 	if !ok {
@@ -122,6 +138,7 @@ func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValu
 func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["PutSecretValue"]++
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
@@ -136,6 +153,7 @@ func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValu
 func (m *Mem) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["DescribeSecret"]++
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
