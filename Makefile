@@ -6,6 +6,9 @@ GOFLAGS  ?=
 export CGO_ENABLED ?= 0
 
 RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
+# Modules of their own beside the root module (README "Development"): the
+# library skill developers import, and the plumbing it shares with the sync.
+SUBMODULES = internal/alexahttp skillmessaging
 
 .PHONY: test test-go demo bench bootstrap lint fmt-check vet staticcheck check-moto
 
@@ -19,6 +22,8 @@ check-moto:
 
 test-go:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
+	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
+	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
 demo: check-moto
@@ -41,9 +46,12 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	@for m in $(SUBMODULES); do echo "cd $$m && go vet ./..."; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 staticcheck:
 	$(GO) tool staticcheck ./...
+	@sc=$$($(GO) tool -n staticcheck) && for m in $(SUBMODULES); do echo "cd $$m && staticcheck ./..."; \
+	  (cd $$m && $$sc ./...) || exit 1; done
 
 # Infrastructure targets (synth, deploy, test-infra) live beside the CDK app.
 include infra/infra.mk

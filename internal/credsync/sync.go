@@ -234,8 +234,10 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 		newPacer = smapi.NewPacer
 	}
 	client := *s.Client
-	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
-		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
+	client.Retrier.Pacer = nil // nil turns pacing off
+	if p := newPacer(); p != nil {
+		client.Retrier.Pacer = p
+		defer func() { s.logPacing(ctx, p.Stats()) }()
 	}
 
 	sem := make(chan struct{}, max(s.Concurrency, 1))

@@ -6,14 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"golang.org/x/oauth2"
@@ -21,10 +17,6 @@ import (
 
 // DefaultBaseURL is SMAPI's endpoint.
 const DefaultBaseURL = "https://api.amazonalexa.com"
-
-// MaxBodyBytes bounds how much of a response body is read. A credentials
-// answer is a few hundred bytes.
-const MaxBodyBytes = 64 << 10
 
 // Client calls the SMAPI Skill Credentials API. It is safe for concurrent
 // use.
@@ -141,44 +133,6 @@ func transportError(err error) error {
 	return err
 }
 
-var errBodyTooLarge = fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
-
-// ReadBody reads at most MaxBodyBytes of r; a longer body is an error.
-func ReadBody(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(body) > MaxBodyBytes {
-		return nil, errBodyTooLarge
-	}
-	return body, nil
-}
-
-// CheckResponse returns nil for a 2xx answer and otherwise an *APIError for
-// service with the status, the X-Amzn-RequestId, Retry-After and the
-// service's {"message"} from body (cut to a bounded length, never the body
-// itself). Every client of Amazon's APIs in this module uses it, so Retrier
-// classifies their errors alike.
-func CheckResponse(service string, resp *http.Response, body []byte) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	e := &APIError{
-		Service:    service,
-		StatusCode: resp.StatusCode,
-		RequestID:  RequestIDFromHeader(resp.Header),
-		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-	}
-	var m struct {
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &m) == nil {
-		e.Message = clip(m.Message)
-	}
-	return e
-}
-
 // DecodeCredentials checks a 2xx answer's content type and body and returns
 // the credentials, or a reason (which never quotes the body) why they cannot
 // be used.
@@ -217,26 +171,4 @@ func DecodeCredentials(contentType string, body []byte) (clientID string, client
 		return "", "", "skillMessagingCredentials.clientSecret is missing or empty"
 	}
 	return *v.Creds.ClientID, secret.Value(*v.Creds.ClientSecret), ""
-}
-
-// clip keeps a service-provided string printable and short.
-func clip(s string) string {
-	const max = 200
-	s = strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "?")
-	}
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Pacer spaces out the requests of a whole run, shared by all its workers,
@@ -195,13 +197,5 @@ func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
 	return sleepTimer(ctx, d)
 }
 
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepTimer is the timer wait the retrier uses too.
+var sleepTimer = alexahttp.SleepTimer
