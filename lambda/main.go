@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
@@ -27,9 +26,10 @@ func main() {
 	syncer, err := setup(context.Background(), logger)
 	if err != nil {
 		// Fail every invocation with the reason instead of crashing the
-		// container: the invoker and the Errors alarm see the message.
+		// container: the invoker sees the message, and
+		// credsync.ReportConfigError reports the failed run for the alarms.
 		logger.Error("configuration error", "error", err.Error())
-		lambda.Start(func(context.Context, json.RawMessage) (*credsync.Summary, error) { return nil, err })
+		lambda.Start(credsync.ReportConfigError(logger, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), err))
 		return
 	}
 	lambda.Start(syncer.Handle)

@@ -161,7 +161,8 @@ func TestBootstrapConfigError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, &logbuf.Buffer{})
+	logs := &logbuf.Buffer{}
+	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +175,10 @@ func TestBootstrapConfigError(t *testing.T) {
 		if !strings.Contains(string(b), "LWA_SECRET_ID is not set") {
 			t.Fatalf("result = %s; want an error naming LWA_SECRET_ID", b)
 		}
+	}
+	// Each failed run over every skill is reported as such at once, for
+	// the run-level alarm.
+	if n := strings.Count(logs.String(), `"FullRunFailed":1`); n != 2 {
+		t.Errorf("%d summary lines with FullRunFailed 1; want 2:\n%s", n, logs.String())
 	}
 }

@@ -5,6 +5,7 @@ package credsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,10 @@ type Result struct {
 	Status    string `json:"status"`
 	Error     string `json:"error,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
+	// attempts counts the SMAPI calls made for the skill (0 when none).
+	attempts int
+	// notStarted is set when the run had no time left for the skill.
+	notStarted bool
 }
 
 // Summary is an invocation's result.
@@ -43,6 +48,8 @@ type Summary struct {
 	// Message says why nothing was synced when that is not an error (the
 	// deploy-time sync before the LWA secret is filled in).
 	Message string `json:"message,omitempty"`
+	// throttled counts the SMAPI answers that were 429.
+	throttled int
 }
 
 // Syncer runs syncs. Build it once per process; Run is safe for concurrent
@@ -106,7 +113,7 @@ func (e *RunError) Unwrap() error { return e.Err }
 func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 	start := time.Now()
 	sum, runErr := s.run(ctx, req)
-	s.report(sum, runErr, time.Since(start))
+	var err error
 	if runErr != nil || sum.Failed > 0 {
 		e := &RunError{Err: runErr}
 		for _, r := range sum.Results {
@@ -114,9 +121,10 @@ func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 				e.Failed = append(e.Failed, r)
 			}
 		}
-		return sum, e
+		err = e
 	}
-	return sum, nil
+	report(s.Logger, s.FunctionName, req, sum, runErr, err, time.Since(start))
+	return sum, err
 }
 
 func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
@@ -125,8 +133,8 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	results, err := s.syncAll(ctx, req.SkillIDs)
-	sum.Results = results
+	results, throttled, err := s.syncAll(ctx, req.SkillIDs)
+	sum.Results, sum.throttled = results, throttled
 	for _, r := range results {
 		switch r.Status {
 		case StatusUpdated:
@@ -174,8 +182,9 @@ func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
 // prefix) in batches and starts each skill's SMAPI fetch as soon as its
 // secret is read, at most Concurrency at once, starting none when too little
 // of the invocation's time is left. It returns the results in the order of
-// only, or sorted by skill id, and the error that stopped the reading.
-func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
+// only, or sorted by skill id, the number of SMAPI answers that were 429,
+// and the error that stopped the reading.
+func (s *Syncer) syncAll(ctx context.Context, only []string) (_ []Result, throttled int, _ error) {
 	reserve, minFetch := s.Reserve, s.MinFetch
 	if reserve <= 0 {
 		reserve = 3 * time.Second
@@ -237,7 +246,11 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 	client.Retrier.Pacer = nil // nil turns pacing off
 	if p := newPacer(); p != nil {
 		client.Retrier.Pacer = p
-		defer func() { s.logPacing(ctx, p.Stats()) }()
+		defer func() {
+			st := p.Stats()
+			throttled = st.Throttled
+			s.logPacing(ctx, st)
+		}()
 	}
 
 	sem := make(chan struct{}, max(s.Concurrency, 1))
@@ -262,6 +275,7 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 		sem <- struct{}{}
 		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
 			<-sem
+			res.notStarted = true
 			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
 			set(res)
 			s.logSkill(ctx, res, 0, 0)
@@ -283,7 +297,7 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 			results = append(results, r)
 		}
 		slices.SortFunc(results, func(a, b Result) int { return strings.Compare(a.SkillID, b.SkillID) })
-		return results, err
+		return results, 0, err
 	}
 	results := make([]Result, len(only))
 	for i, id := range only {
@@ -296,7 +310,7 @@ func (s *Syncer) syncAll(ctx context.Context, only []string) ([]Result, error) {
 		}
 		results[i] = r
 	}
-	return results, err
+	return results, 0, err
 }
 
 func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cur store.SkillValue) Result {
@@ -306,14 +320,13 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cu
 	if err != nil {
 		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
 		var ce *smapi.CallError
-		attempts := 0
 		if errors.As(err, &ce) {
-			attempts = ce.Attempts
+			res.attempts = ce.Attempts
 		}
-		s.logSkill(ctx, res, attempts, time.Since(start))
+		s.logSkill(ctx, res, res.attempts, time.Since(start))
 		return res
 	}
-	res.RequestID = creds.RequestID
+	res.RequestID, res.attempts = creds.RequestID, creds.Attempts
 	changed, err := s.Store.ReplaceSkill(ctx, cur, store.SkillSecret{SkillID: cur.SkillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
 	switch {
 	case err != nil:
@@ -353,16 +366,83 @@ func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Du
 	s.Logger.LogAttrs(ctx, level, "skill synced", attrs...)
 }
 
+// Run kinds: the "run" attribute of the summary line.
+const (
+	// RunAll is a run over every skill: a scheduled event or {}.
+	RunAll = "all"
+	// RunSkills is a {"skillIds": [...]} run.
+	RunSkills = "skills"
+	// RunDeploy is the deploy-time run over every skill.
+	RunDeploy = "deploy"
+)
+
+// Kind is the run kind of req: RunAll, RunSkills or RunDeploy.
+func (req Request) Kind() string {
+	switch {
+	case req.Deploy:
+		return RunDeploy
+	case len(req.SkillIDs) > 0:
+		return RunSkills
+	default:
+		return RunAll
+	}
+}
+
+// Metric names of the summary line's Embedded Metric Format record.
+//
+// Every sync run emits the first six. Only a run over every skill (RunAll,
+// RunDeploy) emits MetricFullRunFailed, and MetricFullRunSkillsFailed only
+// when it completed: a {"skillIds"} run never counts as a full run, so the
+// stack's alarms watch these two.
+const (
+	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
+	MetricSkillsUpdated   = "SkillsUpdated"
+	MetricSkillsUnchanged = "SkillsUnchanged"
+	MetricSkillsFailed    = "SkillsFailed"
+	MetricSMAPIRetries    = "SMAPIRetries"   // SMAPI calls repeated after a 429, a 5xx or a timeout
+	MetricSMAPIThrottled  = "SMAPIThrottled" // SMAPI answers that were 429 (throttling)
+	// MetricFullRunFailed is 1 when a run over every skill could not
+	// complete (LWA refused, configuration, listing the secrets, saving a
+	// rotated refresh token, or no time left for some skills), else 0.
+	MetricFullRunFailed = "FullRunFailed"
+	// MetricFullRunSkillsFailed is the number of failed skills of a run over
+	// every skill that completed.
+	MetricFullRunSkillsFailed = "FullRunSkillsFailed"
+)
+
 // report writes the summary line, which is also an Embedded Metric Format
-// record: CloudWatch turns it into the SyncSucceeded, SkillsFailed and
-// SkillsUpdated metrics the stack's alarms watch.
-func (s *Syncer) report(sum *Summary, runErr error, d time.Duration) {
-	ok := runErr == nil && sum.Failed == 0
-	succeeded := 0
-	if ok {
-		succeeded = 1
+// record: CloudWatch turns its metrics (see MetricSyncSucceeded) into the
+// series the stack's alarms and dashboard watch. runErr is what stopped the
+// run or failed it besides the skills; err is the invocation's error, logged
+// as "error" (it names each failed skill).
+func report(logger *slog.Logger, functionName string, req Request, sum *Summary, runErr, err error, d time.Duration) {
+	kind := req.Kind()
+	retries, notStarted := 0, false
+	for _, r := range sum.Results {
+		retries += max(r.attempts-1, 0)
+		notStarted = notStarted || r.notStarted
+	}
+	metrics := []slog.Attr{
+		slog.Int(MetricSyncSucceeded, b2i(err == nil)),
+		slog.Int(MetricSkillsUpdated, sum.Updated),
+		slog.Int(MetricSkillsUnchanged, sum.Unchanged),
+		slog.Int(MetricSkillsFailed, sum.Failed),
+		slog.Int(MetricSMAPIRetries, retries),
+		slog.Int(MetricSMAPIThrottled, sum.throttled),
+	}
+	if kind != RunSkills {
+		completed := runErr == nil && !notStarted
+		metrics = append(metrics, slog.Int(MetricFullRunFailed, b2i(!completed)))
+		if completed {
+			metrics = append(metrics, slog.Int(MetricFullRunSkillsFailed, sum.Failed))
+		}
+	}
+	names := make([]map[string]string, len(metrics))
+	for i, m := range metrics {
+		names[i] = map[string]string{"Name": m.Key, "Unit": "Count"}
 	}
 	attrs := []slog.Attr{
+		slog.String("run", kind),
 		slog.Int("skills", sum.Skills),
 		slog.Int("updated", sum.Updated),
 		slog.Int("unchanged", sum.Unchanged),
@@ -373,26 +453,39 @@ func (s *Syncer) report(sum *Summary, runErr error, d time.Duration) {
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  MetricNamespace,
 				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics": []map[string]string{
-					{"Name": "SyncSucceeded", "Unit": "Count"},
-					{"Name": "SkillsFailed", "Unit": "Count"},
-					{"Name": "SkillsUpdated", "Unit": "Count"},
-				},
+				"Metrics":    names,
 			}},
 		}),
-		slog.String("FunctionName", s.FunctionName),
-		slog.Int("SyncSucceeded", succeeded),
-		slog.Int("SkillsFailed", sum.Failed),
-		slog.Int("SkillsUpdated", sum.Updated),
+		slog.String("FunctionName", functionName),
 	}
+	attrs = append(attrs, metrics...)
 	level := slog.LevelInfo
-	if !ok {
+	if err != nil {
 		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	if runErr != nil {
-		attrs = append(attrs, slog.String("error", runErr.Error()))
+	logger.LogAttrs(context.Background(), level, "sync finished", attrs...)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	s.Logger.LogAttrs(context.Background(), level, "sync finished", attrs...)
+	return 0
+}
+
+// ReportConfigError is the handler of a function whose configuration is
+// invalid: every invocation fails with err, and a sync event also writes the
+// summary line, so that a run over every skill counts as failed
+// (MetricFullRunFailed) as soon as it happens.
+func ReportConfigError(logger *slog.Logger, functionName string, err error) func(context.Context, json.RawMessage) (*Summary, error) {
+	return func(_ context.Context, event json.RawMessage) (*Summary, error) {
+		err := fmt.Errorf("configuration error: %w", err)
+		if req, perr := ParseEvent(event); perr == nil && req.Rotation == nil {
+			report(logger, functionName, req, &Summary{Results: []Result{}}, err, err, 0)
+		}
+		return nil, err
+	}
 }
 
 // MetricNamespace is the CloudWatch namespace of the run's metrics.
