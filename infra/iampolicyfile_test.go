@@ -41,20 +41,25 @@ var policyFileSkillIDs = []any{
 }
 
 // policyFileContext is cdk.json's context with these skills and two reader
-// roles.
+// roles: one of every skill, one of the first skill only.
 var policyFileContext = map[string]any{
-	"skillIds":       policyFileSkillIDs,
-	"readerRoleArns": []any{testReaderRole, testReaderRoleWithPath},
+	"skillIds": policyFileSkillIDs,
+	"readerRoleArns": map[string]any{
+		testReaderRole:         []any{AllSkills},
+		testReaderRoleWithPath: []any{policyFileSkillIDs[0]},
+	},
 }
 
 // readerSkills returns, for each reader role of cfg, the skill ids whose
 // secrets it is meant to read; "*" means every skill under the prefix.
-// permcheck.CheckReader proves the role reads exactly those: when readers
-// get per-skill grants, this returns each role's configured skills.
+// permcheck.CheckReader proves the role reads exactly those.
 func readerSkills(cfg *Config) map[string][]string {
 	out := map[string][]string{}
-	for _, arn := range cfg.ReaderRoleARNs {
-		out[arn] = []string{"*"}
+	for _, r := range cfg.Readers {
+		out[r.RoleARN] = r.SkillIDs
+		if r.SkillIDs == nil {
+			out[r.RoleARN] = []string{AllSkills}
+		}
 	}
 	return out
 }
@@ -161,9 +166,15 @@ func buildPolicyFile(t *testing.T, s *synthesized, cfg *Config) stackPolicies {
 		Secrets:           map[string]string{},
 	}
 
-	keyID, key := s.only(t, "AWS::KMS::Key")
+	// The secrets' key: the one the LWA secret is encrypted with.
+	lwaProps := s.resources("AWS::SecretsManager::Secret")[lwaSecretID(t, s)]["Properties"].(map[string]any)
+	keyRef, ok := lwaProps["KmsKeyId"].(map[string]any)["Fn::GetAtt"].([]any)
+	if !ok {
+		t.Fatalf("LWA secret KmsKeyId = %s; want the Arn of a key of the stack", toJSON(lwaProps["KmsKeyId"]))
+	}
+	keyID := keyRef[0].(string)
 	out.KeyARN = resolve(getAtt(keyID, "Arn")).(string)
-	out.KeyPolicy = resolve(key["KeyPolicy"])
+	out.KeyPolicy = resolve(s.resources("AWS::KMS::Key")[keyID]["Properties"].(map[string]any)["KeyPolicy"])
 	for id, res := range s.resources("AWS::SecretsManager::Secret") {
 		props := res["Properties"].(map[string]any)
 		if k := resolve(props["KmsKeyId"]); k != out.KeyARN {

@@ -116,6 +116,7 @@ func checkCalls(t *testing.T, stack *permcheck.Stack, calls []awsrecord.Call) {
 var platformGrants = map[string]string{
 	"logs:CreateLogStream": "used by Lambda to write the function's logs, not by its code",
 	"logs:PutLogEvents":    "used by Lambda to write the function's logs, not by its code",
+	"sqs:SendMessage":      "used by Lambda to send failed asynchronous runs to the queue, not by the code",
 }
 
 // reportUnused prints the function role's grants that no recorded call

@@ -119,8 +119,8 @@ func TestCheckSyncCalls(t *testing.T) {
 	for _, g := range r.Unused() {
 		unused = append(unused, g.Action)
 	}
-	if want := []string{"logs:CreateLogStream", "logs:PutLogEvents"}; !slices.Equal(unused, want) {
-		t.Errorf("unused grants = %v; want %v (the log grants are Lambda's, not the code's)", unused, want)
+	if want := []string{"sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents"}; !slices.Equal(unused, want) {
+		t.Errorf("unused grants = %v; want %v (the log and failed-run queue grants are Lambda's, not the code's)", unused, want)
 	}
 }
 
