@@ -21,8 +21,11 @@ import (
 const (
 	lwaSecret  = "lwa-secret-E2E-NEVER-PRINTED"
 	refresh    = "Atzr|E2E-NEVER-PRINTED"
+	rotatedRT  = "Atzr|E2E-ROTATED-NEVER-PRINTED"
 	skillSecPf = "skill-secret-E2E-NEVER-PRINTED-"
-	prefix     = "alexa/skill-messaging/"
+	// The stack's names (cdk.json), which the permission check requires.
+	prefix  = "alexa/skill-messaging/"
+	lwaName = "alexa/skill-credentials/lwa"
 )
 
 // TestBootstrapUnderRuntimeAPI builds the real bootstrap and runs it under
@@ -35,12 +38,15 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
 
 	api := moto.SecretsManager()
-	mustCreate := func(name, value string) {
-		if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+	mustCreate := func(name, value string) string {
+		out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return aws.ToString(out.ARN)
 	}
-	mustCreate("alexa/lwa", fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
+	// By ARN, as the stack passes it.
+	lwaARN := mustCreate(lwaName, fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
 	var skills []string
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("amzn1.ask.skill.%08d-2222-4222-8222-222222222222", i)
@@ -53,13 +59,13 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := append(moto.Env(),
-		"LWA_SECRET_ID=alexa/lwa",
+	env := recordAWS(t, append(moto.Env(),
+		"LWA_SECRET_ID="+lwaARN,
 		"SKILL_SECRET_PREFIX="+prefix,
 		"SMAPI_ENDPOINT="+fake.SMAPIURL(),
 		"LWA_TOKEN_URL="+fake.TokenURL(),
 		"AWS_LAMBDA_FUNCTION_NAME=e2e-sync",
-	)
+	))
 	out := &logbuf.Buffer{}
 	fn, err := rie.Start(ctx, bootstrap, env, out)
 	if err != nil {
@@ -73,7 +79,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{lwaSecret, refresh, skillSecPf, "Atza|"} {
+		for _, s := range []string{lwaSecret, refresh, rotatedRT, skillSecPf, "Atza|"} {
 			if strings.Contains(string(b), s) {
 				t.Fatalf("invocation result leaks a secret: %s", b)
 			}
@@ -85,6 +91,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		return m
 	}
 
+	fake.RotateRefreshToken(rotatedRT) // LWA hands out a new refresh token: the function saves it
 	first := invoke(`{}`)
 	if first["updated"] != 3.0 || first["failed"] != 0.0 {
 		t.Fatalf("first invocation = %v; want 3 updated", first)
@@ -95,6 +102,12 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 	if second := invoke(`{}`); second["unchanged"] != 3.0 || second["updated"] != 0.0 {
 		t.Fatalf("second invocation = %v; want 3 unchanged", second)
+	}
+	if lwa, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &lwaARN}); err != nil || !strings.Contains(aws.ToString(lwa.SecretString), rotatedRT) {
+		t.Fatalf("the rotated refresh token was not saved to the LWA secret (%v)", err)
+	}
+	if one := invoke(fmt.Sprintf(`{"skillIds":[%q]}`, skills[1])); one["skills"] != 1.0 || one["unchanged"] != 1.0 {
+		t.Fatalf("{\"skillIds\"} invocation = %v; want 1 unchanged", one)
 	}
 	if n := fake.TokenRequests(); n != 1 {
 		t.Errorf("token requests = %d; want 1 (token source built once per container)", n)
@@ -133,7 +146,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 
 	logs := out.String()
-	for _, s := range []string{lwaSecret, refresh, skillSecPf, "Atza|"} {
+	for _, s := range []string{lwaSecret, refresh, rotatedRT, skillSecPf, "Atza|"} {
 		if strings.Contains(logs, s) {
 			t.Fatalf("function output leaks a secret:\n%s", logs)
 		}

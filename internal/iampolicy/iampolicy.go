@@ -1,0 +1,448 @@
+// Package iampolicy evaluates AWS IAM policy documents offline, for tests
+// that check the calls the code makes against the policies the stack
+// deploys. It implements the part of IAM's evaluation logic those policies
+// use, as documented in the IAM User Guide ("Policy evaluation logic",
+// "IAM JSON policy elements reference"):
+//
+//   - Effect Allow and Deny; an explicit Deny wins over any Allow, and no
+//     matching Allow is an implicit deny.
+//   - Action and NotAction with the wildcards * and ?, matched without
+//     regard to case.
+//   - Resource and NotResource with * and ?, matched with regard to case.
+//   - Principal ("*", or AWS/Service names; an account id means its root)
+//     for resource policies such as a KMS key policy.
+//   - Condition: the string, ARN and Bool operators on the keys the request
+//     carries in its Context. Any other operator, a key the request does not
+//     carry, and the IfExists, ForAnyValue and ForAllValues forms are not
+//     guessed: the condition is taken to hold and reported in
+//     Result.NotEvaluated.
+//
+// NotPrincipal is refused with an error by Parse. Permission boundaries,
+// session policies, service control policies and resource policies other
+// than the ones passed in are outside the package.
+package iampolicy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Policy is a parsed policy document.
+type Policy struct {
+	// Name identifies the policy in results (a file, a logical id).
+	Name      string
+	Statement []Statement
+}
+
+// Statement is one statement of a policy.
+type Statement struct {
+	Sid    string
+	Effect string // "Allow" or "Deny"
+	// Principal is nil in identity policies. In resource policies it maps
+	// "AWS", "Service", … to names; {"*": ["*"]} is Principal "*".
+	Principal   map[string][]string
+	Action      []string
+	NotAction   []string
+	Resource    []string
+	NotResource []string
+	// Condition maps an operator to condition keys and their values.
+	Condition map[string]map[string][]string
+}
+
+// ID names the statement in messages: its Sid, or its index.
+func (s Statement) ID(index int) string {
+	if s.Sid != "" {
+		return s.Sid
+	}
+	return fmt.Sprintf("statement %d", index)
+}
+
+// Parse reads a policy document. name is kept as Policy.Name.
+func Parse(name string, doc []byte) (*Policy, error) {
+	var raw struct {
+		Statement json.RawMessage
+	}
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", name, err)
+	}
+	var stmts []json.RawMessage
+	if len(raw.Statement) > 0 && raw.Statement[0] == '{' {
+		stmts = []json.RawMessage{raw.Statement}
+	} else if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
+		return nil, fmt.Errorf("policy %s: Statement: %w", name, err)
+	}
+	p := &Policy{Name: name}
+	for i, rs := range stmts {
+		s, err := parseStatement(rs)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: statement %d: %w", name, i, err)
+		}
+		p.Statement = append(p.Statement, s)
+	}
+	return p, nil
+}
+
+func parseStatement(b json.RawMessage) (Statement, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Statement{}, err
+	}
+	var s Statement
+	for k, v := range raw {
+		var err error
+		switch k {
+		case "Sid":
+			err = json.Unmarshal(v, &s.Sid)
+		case "Effect":
+			err = json.Unmarshal(v, &s.Effect)
+			if err == nil && s.Effect != "Allow" && s.Effect != "Deny" {
+				err = fmt.Errorf("%q: want Allow or Deny", s.Effect)
+			}
+		case "Action":
+			s.Action, err = stringOrList(v)
+		case "NotAction":
+			s.NotAction, err = stringOrList(v)
+		case "Resource":
+			s.Resource, err = stringOrList(v)
+		case "NotResource":
+			s.NotResource, err = stringOrList(v)
+		case "Principal":
+			s.Principal, err = parsePrincipal(v)
+		case "Condition":
+			s.Condition, err = parseCondition(v)
+		default:
+			err = errors.New("unsupported element")
+		}
+		if err != nil {
+			return Statement{}, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	switch {
+	case s.Effect == "":
+		return s, errors.New("no Effect")
+	case (s.Action == nil) == (s.NotAction == nil):
+		return s, errors.New("want exactly one of Action and NotAction")
+	case (s.Resource == nil) == (s.NotResource == nil):
+		return s, errors.New("want exactly one of Resource and NotResource")
+	}
+	return s, nil
+}
+
+// stringOrList reads a JSON string or list of strings. Numbers and booleans
+// (condition values) are read as their JSON text.
+func stringOrList(b json.RawMessage) ([]string, error) {
+	var items []json.RawMessage
+	if len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &items); err != nil {
+			return nil, err
+		}
+	} else {
+		items = []json.RawMessage{b}
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		var s string
+		if err := json.Unmarshal(it, &s); err != nil {
+			var scalar any
+			if json.Unmarshal(it, &scalar) != nil {
+				return nil, err
+			}
+			switch scalar.(type) {
+			case bool, float64:
+				s = string(it)
+			default:
+				return nil, fmt.Errorf("want a string, got %s", it)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func parsePrincipal(b json.RawMessage) (map[string][]string, error) {
+	var star string
+	if json.Unmarshal(b, &star) == nil {
+		if star != "*" {
+			return nil, fmt.Errorf("%q: want \"*\" or an object", star)
+		}
+		return map[string][]string{"*": {"*"}}, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for k, v := range raw {
+		names, err := stringOrList(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = names
+	}
+	return out, nil
+}
+
+func parseCondition(b json.RawMessage) (map[string]map[string][]string, error) {
+	var raw map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	out := map[string]map[string][]string{}
+	for op, keys := range raw {
+		out[op] = map[string][]string{}
+		for k, v := range keys {
+			vals, err := stringOrList(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", op, k, err)
+			}
+			out[op][k] = vals
+		}
+	}
+	return out, nil
+}
+
+// Request is one authorization question: may Principal do Action on
+// Resource?
+type Request struct {
+	Action   string // service:Operation, e.g. secretsmanager:GetSecretValue
+	Resource string // an ARN, or "*" for actions without resource-level permissions
+	// Principal is the caller's ARN; only resource policies (statements with
+	// a Principal) look at it.
+	Principal string
+	// Context holds the condition keys the request is known to carry, by
+	// key (matched without regard to case).
+	Context map[string]string
+}
+
+// Decision is the outcome of an evaluation.
+type Decision int
+
+// The three outcomes of IAM's evaluation logic.
+const (
+	ImplicitDeny Decision = iota
+	Allow
+	ExplicitDeny
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Allow:
+		return "allowed"
+	case ExplicitDeny:
+		return "explicitly denied"
+	default:
+		return "implicitly denied"
+	}
+}
+
+// Match names one statement that applied to a request.
+type Match struct {
+	Policy    string
+	Index     int // in Policy.Statement
+	Statement Statement
+}
+
+func (m Match) String() string { return m.Policy + " " + m.Statement.ID(m.Index) }
+
+// Result is the evaluation of one request against some policies.
+type Result struct {
+	Decision Decision
+	Allows   []Match // Allow statements that apply
+	Denies   []Match // Deny statements that apply
+	// NotEvaluated lists the conditions of applying statements that were
+	// taken to hold without being checked.
+	NotEvaluated []string
+}
+
+// Evaluate applies IAM's evaluation logic to req and the statements of
+// policies: an applying Deny denies, else an applying Allow allows, else
+// the request is implicitly denied.
+func Evaluate(req Request, policies ...*Policy) Result {
+	var r Result
+	for _, p := range policies {
+		for i, s := range p.Statement {
+			ok, notEval := s.applies(req)
+			if !ok {
+				continue
+			}
+			m := Match{Policy: p.Name, Index: i, Statement: s}
+			for _, c := range notEval {
+				r.NotEvaluated = append(r.NotEvaluated, m.String()+": "+c)
+			}
+			if s.Effect == "Deny" {
+				r.Denies = append(r.Denies, m)
+			} else {
+				r.Allows = append(r.Allows, m)
+			}
+		}
+	}
+	switch {
+	case len(r.Denies) > 0:
+		r.Decision = ExplicitDeny
+	case len(r.Allows) > 0:
+		r.Decision = Allow
+	}
+	return r
+}
+
+// applies reports whether s applies to req, and which of its conditions
+// were taken to hold without being evaluated.
+func (s Statement) applies(req Request) (bool, []string) {
+	if s.Principal != nil && !s.principalMatches(req.Principal) {
+		return false, nil
+	}
+	if s.Action != nil && !anyMatch(s.Action, req.Action, ActionMatch) {
+		return false, nil
+	}
+	if s.NotAction != nil && anyMatch(s.NotAction, req.Action, ActionMatch) {
+		return false, nil
+	}
+	if s.Resource != nil && !anyMatch(s.Resource, req.Resource, ResourceMatch) {
+		return false, nil
+	}
+	if s.NotResource != nil && anyMatch(s.NotResource, req.Resource, ResourceMatch) {
+		return false, nil
+	}
+	return s.conditionsHold(req.Context)
+}
+
+func anyMatch(patterns []string, value string, match func(pattern, value string) bool) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return match(p, value) })
+}
+
+// principalMatches reports whether the statement's Principal names
+// principal. An account id or account root ARN names the account itself
+// (arn:…:iam::<account>:root), which is how IAM writes it; it does not match
+// the account's roles here: for those, evaluate with the root ARN as
+// Principal (see the package comment of the caller).
+func (s Statement) principalMatches(principal string) bool {
+	for kind, names := range s.Principal {
+		for _, n := range names {
+			if n == "*" && (kind == "*" || kind == "AWS") {
+				return true
+			}
+			if kind == "AWS" && len(n) == 12 && strings.Trim(n, "0123456789") == "" {
+				n = "arn:aws:iam::" + n + ":root"
+			}
+			if n == principal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// conditionsHold evaluates the statement's Condition against ctx.
+func (s Statement) conditionsHold(ctx map[string]string) (bool, []string) {
+	var notEval []string
+	ops := make([]string, 0, len(s.Condition))
+	for op := range s.Condition {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		keys := make([]string, 0, len(s.Condition[op]))
+		for k := range s.Condition[op] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			want := s.Condition[op][k]
+			got, known := lookup(ctx, k)
+			test, supported := operators[op]
+			if !known || !supported {
+				why := "operator not supported"
+				if supported {
+					why = "key not in the request context"
+				}
+				notEval = append(notEval, fmt.Sprintf("condition %s %s %v not evaluated (%s)", op, k, want, why))
+				continue
+			}
+			if !test(want, got) {
+				return false, nil
+			}
+		}
+	}
+	return true, notEval
+}
+
+func lookup(ctx map[string]string, key string) (string, bool) {
+	for k, v := range ctx {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// operators are the condition operators evaluated, each true when the
+// request's value satisfies any of the statement's values (the negated ones:
+// none of them), as the IAM User Guide's "Condition operators" describes.
+var operators = map[string]func(want []string, got string) bool{
+	"StringEquals":    func(w []string, g string) bool { return slices.Contains(w, g) },
+	"StringNotEquals": func(w []string, g string) bool { return !slices.Contains(w, g) },
+	"StringEqualsIgnoreCase": func(w []string, g string) bool {
+		return slices.ContainsFunc(w, func(v string) bool { return strings.EqualFold(v, g) })
+	},
+	"StringNotEqualsIgnoreCase": func(w []string, g string) bool {
+		return !slices.ContainsFunc(w, func(v string) bool { return strings.EqualFold(v, g) })
+	},
+	"StringLike":    func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
+	"StringNotLike": func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
+	"ArnEquals":     func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
+	"ArnLike":       func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
+	"ArnNotEquals":  func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
+	"ArnNotLike":    func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
+	"Bool": func(w []string, g string) bool {
+		return slices.ContainsFunc(w, func(v string) bool { return strings.EqualFold(v, g) })
+	},
+}
+
+// ActionMatch reports whether an Action pattern matches action, without
+// regard to case: IAM action names are case-insensitive.
+func ActionMatch(pattern, action string) bool {
+	return Glob(strings.ToLower(pattern), strings.ToLower(action))
+}
+
+// ResourceMatch reports whether a Resource pattern matches an ARN, with
+// regard to case (IAM compares ARNs case-sensitively).
+func ResourceMatch(pattern, arn string) bool { return Glob(pattern, arn) }
+
+// Glob reports whether s matches pattern, where * matches any run of
+// characters (also none and also across ':' and '/') and ? matches exactly
+// one character: IAM's wildcards. It runs in O(len(pattern)·len(s)) at worst.
+func Glob(pattern, s string) bool {
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			if pattern[p] == '?' {
+				// ? is one character, not one byte: step over a whole rune.
+				_, size := utf8.DecodeRuneInString(s[i:])
+				i += size
+			} else {
+				i++
+			}
+			p++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			_, size := utf8.DecodeRuneInString(s[mark:])
+			mark += size
+			p, i = star+1, mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}

@@ -1,0 +1,476 @@
+// Package permcheck checks recorded AWS calls against the IAM the stack
+// deploys. The infra tests write the synthesized policies, with every token
+// resolved to a fixed test account and region, to
+// testdata/iam/stack-policies.json (go test ./infra -run TestIAMPolicyFile
+// -update); Load reads that file, so that runtime tests check the calls of
+// the real bootstrap without importing infra.
+//
+// For each call it derives the permissions AWS checks (Required): the
+// operation's own action on the secret it names, and the KMS actions Secrets
+// Manager performs on the caller's behalf with the secret's key. KMS
+// permissions are decided as KMS does: the key policy must allow the role
+// itself, or allow the account (which delegates to IAM) and the role's IAM
+// policies must allow too; an explicit deny in either wins.
+//
+// What it does not prove: conditions it cannot evaluate are reported, not
+// guessed (iampolicy); resource policies on secrets, permission boundaries,
+// service control policies and session policies are not part of the stack
+// and not checked.
+package permcheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/iampolicy"
+)
+
+// DefaultFile is the policy file, relative to the module root.
+const DefaultFile = "testdata/iam/stack-policies.json"
+
+// RegenerateCommand rewrites DefaultFile from the stack.
+const RegenerateCommand = "go test ./infra -run TestIAMPolicyFile -update"
+
+// Stack is the IAM of one synthesized stack.
+type Stack struct {
+	Partition         string            `json:"partition"`
+	Region            string            `json:"region"`
+	Account           string            `json:"account"`
+	SecretARNSuffix   string            `json:"secretArnSuffix"`
+	LWASecretName     string            `json:"lwaSecretName"`
+	SkillSecretPrefix string            `json:"skillSecretPrefix"`
+	SkillIDs          []string          `json:"skillIds"`
+	KeyARN            string            `json:"keyArn"`
+	Secrets           map[string]string `json:"secrets"` // name → ARN
+	Function          Principal         `json:"function"`
+	Readers           []Principal       `json:"readers"`
+	RawKeyPolicy      json.RawMessage   `json:"keyPolicy"`
+
+	// KeyPolicy is the key policy of KeyARN, parsed.
+	KeyPolicy *iampolicy.Policy `json:"-"`
+}
+
+// Principal is a role and the identity policies attached to it.
+type Principal struct {
+	RoleARN     string            `json:"roleArn"`
+	FunctionARN string            `json:"functionArn,omitempty"`
+	Environment map[string]string `json:"environment,omitempty"`
+	// SkillIDs, for a reader, are the skills whose secrets it is meant to
+	// read; "*" is every skill under the prefix.
+	SkillIDs    []string `json:"skillIds,omitempty"`
+	RawPolicies []struct {
+		Name     string          `json:"name"`
+		Document json.RawMessage `json:"document"`
+	} `json:"policies"`
+
+	// Policies are RawPolicies, parsed.
+	Policies []*iampolicy.Policy `json:"-"`
+}
+
+// Load reads and parses a policy file.
+func Load(path string) (*Stack, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (write it with %s)", err, RegenerateCommand)
+	}
+	var s Stack
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.KeyPolicy, err = iampolicy.Parse("key policy", s.RawKeyPolicy); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range append([]*Principal{&s.Function}, ptrs(s.Readers)...) {
+		for _, rp := range p.RawPolicies {
+			parsed, err := iampolicy.Parse(rp.Name, rp.Document)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			p.Policies = append(p.Policies, parsed)
+		}
+	}
+	if s.Function.RoleARN == "" || len(s.Function.Policies) == 0 || s.KeyARN == "" {
+		return nil, fmt.Errorf("%s: no function role, policies or key", path)
+	}
+	return &s, nil
+}
+
+func ptrs[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
+// Permission is one authorization AWS makes for a call.
+type Permission struct {
+	Action   string            // e.g. secretsmanager:GetSecretValue
+	Resource string            // an ARN in the file's account, or "*"
+	Context  map[string]string // condition keys the request carries
+	Why      string            // how the call leads to it, for messages
+}
+
+func (p Permission) String() string { return p.Action + " on " + p.Resource }
+
+// SecretARN returns the ARN IAM authorizes a call naming secret (a name, or
+// an ARN from moto) against: the stack's ARN for its secrets, else the ARN
+// the secret would have in the file's account and region.
+func (s *Stack) SecretARN(secret string) string {
+	name := secret
+	if strings.HasPrefix(secret, "arn:") {
+		parts := strings.SplitN(secret, ":", 7)
+		if len(parts) != 7 || parts[5] != "secret" || parts[3] != s.Region || parts[4] != s.Account {
+			return secret // another account or region: authorized as it is
+		}
+		name = arnSuffix.ReplaceAllString(parts[6], "")
+	}
+	if arn, ok := s.Secrets[name]; ok {
+		return arn
+	}
+	return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-%s", s.Partition, s.Region, s.Account, name, s.SecretARNSuffix)
+}
+
+// arnSuffix is the "-" and six random characters of a full secret ARN.
+var arnSuffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+
+// secretOps maps Secrets Manager operations that act on the secret named
+// by SecretId to the KMS actions Secrets Manager performs for them with the
+// secret's key ("How Secrets Manager uses your KMS key", Secrets Manager
+// User Guide: Decrypt for GetSecretValue; GenerateDataKey for a new value,
+// and Decrypt when PutSecretValue/UpdateSecret compare with an existing
+// version, as a retried write with the same token does).
+var secretOps = map[string][]string{
+	"GetSecretValue":           {"kms:Decrypt"},
+	"PutSecretValue":           {"kms:GenerateDataKey", "kms:Decrypt"},
+	"UpdateSecret":             {"kms:GenerateDataKey", "kms:Decrypt"},
+	"DescribeSecret":           nil,
+	"UpdateSecretVersionStage": nil,
+	"ListSecretVersionIds":     nil,
+	"TagResource":              nil,
+	"UntagResource":            nil,
+	"CancelRotateSecret":       nil,
+	"DeleteSecret":             nil,
+	"RestoreSecret":            nil,
+	"GetResourcePolicy":        nil,
+	"PutResourcePolicy":        nil,
+	"DeleteResourcePolicy":     nil,
+	"ValidateResourcePolicy":   nil,
+}
+
+// Required returns the permissions AWS checks for a recorded call, from the
+// "Required permissions" of each operation in the Secrets Manager API
+// reference (repeated in the SDK's api_op_*.go doc comments). A call it has
+// no rule for is an error naming it: add the rule here.
+func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
+	if c.Operation == "" {
+		return nil, fmt.Errorf("%s: the recorder could not read the request; permcheck cannot check it", c)
+	}
+	action := c.Service + ":" + c.Operation
+	one := func(id string) string { return first(c.Params[id]) }
+	var out []Permission
+	add := func(action, resource, why string) {
+		out = append(out, Permission{Action: action, Resource: resource, Why: why})
+	}
+	// secretKMS adds the KMS actions Secrets Manager makes with the key of
+	// the secret at arn, on the caller's behalf.
+	secretKMS := func(arn, key string, actions []string) {
+		for _, a := range actions {
+			out = append(out, Permission{Action: a, Resource: key, Why: "Secrets Manager uses the secret's key for " + c.Operation + " of " + arn,
+				Context: map[string]string{
+					"kms:ViaService":                  "secretsmanager." + s.Region + ".amazonaws.com",
+					"kms:CallerAccount":               s.Account,
+					"kms:EncryptionContext:SecretARN": arn,
+					"aws:PrincipalAccount":            s.Account,
+					"aws:RequestedRegion":             s.Region,
+				}})
+		}
+	}
+	if c.Service == "secretsmanager" {
+		if kms, ok := secretOps[c.Operation]; ok {
+			id := one("SecretId")
+			if id == "" {
+				return nil, fmt.Errorf("%s: no SecretId", c)
+			}
+			arn := s.SecretARN(id)
+			add(action, arn, "")
+			secretKMS(arn, s.KeyARN, kms)
+			return out, nil
+		}
+		switch c.Operation {
+		case "ListSecrets", "GetRandomPassword":
+			// No resource-level permissions: Resource "*".
+			add(action, "*", "")
+			return out, nil
+		case "BatchGetSecretValue":
+			// secretsmanager:BatchGetSecretValue, GetSecretValue for each
+			// secret, ListSecrets with filters, kms:Decrypt for the keys.
+			add(action, "*", "")
+			if len(c.Params["Filters"]) > 0 {
+				add("secretsmanager:ListSecrets", "*", "BatchGetSecretValue with Filters")
+			}
+			seen := map[string]bool{}
+			for _, id := range append(slices.Clone(c.Params["SecretIdList"]), c.Returned...) {
+				arn := s.SecretARN(id)
+				if seen[arn] {
+					continue
+				}
+				seen[arn] = true
+				add("secretsmanager:GetSecretValue", arn, "BatchGetSecretValue of "+id)
+				secretKMS(arn, s.KeyARN, []string{"kms:Decrypt"})
+			}
+			return out, nil
+		case "CreateSecret":
+			// TagResource too when tags are given; a customer managed key
+			// needs GenerateDataKey and Decrypt ("Permissions for the KMS
+			// key"). Every key the function names stands for the stack's:
+			// it is the only key the stack gives the function.
+			arn := s.SecretARN(one("Name"))
+			add(action, arn, "")
+			if len(c.Params["Tags"]) > 0 {
+				add("secretsmanager:TagResource", arn, "CreateSecret with Tags")
+			}
+			if one("KmsKeyId") != "" {
+				secretKMS(arn, s.KeyARN, []string{"kms:GenerateDataKey", "kms:Decrypt"})
+			}
+			return out, nil
+		case "RotateSecret":
+			// "You also need lambda:InvokeFunction permissions on the
+			// rotation function." The stack's only function is the sync
+			// function, which is also the rotation function.
+			arn := s.SecretARN(one("SecretId"))
+			add(action, arn, "")
+			if one("RotationLambdaARN") != "" {
+				add("lambda:InvokeFunction", s.Function.FunctionARN, "RotateSecret with RotationLambdaARN")
+			}
+			return out, nil
+		}
+	}
+	if c.Service == "kms" && one("KeyId") != "" {
+		add(action, s.KeyARN, "")
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: permcheck has no rule for %s; add the permissions the API reference lists for it to permcheck.Required", c, action)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// Verdict is the decision on one permission for one principal.
+type Verdict struct {
+	Permission Permission
+	Allowed    bool
+	// Reason says why not, naming the policy part that is missing or denies.
+	Reason string
+	// Grants are the Allow statements of the principal's identity policies
+	// that the decision used.
+	Grants []iampolicy.Match
+	// NotEvaluated lists conditions taken to hold without being evaluated.
+	NotEvaluated []string
+}
+
+// Authorize decides p for the role roleARN with its identity policies.
+func (s *Stack) Authorize(p Permission, roleARN string, identity []*iampolicy.Policy) Verdict {
+	req := iampolicy.Request{Action: p.Action, Resource: p.Resource, Principal: roleARN, Context: p.Context}
+	v := Verdict{Permission: p}
+	id := iampolicy.Evaluate(req, identity...)
+	v.NotEvaluated = id.NotEvaluated
+	if !strings.HasPrefix(p.Action, "kms:") || p.Resource != s.KeyARN {
+		v.Allowed = id.Decision == iampolicy.Allow
+		v.Grants = id.Allows
+		if !v.Allowed {
+			v.Reason = fmt.Sprintf("%s by the role's identity policies%s", id.Decision, denyNames(id))
+		}
+		return v
+	}
+	// KMS: the key policy decides, directly or by delegating to IAM.
+	direct := iampolicy.Evaluate(req, s.KeyPolicy)
+	rootReq := req
+	rootReq.Principal = "arn:" + s.Partition + ":iam::" + s.Account + ":root"
+	account := iampolicy.Evaluate(rootReq, s.KeyPolicy)
+	v.NotEvaluated = append(v.NotEvaluated, direct.NotEvaluated...)
+	v.NotEvaluated = append(v.NotEvaluated, account.NotEvaluated...)
+	switch {
+	case id.Decision == iampolicy.ExplicitDeny:
+		v.Reason = "explicitly denied by the role's identity policies" + denyNames(id)
+	case direct.Decision == iampolicy.ExplicitDeny || account.Decision == iampolicy.ExplicitDeny:
+		v.Reason = "explicitly denied by the key policy"
+	case direct.Decision == iampolicy.Allow:
+		v.Allowed = true
+	case account.Decision != iampolicy.Allow:
+		v.Reason = "the key policy neither allows the role nor delegates this action to IAM (no statement for the account root)"
+	case id.Decision != iampolicy.Allow:
+		v.Reason = "the key policy delegates to IAM, but the role's identity policies do not allow it (" + id.Decision.String() + ")"
+	default:
+		v.Allowed = true
+		v.Grants = id.Allows
+	}
+	return v
+}
+
+func denyNames(r iampolicy.Result) string {
+	if len(r.Denies) == 0 {
+		if r.Decision == iampolicy.ImplicitDeny {
+			return " (no statement allows it)"
+		}
+		return ""
+	}
+	names := make([]string, len(r.Denies))
+	for i, m := range r.Denies {
+		names[i] = m.String()
+	}
+	return " (" + strings.Join(names, ", ") + ")"
+}
+
+// Report is the check of some calls against the function role.
+type Report struct {
+	// Denied lists, per call, each permission the stack does not give.
+	Denied []string
+	// Errors are calls permcheck could not turn into permissions.
+	Errors []string
+	// NotEvaluated lists the conditions taken to hold, once each.
+	NotEvaluated []string
+	// Used counts, per grant (see Grants), the permissions it allowed.
+	Used map[Grant]int
+}
+
+// Grant is one action pattern of one Allow statement of the role's policies.
+type Grant struct {
+	Policy    string
+	Statement string // Sid, or "statement N"
+	Action    string
+	Resources string
+}
+
+func (g Grant) String() string {
+	return fmt.Sprintf("%s %s: %s on %s", g.Policy, g.Statement, g.Action, g.Resources)
+}
+
+// CheckFunction checks every call against the function role.
+func (s *Stack) CheckFunction(calls []awsrecord.Call) Report {
+	return s.Check(calls, s.Function)
+}
+
+// Check checks every call against the role p.
+func (s *Stack) Check(calls []awsrecord.Call, p Principal) Report {
+	r := Report{Used: map[Grant]int{}}
+	for _, g := range Grants(p.Policies) {
+		r.Used[g] = 0
+	}
+	seenErr, seenDenied, seenNE := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range calls {
+		perms, err := s.Required(c)
+		if err != nil {
+			if !seenErr[err.Error()] {
+				seenErr[err.Error()] = true
+				r.Errors = append(r.Errors, err.Error())
+			}
+			continue
+		}
+		for _, perm := range perms {
+			v := s.Authorize(perm, p.RoleARN, p.Policies)
+			for _, ne := range v.NotEvaluated {
+				if !seenNE[ne] {
+					seenNE[ne] = true
+					r.NotEvaluated = append(r.NotEvaluated, ne)
+				}
+			}
+			if !v.Allowed {
+				msg := fmt.Sprintf("call %s needs %s", c, perm)
+				if perm.Why != "" {
+					msg += " (" + perm.Why + ")"
+				}
+				msg += ": " + v.Reason
+				if !seenDenied[msg] {
+					seenDenied[msg] = true
+					r.Denied = append(r.Denied, msg)
+				}
+				continue
+			}
+			for _, m := range v.Grants {
+				for _, a := range m.Statement.Action {
+					if iampolicy.ActionMatch(a, perm.Action) {
+						r.Used[grantOf(m, a)]++
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+// Failed reports whether the report holds a denied permission or a call
+// that could not be checked.
+func (r Report) Failed() bool { return len(r.Denied) > 0 || len(r.Errors) > 0 }
+
+// Unused lists the grants no checked call used, sorted.
+func (r Report) Unused() []Grant {
+	var out []Grant
+	for g, n := range r.Used {
+		if n == 0 {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// Grants lists every action pattern of every Allow statement of policies.
+// Statements with NotAction are listed with their NotAction as
+// "NotAction:…".
+func Grants(policies []*iampolicy.Policy) []Grant {
+	var out []Grant
+	for _, p := range policies {
+		for i, st := range p.Statement {
+			if st.Effect != "Allow" {
+				continue
+			}
+			m := iampolicy.Match{Policy: p.Name, Index: i, Statement: st}
+			for _, a := range st.Action {
+				out = append(out, grantOf(m, a))
+			}
+			if st.NotAction != nil {
+				out = append(out, grantOf(m, "NotAction:"+strings.Join(st.NotAction, ",")))
+			}
+		}
+	}
+	return out
+}
+
+func grantOf(m iampolicy.Match, action string) Grant {
+	res := strings.Join(m.Statement.Resource, ",")
+	if m.Statement.NotResource != nil {
+		res = "NotResource:" + strings.Join(m.Statement.NotResource, ",")
+	}
+	return Grant{Policy: m.Policy, Statement: m.Statement.ID(m.Index), Action: action, Resources: res}
+}
+
+// Without returns a copy of p with one action removed from one statement
+// (the whole statement when g.Action is empty), for tests that show the
+// check fails.
+func (p Principal) Without(g Grant) Principal {
+	out := p
+	out.Policies = nil
+	for _, pol := range p.Policies {
+		cp := &iampolicy.Policy{Name: pol.Name}
+		for i, st := range pol.Statement {
+			if pol.Name == g.Policy && st.ID(i) == g.Statement {
+				// Non-nil and possibly empty: the statement keeps its index.
+				st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == g.Action || g.Action == "" })
+			}
+			cp.Statement = append(cp.Statement, st)
+		}
+		out.Policies = append(out.Policies, cp)
+	}
+	return out
+}

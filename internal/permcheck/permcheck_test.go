@@ -1,0 +1,289 @@
+package permcheck
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/iampolicy"
+)
+
+func load(t *testing.T) *Stack {
+	t.Helper()
+	s, err := Load(filepath.Join("..", "..", DefaultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func call(op string, params ...string) awsrecord.Call {
+	c := awsrecord.Call{Service: "secretsmanager", Operation: op, Params: map[string][]string{}, Status: 200}
+	for i := 0; i+1 < len(params); i += 2 {
+		c.Params[params[i]] = append(c.Params[params[i]], params[i+1])
+	}
+	return c
+}
+
+// syncCalls are the calls a sync, a refresh-token rotation and the rotation
+// steps make, as the recorder notes them (moto ARNs, names).
+func syncCalls(s *Stack) []awsrecord.Call {
+	skill := s.SkillSecretPrefix + s.SkillIDs[0]
+	motoARN := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + skill + "-x1Y2z3"
+	batch := call("BatchGetSecretValue", "Filters", "name="+s.SkillSecretPrefix)
+	batch.Returned = []string{motoARN}
+	return []awsrecord.Call{
+		batch,
+		call("GetSecretValue", "SecretId", "arn:aws:secretsmanager:us-east-1:123456789012:secret:"+s.LWASecretName+"-Qw3rTy"),
+		call("PutSecretValue", "SecretId", s.LWASecretName),
+		call("GetSecretValue", "SecretId", skill),
+		call("PutSecretValue", "SecretId", motoARN),
+		call("DescribeSecret", "SecretId", skill),
+		call("UpdateSecretVersionStage", "SecretId", skill),
+	}
+}
+
+func TestSecretARN(t *testing.T) {
+	s := load(t)
+	lwa := s.Secrets[s.LWASecretName]
+	tests := []struct{ in, want string }{
+		{s.LWASecretName, lwa},
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:" + s.LWASecretName + "-Qw3rTy", lwa},
+		{"new/secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:new/secret-" + s.SecretARNSuffix},
+		{"arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-Qw3rTy", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-Qw3rTy"},
+	}
+	for _, tt := range tests {
+		if got := s.SecretARN(tt.in); got != tt.want {
+			t.Errorf("SecretARN(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRequired(t *testing.T) {
+	s := load(t)
+	skill := s.SkillSecretPrefix + s.SkillIDs[0]
+	arn := s.SecretARN(skill)
+	batch := call("BatchGetSecretValue", "Filters", "name="+s.SkillSecretPrefix)
+	batch.Returned = []string{arn}
+	tests := []struct {
+		name string
+		c    awsrecord.Call
+		want []string
+	}{
+		{"read", call("GetSecretValue", "SecretId", skill), []string{"secretsmanager:GetSecretValue on " + arn, "kms:Decrypt on " + s.KeyARN}},
+		{"write", call("PutSecretValue", "SecretId", skill), []string{"secretsmanager:PutSecretValue on " + arn, "kms:GenerateDataKey on " + s.KeyARN, "kms:Decrypt on " + s.KeyARN}},
+		{"stage", call("UpdateSecretVersionStage", "SecretId", skill), []string{"secretsmanager:UpdateSecretVersionStage on " + arn}},
+		{"list", call("ListSecrets"), []string{"secretsmanager:ListSecrets on *"}},
+		{"batch", batch, []string{"secretsmanager:BatchGetSecretValue on *", "secretsmanager:ListSecrets on *", "secretsmanager:GetSecretValue on " + arn, "kms:Decrypt on " + s.KeyARN}},
+		{"create", call("CreateSecret", "Name", skill, "KmsKeyId", "alias/x", "Tags", "team"), []string{"secretsmanager:CreateSecret on " + arn, "secretsmanager:TagResource on " + arn, "kms:GenerateDataKey on " + s.KeyARN, "kms:Decrypt on " + s.KeyARN}},
+		{"create with the managed key", call("CreateSecret", "Name", skill), []string{"secretsmanager:CreateSecret on " + arn}},
+		{"kms directly", awsrecord.Call{Service: "kms", Operation: "Decrypt", Params: map[string][]string{"KeyId": {"k"}}}, []string{"kms:Decrypt on " + s.KeyARN}},
+		{"rotate", call("RotateSecret", "SecretId", skill, "RotationLambdaARN", "arn:aws:lambda:us-east-1:123456789012:function:f"), []string{"secretsmanager:RotateSecret on " + arn, "lambda:InvokeFunction on " + s.Function.FunctionARN}},
+	}
+	for _, tt := range tests {
+		perms, err := s.Required(tt.c)
+		if err != nil {
+			t.Errorf("%s: Required(%s): %v", tt.name, tt.c, err)
+			continue
+		}
+		var got []string
+		for _, p := range perms {
+			got = append(got, p.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Required(%s) = %q; want %q", tt.name, tt.c, got, tt.want)
+		}
+	}
+	for _, c := range []awsrecord.Call{
+		{Service: "lambda", Raw: "POST /2015-03-31/functions"},
+		call("FrobnicateSecret", "SecretId", skill),
+		call("GetSecretValue"),
+	} {
+		if _, err := s.Required(c); err == nil {
+			t.Errorf("Required(%s) = nil error; want one naming the call", c)
+		}
+	}
+}
+
+// TestCheckSyncCalls checks the calls of a sync and a rotation against the
+// stack's function role.
+func TestCheckSyncCalls(t *testing.T) {
+	s := load(t)
+	r := s.CheckFunction(syncCalls(s))
+	if r.Failed() {
+		t.Fatalf("denied %q, errors %q; want none", r.Denied, r.Errors)
+	}
+	var unused []string
+	for _, g := range r.Unused() {
+		unused = append(unused, g.Action)
+	}
+	if want := []string{"sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents"}; !slices.Equal(unused, want) {
+		t.Errorf("unused grants = %v; want %v (the log and failed-run queue grants are Lambda's, not the code's)", unused, want)
+	}
+}
+
+// TestCheckFailsWithoutGrant removes, one at a time, each grant the calls
+// use, and checks the check then fails naming the call and the permission.
+func TestCheckFailsWithoutGrant(t *testing.T) {
+	s := load(t)
+	calls := syncCalls(s)
+	r := s.CheckFunction(calls)
+	var used []Grant
+	for g, n := range r.Used {
+		if n > 0 {
+			used = append(used, g)
+		}
+	}
+	slices.SortFunc(used, func(a, b Grant) int { return strings.Compare(a.String(), b.String()) })
+	if len(used) < 10 {
+		t.Fatalf("%d grants used; want every secretsmanager and kms grant of the role", len(used))
+	}
+	for _, g := range used {
+		t.Run(g.Statement+"/"+g.Action, func(t *testing.T) {
+			r := s.Check(calls, s.Function.Without(g))
+			if !r.Failed() {
+				t.Fatalf("check without %s passed; want a failure", g)
+			}
+			for _, d := range r.Denied {
+				if !strings.HasPrefix(d, "call secretsmanager:") || !strings.Contains(d, " needs "+g.Action+" on ") {
+					t.Errorf("denial %q does not name the call and the removed %s", d, g.Action)
+				}
+			}
+			t.Logf("without %s: %s", g, strings.Join(r.Denied, "\n"))
+		})
+	}
+}
+
+func TestCheckFailsMessages(t *testing.T) {
+	s := load(t)
+	skill := s.SkillSecretPrefix + s.SkillIDs[0]
+	arn := s.SecretARN(skill)
+
+	t.Run("unrecorded call", func(t *testing.T) {
+		r := s.CheckFunction([]awsrecord.Call{call("DeleteSecret", "SecretId", skill)})
+		want := "call secretsmanager:DeleteSecret SecretId=" + skill + " needs secretsmanager:DeleteSecret on " + arn + ": implicitly denied by the role's identity policies (no statement allows it)"
+		if len(r.Denied) != 1 || r.Denied[0] != want {
+			t.Errorf("Denied = %q; want [%q]", r.Denied, want)
+		}
+	})
+	t.Run("LWA secret is not a skill secret", func(t *testing.T) {
+		r := s.CheckFunction([]awsrecord.Call{call("UpdateSecretVersionStage", "SecretId", s.LWASecretName)})
+		if len(r.Denied) != 1 || !strings.Contains(r.Denied[0], "needs secretsmanager:UpdateSecretVersionStage on "+s.Secrets[s.LWASecretName]) {
+			t.Errorf("Denied = %q; want the LWA secret's UpdateSecretVersionStage", r.Denied)
+		}
+	})
+	t.Run("key policy without delegation", func(t *testing.T) {
+		saved := s.KeyPolicy
+		t.Cleanup(func() { s.KeyPolicy = saved })
+		kp := &iampolicy.Policy{Name: saved.Name}
+		for _, st := range saved.Statement {
+			if !slices.Contains(st.Principal["AWS"], "arn:aws:iam::123456789012:root") {
+				kp.Statement = append(kp.Statement, st)
+			}
+		}
+		s.KeyPolicy = kp
+		r := s.CheckFunction([]awsrecord.Call{call("GetSecretValue", "SecretId", skill)})
+		want := "call secretsmanager:GetSecretValue SecretId=" + skill + " needs kms:Decrypt on " + s.KeyARN + " (Secrets Manager uses the secret's key for GetSecretValue of " + arn + "): the key policy neither allows the role nor delegates this action to IAM (no statement for the account root)"
+		if len(r.Denied) != 1 || r.Denied[0] != want {
+			t.Errorf("Denied = %q; want [%q]", r.Denied, want)
+		}
+	})
+	t.Run("key policy deny", func(t *testing.T) {
+		saved := s.KeyPolicy
+		t.Cleanup(func() { s.KeyPolicy = saved })
+		deny, err := iampolicy.Parse("key policy", []byte(`{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey", "Resource": "*"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.KeyPolicy = &iampolicy.Policy{Name: saved.Name, Statement: append(slices.Clone(saved.Statement), deny.Statement...)}
+		r := s.CheckFunction([]awsrecord.Call{call("PutSecretValue", "SecretId", skill)})
+		if len(r.Denied) != 1 || !strings.Contains(r.Denied[0], "needs kms:GenerateDataKey on "+s.KeyARN) || !strings.HasSuffix(r.Denied[0], "explicitly denied by the key policy") {
+			t.Errorf("Denied = %q; want GenerateDataKey explicitly denied by the key policy", r.Denied)
+		}
+	})
+	t.Run("explicit deny", func(t *testing.T) {
+		fn := s.Function
+		deny, err := iampolicy.Parse("deny", []byte(`{"Statement": [{"Sid": "NoWrites", "Effect": "Deny", "Action": "secretsmanager:Put*", "Resource": "*"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn.Policies = append(slices.Clone(fn.Policies), deny)
+		r := s.Check([]awsrecord.Call{call("PutSecretValue", "SecretId", skill)}, fn)
+		if len(r.Denied) != 1 || !strings.HasSuffix(r.Denied[0], "explicitly denied by the role's identity policies (deny NoWrites)") {
+			t.Errorf("Denied = %q; want the explicit deny named", r.Denied)
+		}
+	})
+	t.Run("whole statement removed", func(t *testing.T) {
+		g := Grant{Policy: s.Function.Policies[0].Name, Statement: "SyncAndRotateSkillSecrets"}
+		r := s.Check(syncCalls(s), s.Function.Without(g))
+		var ops []string
+		for _, d := range r.Denied {
+			ops = append(ops, strings.Fields(d)[1])
+		}
+		want := []string{"secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:UpdateSecretVersionStage"}
+		if !slices.Equal(ops, want) {
+			t.Errorf("denied calls without %s = %v; want %v\n%s", g.Statement, ops, want, strings.Join(r.Denied, "\n"))
+		}
+	})
+	t.Run("no rule", func(t *testing.T) {
+		r := s.CheckFunction([]awsrecord.Call{call("FrobnicateSecret", "SecretId", skill)})
+		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "permcheck has no rule for secretsmanager:FrobnicateSecret") {
+			t.Errorf("Errors = %q; want the missing rule named", r.Errors)
+		}
+	})
+}
+
+// TestReaders proves each reader role of the stack reads exactly its skills'
+// secrets, and that the check fails for a reader that can read more or less.
+func TestReaders(t *testing.T) {
+	s := load(t)
+	if len(s.Readers) == 0 {
+		t.Fatal("the policy file has no reader roles; want the ones TestIAMPolicyFile configures")
+	}
+	for _, p := range s.Readers {
+		if problems := s.CheckReader(p); len(problems) > 0 {
+			t.Errorf("reader %s:\n%s", p.RoleARN, strings.Join(problems, "\n"))
+		}
+	}
+
+	reader := func(skills []string, doc string) Principal {
+		pol, err := iampolicy.Parse("reader", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Principal{RoleARN: "arn:aws:iam::123456789012:role/r", SkillIDs: skills, Policies: []*iampolicy.Policy{pol}}
+	}
+	const decrypt = `{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "KEY", "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}`
+	one := s.SkillIDs[0]
+	oneARN := s.SecretARN(s.SkillSecretPrefix + one)
+	prefixARN := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + s.SkillSecretPrefix
+	tests := []struct {
+		name   string
+		skills []string
+		stmts  string
+		want   string // a problem that must be reported; "" for none
+	}{
+		{"per-skill reader", []string{one}, `{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "` + strings.TrimSuffix(oneARN, s.SecretARNSuffix) + `??????"}`, ""},
+		{"per-skill reader reads all", []string{one}, `{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "` + prefixARN + `*"}`, "secretsmanager:GetSecretValue on " + s.SecretARN(s.SkillSecretPrefix+s.SkillIDs[1]) + " is allowed; want allowed=false"},
+		{"reads the LWA secret", []string{"*"}, `{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}`, "secretsmanager:GetSecretValue on " + s.Secrets[s.LWASecretName] + " is allowed; want allowed=false"},
+		{"cannot read", []string{"*"}, `{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "` + oneARN + `"}`, "secretsmanager:GetSecretValue on " + s.SecretARN(s.SkillSecretPrefix+OtherSkillID) + " is denied"},
+		{"describes", []string{"*"}, `{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": "` + prefixARN + `*"}`, "secretsmanager:DescribeSecret on " + oneARN + " is allowed"},
+		{"wildcard action", []string{"*"}, `{"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "` + prefixARN + `*"}`, "action secretsmanager:Get*; a reader may only have"},
+		{"NotAction", []string{"*"}, `{"Effect": "Allow", "NotAction": "iam:*", "Resource": "` + prefixARN + `*"}`, "NotAction/NotResource in a reader policy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `{"Statement": [` + tt.stmts + `, ` + strings.Replace(decrypt, "KEY", s.KeyARN, 1) + `]}`
+			problems := s.CheckReader(reader(tt.skills, doc))
+			joined := strings.Join(problems, "\n")
+			if tt.want == "" && len(problems) > 0 {
+				t.Errorf("CheckReader = %s; want no problem", joined)
+			}
+			if tt.want != "" && !strings.Contains(joined, tt.want) {
+				t.Errorf("CheckReader = %q; want a problem containing %q", joined, tt.want)
+			}
+		})
+	}
+}
