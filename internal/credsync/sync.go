@@ -114,7 +114,9 @@ func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 
 func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	sum := &Summary{Results: []Result{}}
-	extra, err := s.authenticate(ctx)
+	call, cancel := s.callContext(ctx)
+	defer cancel()
+	extra, err := s.authenticate(ctx, call)
 	if err != nil {
 		return sum, err
 	}
@@ -123,7 +125,7 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		return sum, errors.Join(extra, err)
 	}
 	jobs, results := s.plan(refs, req.SkillIDs)
-	s.syncAll(ctx, jobs, results)
+	s.syncAll(ctx, call, jobs, results)
 
 	sum.Results = results
 	for _, r := range results {
@@ -140,22 +142,44 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	return sum, extra
 }
 
+// reserve is Reserve or its default.
+func (s *Syncer) reserve() time.Duration {
+	if s.Reserve > 0 {
+		return s.Reserve
+	}
+	return 3 * time.Second
+}
+
+// callContext returns the context for calls to LWA and SMAPI: it ends
+// Reserve before ctx's deadline, so the writes and the summary always have
+// time, even when LWA or SMAPI does not answer.
+func (s *Syncer) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-s.reserve()))
+	}
+	return context.WithCancel(ctx)
+}
+
 // authenticate reads the LWA secret and gets an access token, before any
-// skill is touched. A rotated refresh token is saved back; failing to save it
-// is returned as extra, which does not stop the run but fails it.
-func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
+// skill is touched; LWA is called within call (see callContext). A rotated
+// refresh token is saved back; failing to save it is returned as extra,
+// which does not stop the run but fails it.
+func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
 	if err != nil {
 		return nil, err
 	}
 	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
-	if _, err := s.Client.Retrier.Do(ctx, func(context.Context) error {
-		_, err := s.Tokens.Token()
+	if _, err := s.Client.Retrier.Do(call, func(ctx context.Context) error {
+		_, err := s.Tokens.TokenContext(ctx)
 		return err
 	}); err != nil {
 		var api *smapi.APIError
-		if errors.As(err, &api) && api.NeedsNewRefreshToken() {
+		switch {
+		case errors.As(err, &api) && api.NeedsNewRefreshToken():
 			return nil, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
+		case errors.Is(err, smapi.ErrLWATimeout):
+			return nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
 		}
 		return nil, fmt.Errorf("no skill secret was touched: %w", err)
 	}
@@ -207,23 +231,15 @@ func (s *Syncer) plan(refs []store.SkillSecretRef, only []string) ([]job, []Resu
 	return jobs, results
 }
 
-// syncAll runs the jobs with bounded concurrency, starting none when too
-// little of the invocation's time is left.
-func (s *Syncer) syncAll(ctx context.Context, jobs []job, results []Result) {
-	reserve, minFetch := s.Reserve, s.MinFetch
-	if reserve <= 0 {
-		reserve = 3 * time.Second
-	}
+// syncAll runs the jobs with bounded concurrency, fetching within call (see
+// callContext) and starting none when too little of the invocation's time is
+// left.
+func (s *Syncer) syncAll(ctx, call context.Context, jobs []job, results []Result) {
+	reserve, minFetch := s.reserve(), s.MinFetch
 	if minFetch <= 0 {
 		minFetch = time.Second
 	}
-	fetchCtx := ctx
 	deadline, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
-		defer cancel()
-	}
 	sem := make(chan struct{}, max(s.Concurrency, 1))
 	var wg sync.WaitGroup
 	for _, j := range jobs {
@@ -238,7 +254,7 @@ func (s *Syncer) syncAll(ctx context.Context, jobs []job, results []Result) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[j.index] = s.syncOne(ctx, fetchCtx, j)
+			results[j.index] = s.syncOne(ctx, call, j)
 		}()
 	}
 	wg.Wait()

@@ -232,21 +232,6 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	}
 }
 
-func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
-	c, fake, _ := newTestClient(t)
-	// Long enough for a normal answer on a loaded CI machine, short
-	// enough for a fast test.
-	c.HTTPClient.Timeout = 300 * time.Millisecond
-	fake.Script(skillA, smapitest.Slow(time.Minute))
-	got, err := c.GetSkillCredentials(context.Background(), skillA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Attempts != 2 {
-		t.Fatalf("attempts = %d; want 2 (timeout, then OK)", got.Attempts)
-	}
-}
-
 func TestTokenSource(t *testing.T) {
 	t.Run("one refresh for many calls", func(t *testing.T) {
 		c, fake, _ := newTestClient(t)
