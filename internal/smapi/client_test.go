@@ -3,13 +3,13 @@ package smapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 )
@@ -340,8 +340,36 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
-func TestSecretsDoNotPrint(t *testing.T) {
+// TestRedaction: no smapi type that holds a secret prints it, with any fmt
+// verb, through either slog handler or as JSON; the token source is checked
+// after a refresh that rotated the refresh token, holding every secret.
+func TestRedaction(t *testing.T) {
+	const rotated = "Atzr|rotated-DO-NOT-PRINT"
+	fake := smapitest.New()
+	t.Cleanup(fake.Close)
+	fake.AddClient(lwaClientID, lwaSecret, refreshToken)
+	fake.RotateRefreshToken(rotated)
+	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(5*time.Second))
 	creds := RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken}
-	sc := SkillCredentials{ClientID: "x", ClientSecret: secret.Value(skillSecret)}
-	assertNoSecret(t, "RefreshCredentials", fmt.Sprintf("%v %+v %#v %v %+v %#v", creds, creds, creds, sc, sc, sc))
+	ts.SetCredentials(creds)
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(fake.SMAPIURL(), ts, NewHTTPClient(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := SkillCredentials{ClientID: "x", ClientSecret: secret.Value(skillSecret), RequestID: "r"}
+	secrets := []string{lwaSecret, refreshToken, rotated, skillSecret, tok.AccessToken}
+	for name, v := range map[string]any{
+		"RefreshCredentials":  creds,
+		"*RefreshCredentials": &creds,
+		"SkillCredentials":    sc,
+		"*SkillCredentials":   &sc,
+		"*TokenSource":        ts,
+		"*Client":             c,
+	} {
+		redacttest.Check(t, name, v, secrets...)
+	}
 }
