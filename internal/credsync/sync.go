@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +63,11 @@ type Syncer struct {
 	// MinFetch is the least time a skill's SMAPI call gets; a skill is not
 	// started with less. Default 1 s.
 	MinFetch time.Duration
+	// NewPacer returns the pacer a run shares among its SMAPI calls (see
+	// smapi.Pacer); nil means smapi.NewPacer. A nil pacer turns pacing off
+	// (each call retries on its own, as before pacing; the benchmarks
+	// compare both).
+	NewPacer func() *smapi.Pacer
 	// FunctionName is the dimension of the run's metrics.
 	FunctionName string
 	Logger       *slog.Logger
@@ -120,13 +127,7 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	refs, err := s.Store.ListSkillSecrets(ctx, s.Prefix)
-	if err != nil {
-		return sum, errors.Join(extra, err)
-	}
-	jobs, results := s.plan(refs, req.SkillIDs)
-	s.syncAll(ctx, call, jobs, results)
-
+	results, err := s.syncAll(ctx, call, req.SkillIDs)
 	sum.Results = results
 	for _, r := range results {
 		switch r.Status {
@@ -139,7 +140,7 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		}
 	}
 	sum.Skills = len(results)
-	return sum, extra
+	return sum, errors.Join(extra, err)
 }
 
 // reserve is Reserve or its default.
@@ -193,77 +194,129 @@ func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 	return nil, nil
 }
 
-type job struct {
-	index  int
-	secret string
-	id     string
-}
-
-// plan picks the skills to sync and fills in the results of those that
-// cannot be synced at all (invalid id, no secret).
-func (s *Syncer) plan(refs []store.SkillSecretRef, only []string) ([]job, []Result) {
-	byID := make(map[string]store.SkillSecretRef, len(refs))
-	for _, r := range refs {
-		byID[r.SkillID] = r
-	}
-	ids := only
-	if len(only) == 0 {
-		ids = make([]string, len(refs))
-		for i, r := range refs {
-			ids[i] = r.SkillID
-		}
-	}
-	results := make([]Result, len(ids))
-	var jobs []job
-	for i, id := range ids {
-		results[i] = Result{SkillID: id, Status: StatusFailed}
-		if err := smapi.ValidateSkillID(id); err != nil {
-			results[i].Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)
-			continue
-		}
-		ref, ok := byID[id]
-		if !ok {
-			results[i].Error = fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)
-			continue
-		}
-		jobs = append(jobs, job{index: i, secret: ref.Name, id: id})
-	}
-	return jobs, results
-}
-
-// syncAll runs the jobs with bounded concurrency, fetching within call (see
-// callContext) and starting none when too little of the invocation's time is
-// left.
-func (s *Syncer) syncAll(ctx, call context.Context, jobs []job, results []Result) {
+// syncAll reads the skill secrets (those of only, or every one under the
+// prefix) in batches and starts each skill's SMAPI fetch as soon as its
+// secret is read, at most Concurrency at once, starting none when too little
+// of the invocation's time is left; SMAPI is called within call (see
+// callContext). It returns the results in the order of only, or sorted by
+// skill id, and the error that stopped the reading.
+func (s *Syncer) syncAll(ctx, call context.Context, only []string) ([]Result, error) {
 	reserve, minFetch := s.reserve(), s.MinFetch
 	if minFetch <= 0 {
 		minFetch = time.Second
 	}
 	deadline, hasDeadline := ctx.Deadline()
+
+	var mu sync.Mutex
+	byID := map[string]Result{}
+	set := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		byID[r.SkillID] = r
+	}
+	var ids []string // the valid ids of only, each once
+	for _, id := range only {
+		if _, done := byID[id]; done || slices.Contains(ids, id) {
+			continue
+		}
+		if err := smapi.ValidateSkillID(id); err != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)})
+			continue
+		}
+		ids = append(ids, id)
+	}
+
+	// The reader hands secrets over page by page; the fetches of a page
+	// start while the next one is read.
+	read := make(chan store.SkillValue, 256)
+	readErr := make(chan error, 1)
+	if len(only) > 0 && len(ids) == 0 {
+		close(read)
+		readErr <- nil
+	} else {
+		go func() {
+			defer close(read)
+			readErr <- s.Store.ReadSkills(ctx, s.Prefix, ids, func(page []store.SkillValue) {
+				for _, v := range page {
+					read <- v
+				}
+			})
+		}()
+	}
+
+	// One pacer for the run: a 429 slows every worker, not just its own.
+	newPacer := s.NewPacer
+	if newPacer == nil {
+		newPacer = smapi.NewPacer
+	}
+	client := *s.Client
+	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
+		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
+	}
+
 	sem := make(chan struct{}, max(s.Concurrency, 1))
 	var wg sync.WaitGroup
-	for _, j := range jobs {
+	for v := range read {
+		res := Result{SkillID: v.SkillID, Status: StatusFailed}
+		switch {
+		case v.Err != nil && store.IsNotFound(v.Err):
+			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
+		case v.Err != nil:
+			res.Error = fmt.Sprintf("skill %s: %v", v.SkillID, v.Err)
+		case len(only) == 0 && smapi.ValidateSkillID(v.SkillID) != nil:
+			res.Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s)", smapi.ValidateSkillID(v.SkillID), v.Name)
+		}
+		if res.Error != "" {
+			set(res)
+			if v.Err != nil {
+				s.logSkill(ctx, res, 0, 0)
+			}
+			continue
+		}
 		sem <- struct{}{}
 		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
 			<-sem
-			results[j.index].Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
-			s.logSkill(ctx, results[j.index], 0, 0)
+			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
+			set(res)
+			s.logSkill(ctx, res, 0, 0)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[j.index] = s.syncOne(ctx, call, j)
+			set(s.syncOne(ctx, call, &client, v))
 		}()
 	}
 	wg.Wait()
+	err := <-readErr
+
+	if len(only) == 0 {
+		results := make([]Result, 0, len(byID))
+		for _, r := range byID {
+			results = append(results, r)
+		}
+		slices.SortFunc(results, func(a, b Result) int { return strings.Compare(a.SkillID, b.SkillID) })
+		return results, err
+	}
+	results := make([]Result, len(only))
+	for i, id := range only {
+		r, ok := byID[id]
+		if !ok {
+			r = Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)}
+			if err != nil {
+				r.Error = fmt.Sprintf("secret %s%s not read: %v", s.Prefix, id, err)
+			}
+		}
+		results[i] = r
+	}
+	return results, err
 }
 
-func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
+func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cur store.SkillValue) Result {
 	start := time.Now()
-	res := Result{SkillID: j.id, Status: StatusFailed}
-	creds, err := s.Client.GetSkillCredentials(fetchCtx, j.id)
+	res := Result{SkillID: cur.SkillID, Status: StatusFailed}
+	creds, err := client.GetSkillCredentials(fetchCtx, cur.SkillID)
 	if err != nil {
 		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
 		var ce *smapi.CallError
@@ -275,10 +328,10 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 		return res
 	}
 	res.RequestID = creds.RequestID
-	changed, err := s.Store.WriteSkill(ctx, j.secret, store.SkillSecret{SkillID: j.id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	changed, err := s.Store.ReplaceSkill(ctx, cur, store.SkillSecret{SkillID: cur.SkillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
 	switch {
 	case err != nil:
-		res.Error = fmt.Sprintf("skill %s: %v", j.id, err)
+		res.Error = fmt.Sprintf("skill %s: %v", cur.SkillID, err)
 	case changed:
 		res.Status = StatusUpdated
 	default:
@@ -286,6 +339,16 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, j job) Result {
 	}
 	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
 	return res
+}
+
+// logPacing logs what the run's pacer saw: SMAPI requests, 429 answers,
+// rate cuts and the rate it ended at.
+func (s *Syncer) logPacing(ctx context.Context, st smapi.PacerStats) {
+	s.Logger.LogAttrs(ctx, slog.LevelInfo, "smapi pacing",
+		slog.Int("requests", st.Requests),
+		slog.Int("throttled", st.Throttled),
+		slog.Int("rate_cuts", st.Cuts),
+		slog.Float64("rate_per_second", math.Round(st.Rate*10)/10))
 }
 
 func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Duration) {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,59 @@ type env struct {
 	prefix string
 	lwaID  string
 	waits  *[]time.Duration
+	calls  *callCounter
+}
+
+// callCounter counts the Secrets Manager calls the store makes, by operation.
+type callCounter struct {
+	store.API
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *callCounter) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[op]++
+}
+
+// counts returns the calls so far and forgets them.
+func (c *callCounter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+func (c *callCounter) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, o ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	c.add("ListSecrets")
+	return c.API.ListSecrets(ctx, in, o...)
+}
+
+func (c *callCounter) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	c.add("GetSecretValue")
+	return c.API.GetSecretValue(ctx, in, o...)
+}
+
+func (c *callCounter) BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
+	c.add("BatchGetSecretValue")
+	return c.API.BatchGetSecretValue(ctx, in, o...)
+}
+
+func (c *callCounter) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	c.add("PutSecretValue")
+	return c.API.PutSecretValue(ctx, in, o...)
+}
+
+func (c *callCounter) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	c.add("DescribeSecret")
+	return c.API.DescribeSecret(ctx, in, o...)
+}
+
+func (c *callCounter) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, o ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	c.add("UpdateSecretVersionStage")
+	return c.API.UpdateSecretVersionStage(ctx, in, o...)
 }
 
 // newEnv creates the LWA secret and a secret for each of the skills, which
@@ -93,13 +147,20 @@ func newEnv(t *testing.T, skills ...int) *env {
 		waits = append(waits, d)
 		return ctx.Err()
 	}
+	e.calls = &callCounter{API: e.api, n: map[string]int{}}
 	e.syncer = &Syncer{
-		Store:        store.New(e.api),
-		Client:       client,
-		Tokens:       tokens,
-		LWASecretID:  e.lwaID,
-		Prefix:       e.prefix,
-		Concurrency:  4,
+		Store:       store.New(e.calls),
+		Client:      client,
+		Tokens:      tokens,
+		LWASecretID: e.lwaID,
+		Prefix:      e.prefix,
+		Concurrency: 4,
+		// Functional tests do not wait for their pacing slots.
+		NewPacer: func() *smapi.Pacer {
+			p := smapi.NewPacer()
+			p.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+			return p
+		},
 		FunctionName: "test-function",
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
@@ -491,5 +552,62 @@ func TestSummaryLineIsEMF(t *testing.T) {
 	if m.Msg != "sync finished" || len(m.AWS.CloudWatchMetrics) != 1 || m.AWS.CloudWatchMetrics[0].Namespace != MetricNamespace ||
 		m.FunctionName != "test-function" || m.SyncSucceeded == nil || *m.SyncSucceeded != 1 || m.SkillsUpdated == nil || *m.SkillsUpdated != 1 {
 		t.Fatalf("summary line = %s; want an EMF record with SyncSucceeded 1", lines[len(lines)-1])
+	}
+}
+
+// TestSecretsManagerCalls counts the Secrets Manager calls of a run of 45
+// skills: the LWA secret, one BatchGetSecretValue per 20 skills and, on the
+// first run only, one PutSecretValue per skill; nothing else.
+func TestSecretsManagerCalls(t *testing.T) {
+	const n = 45
+	skills := make([]int, n)
+	for i := range skills {
+		skills[i] = i + 1
+	}
+	e := newEnv(t, skills...)
+	e.syncer.Concurrency = 8
+	batches := (n + 19) / 20
+
+	sum, err := e.run(`{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, n, n, 0, 0)
+	want := map[string]int{"GetSecretValue": 1, "BatchGetSecretValue": batches, "PutSecretValue": n}
+	if got := e.calls.counts(); !maps.Equal(got, want) {
+		t.Fatalf("first run: Secrets Manager calls %v; want %v", got, want)
+	}
+
+	sum, err = e.run(`{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, n, 0, n, 0)
+	want = map[string]int{"GetSecretValue": 1, "BatchGetSecretValue": batches}
+	got := e.calls.counts()
+	if !maps.Equal(got, want) {
+		t.Fatalf("unchanged run: Secrets Manager calls %v; want %v", got, want)
+	}
+	if total := got["GetSecretValue"] + got["BatchGetSecretValue"]; total > batches+3 {
+		t.Fatalf("unchanged run: %d calls; want at most ceil(N/20)+3 = %d", total, batches+3)
+	}
+
+	// An id list of 25 is read in chunks of 20.
+	ids := make([]string, 0, 25)
+	for i := 25; i >= 1; i-- {
+		ids = append(ids, skill(i))
+	}
+	ev, _ := json.Marshal(map[string][]string{"skillIds": ids})
+	sum, err = e.run(string(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, sum, 25, 0, 25, 0)
+	want = map[string]int{"GetSecretValue": 1, "BatchGetSecretValue": 2}
+	if got := e.calls.counts(); !maps.Equal(got, want) {
+		t.Fatalf("skillIds run: Secrets Manager calls %v; want %v", got, want)
+	}
+	if sum.Results[0].SkillID != skill(25) || sum.Results[24].SkillID != skill(1) {
+		t.Fatalf("results are not in the order of the event: %+v", sum.Results)
 	}
 }

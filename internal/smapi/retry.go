@@ -33,6 +33,12 @@ type Retrier struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter picks the actual backoff in [0, d]. nil means uniform random.
 	Jitter func(d time.Duration) time.Duration
+	// Pacer, when set, is shared by every call of a run: each attempt waits
+	// for its slot, every answer adjusts the shared rate, and a 429 pauses
+	// all calls until its Retry-After. With a Pacer and a context deadline,
+	// a 429 does not count against MaxAttempts: a call is throttled until
+	// it is answered or runs out of time.
+	Pacer *Pacer
 }
 
 // DefaultRetrier returns the policy the Lambda uses: 5 attempts, 200 ms
@@ -50,13 +56,29 @@ var ErrNoTimeToRetry = errors.New("no time left before the deadline to retry")
 // made and fn's last error.
 func (r Retrier) Do(ctx context.Context, fn func(ctx context.Context) error) (attempts int, err error) {
 	max := max(r.MaxAttempts, 1)
+	_, hasDeadline := ctx.Deadline()
+	counted := 0
 	for attempts = 1; ; attempts++ {
+		sent := time.Now()
+		if r.Pacer != nil {
+			if perr := r.Pacer.Wait(ctx); perr != nil {
+				if err == nil {
+					return attempts - 1, perr
+				}
+				return attempts - 1, fmt.Errorf("%w: %w", perr, err)
+			}
+			sent = time.Now()
+		}
 		err = fn(ctx)
+		throttled := r.observe(sent, err)
 		if err == nil {
 			return attempts, nil
 		}
+		if !throttled || !hasDeadline {
+			counted++
+		}
 		retry, wait := r.classify(ctx, err, attempts)
-		if !retry || attempts >= max {
+		if !retry || counted >= max {
 			return attempts, err
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
@@ -66,6 +88,28 @@ func (r Retrier) Do(ctx context.Context, fn func(ctx context.Context) error) (at
 			return attempts, fmt.Errorf("%w: %w", serr, err)
 		}
 	}
+}
+
+// observe tells the Pacer, if any, how the service answered, and reports
+// whether the answer was a throttle and the Pacer took it.
+func (r Retrier) observe(sent time.Time, err error) bool {
+	if r.Pacer == nil {
+		return false
+	}
+	var api *APIError
+	switch {
+	case errors.As(err, &api) && api.StatusCode == http.StatusTooManyRequests:
+		r.Pacer.Throttled(sent, min(api.RetryAfter, r.MaxDelay))
+		return true
+	case err == nil || errors.As(err, &api):
+		r.Pacer.Answered()
+	default:
+		var resp *ResponseError
+		if errors.As(err, &resp) {
+			r.Pacer.Answered()
+		}
+	}
+	return false
 }
 
 // classify says whether err is worth another attempt and how long to wait.
@@ -123,14 +167,7 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleepTimer(ctx, d)
 }
 
 // ParseRetryAfter reads a Retry-After header as delay-seconds or an HTTP

@@ -18,34 +18,27 @@ import (
 // requestTimeout is the Lambda's per-request timeout (lambda/main.go).
 const requestTimeout = 10 * time.Second
 
-// newPipeClient returns the client NewHTTPClient builds, talking to fake
-// over an in-memory Pipe. Call it inside a synctest bubble: deadlines and
+// newBubbleClient returns the client NewHTTPClient builds, served by the
+// fake's in-process transport. Inside a synctest bubble, deadlines and
 // timeouts then pass in fake time, at once and exactly.
-func newPipeClient(t *testing.T, fake *smapitest.Server) *http.Client {
-	t.Helper()
-	p := fake.ServePipe()
+func newBubbleClient(fake *smapitest.Server) *http.Client {
 	hc := NewHTTPClient(requestTimeout)
-	tr := hc.Transport.(*headerTransport).base.(*http.Transport)
-	tr.DialContext = p.DialContext
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		p.Close()
-	})
+	hc.Transport.(*headerTransport).base = fake.Transport()
 	return hc
 }
 
-// inPipeBubble runs f in a synctest bubble with a fake that knows the test's
-// LWA client and skill A, and a token source over a Pipe to it. The fake's
-// loopback listener is started outside the bubble: a goroutine waiting on a
-// socket would keep the bubble's clock still.
-func inPipeBubble(t *testing.T, f func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client)) {
+// inBubble runs f in a synctest bubble with a fake that knows the test's
+// LWA client and skill A, and a token source served by it in process. The
+// fake's loopback listener is started outside the bubble: a goroutine
+// waiting on a socket would keep the bubble's clock still.
+func inBubble(t *testing.T, f func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client)) {
 	t.Helper()
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient(lwaClientID, lwaSecret, refreshToken)
 	fake.SetSkill(skillA, "amzn1.application-oa2-client.skill-a", skillSecret)
 	synctest.Test(t, func(t *testing.T) {
-		hc := newPipeClient(t, fake)
+		hc := newBubbleClient(fake)
 		ts := NewTokenSource(fake.TokenURL(), hc)
 		ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
 		f(t, fake, ts, hc)
@@ -55,7 +48,7 @@ func inPipeBubble(t *testing.T, f func(t *testing.T, fake *smapitest.Server, ts 
 // TestSlowAnswerTimesOutAndIsRetried: an answer slower than the client's
 // timeout is abandoned after exactly that timeout and tried again.
 func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
-	inPipeBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client) {
+	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client) {
 		c, err := NewClient(fake.SMAPIURL(), ts, hc)
 		if err != nil {
 			t.Fatal(err)
@@ -91,7 +84,7 @@ func TestSlowLWAEndsWithTheContext(t *testing.T) {
 		{"client timeout", 0, time.Minute, requestTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inPipeBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
+			inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
 				fake.ScriptToken(smapitest.Slow(tc.delay))
 				start := time.Now()
 				var err error
@@ -117,7 +110,7 @@ func TestSlowLWAEndsWithTheContext(t *testing.T) {
 // TestSMAPICallEndsWhenLWAIsSlow: a refresh needed by a SMAPI request is
 // bounded by the request's context; SMAPI is not called without a token.
 func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
-	inPipeBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client) {
+	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, hc *http.Client) {
 		c, err := NewClient(fake.SMAPIURL(), ts, hc)
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +135,7 @@ func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
 
 // TestMessagingTokenEndsWithTheContext: testSecret's grant is bounded too.
 func TestMessagingTokenEndsWithTheContext(t *testing.T) {
-	inPipeBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
+	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
 		fake.ScriptToken(smapitest.Slow(3 * time.Second))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -164,7 +157,7 @@ func TestMessagingTokenEndsWithTheContext(t *testing.T) {
 // refresh is under way wait for it; one whose context ends first gives up
 // alone.
 func TestConcurrentCallersShareOneRefresh(t *testing.T) {
-	inPipeBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
+	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
 		fake.ScriptToken(smapitest.Slow(2 * time.Second))
 		var wg sync.WaitGroup
 		toks := make([]*oauth2.Token, 5)

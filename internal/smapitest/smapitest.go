@@ -131,6 +131,7 @@ type Server struct {
 	skills          map[string]Credentials
 	faults          map[string][]Fault
 	latency         time.Duration
+	limit           *bucket
 	inFlight        int
 	maxInFlight     int
 	log             []Request
@@ -220,6 +221,72 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// SetRateLimit makes SMAPI's credentials endpoint allow perSecond requests a
+// second with bursts of burst, for all skills together: a token bucket that
+// starts full; a request that finds it empty gets 429 with Retry-After: 1,
+// as a throttled SMAPI answers. A rate of 0 removes the limit.
+//
+// Amazon publishes no firm limit for SMAPI (an older page says 25 requests a
+// second per skill) and the limit is shared with the developer account's
+// other tools. Amazon's APIs on api.amazonalexa.com answer a request over
+// their limit with 429 and the client is to wait and retry
+// (https://developer.amazon.com/en-US/docs/alexa/alexa-smart-properties/handle-api-throttling.html);
+// the bucket's shape is our model of such a limit.
+func (s *Server) SetRateLimit(perSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = nil
+	if perSecond > 0 {
+		s.limit = &bucket{rate: perSecond, burst: float64(max(burst, 1)), tokens: float64(max(burst, 1)), at: time.Now()}
+	}
+}
+
+// bucket is a token bucket; the caller holds Server.mu.
+type bucket struct {
+	rate, burst, tokens float64
+	at                  time.Time
+}
+
+func (b *bucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.at).Seconds()*b.rate)
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Throttled returns how many SMAPI requests were answered 429.
+func (s *Server) Throttled() int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.SkillID != "" && r.Status == http.StatusTooManyRequests {
+			n++
+		}
+	}
+	return n
+}
+
+// Transport returns a RoundTripper that serves every request in the
+// caller's goroutine, without a connection: the fake's own handlers, as in
+// the server. It lets a test run the fake inside a testing/synctest bubble,
+// where the fake's latency and rate limit follow the bubble's clock.
+func (s *Server) Transport() http.RoundTripper { return handlerTransport{s.srv.Config.Handler} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
 }
 
 // Requests returns the requests answered so far, in order.
@@ -436,9 +503,14 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	fault, faulted := nextFault(s.faults, skillID)
 	latency := s.latency
 	creds, known := s.skills[skillID]
+	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
 	if !wait(r.Context(), latency+fault.Delay) {
+		return
+	}
+	if limited {
+		s.finish(i, s.writeFault(w, Throttled("1"), false))
 		return
 	}
 	if !authorized {

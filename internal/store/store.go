@@ -25,6 +25,7 @@ import (
 type API interface {
 	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	BatchGetSecretValue(context.Context, *secretsmanager.BatchGetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
@@ -220,7 +221,9 @@ func RequestToken(currentVersion, value string) string {
 }
 
 // IsNotFound reports whether err is Secrets Manager's ResourceNotFoundException.
+// A per-secret error of a batch read with that code counts too.
 func IsNotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
-	return errors.As(err, &nf)
+	var se *SecretError
+	return errors.As(err, &nf) || (errors.As(err, &se) && se.Code == "ResourceNotFoundException")
 }

@@ -46,8 +46,43 @@ func (m *Mem) Versions(name string) int {
 func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	names, next := m.pageLocked(in.Filters, in.NextToken, in.MaxResults, 100)
+	out := &secretsmanager.ListSecretsOutput{NextToken: next}
+	for _, n := range names {
+		out.SecretList = append(out.SecretList, types.SecretListEntry{Name: aws.String(n)})
+	}
+	return out, nil
+}
+
+// BatchGetSecretValue implements store.API: a name prefix filter with pages,
+// or an id list (a missing secret is a per-secret error); every value is
+// AWSCURRENT.
+func (m *Mem) BatchGetSecretValue(_ context.Context, in *secretsmanager.BatchGetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := &secretsmanager.BatchGetSecretValueOutput{}
+	names := in.SecretIdList
+	if len(names) == 0 {
+		names, out.NextToken = m.pageLocked(in.Filters, in.NextToken, in.MaxResults, 20)
+	}
+	for _, n := range names {
+		v, ok := m.current[n]
+		if !ok {
+			out.Errors = append(out.Errors, types.APIErrorType{SecretId: aws.String(n), ErrorCode: aws.String("ResourceNotFoundException"),
+				Message: aws.String("Secrets Manager can't find the specified secret.")})
+			continue
+		}
+		out.SecretValues = append(out.SecretValues, types.SecretValueEntry{Name: aws.String(n), SecretString: aws.String(v),
+			VersionId: aws.String(fmt.Sprintf("v%d", m.version[n])), VersionStages: []string{"AWSCURRENT"}})
+	}
+	return out, nil
+}
+
+// pageLocked returns one page of the names matching the name filter
+// (case-sensitive prefix), sorted, and the next page's token.
+func (m *Mem) pageLocked(filters []types.Filter, token *string, maxResults *int32, defaultSize int) ([]string, *string) {
 	prefix := ""
-	for _, f := range in.Filters {
+	for _, f := range filters {
 		if f.Key == types.FilterNameStringTypeName && len(f.Values) > 0 {
 			prefix = f.Values[0]
 		}
@@ -59,19 +94,16 @@ func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput
 		}
 	}
 	sort.Strings(names)
-	start, _ := strconv.Atoi(aws.ToString(in.NextToken))
-	size := int(aws.ToInt32(in.MaxResults))
+	start, _ := strconv.Atoi(aws.ToString(token))
+	size := int(aws.ToInt32(maxResults))
 	if size <= 0 {
-		size = 100
+		size = defaultSize
 	}
-	out := &secretsmanager.ListSecretsOutput{}
-	for i := start; i < len(names) && i < start+size; i++ {
-		out.SecretList = append(out.SecretList, types.SecretListEntry{Name: aws.String(names[i])})
+	end := min(start+size, len(names))
+	if end < len(names) {
+		return names[start:end], aws.String(strconv.Itoa(end))
 	}
-	if start+size < len(names) {
-		out.NextToken = aws.String(strconv.Itoa(start + size))
-	}
-	return out, nil
+	return names[min(start, end):end], nil
 }
 
 // GetSecretValue implements store.API for the AWSCURRENT stage.
