@@ -373,3 +373,50 @@ func TestRedaction(t *testing.T) {
 		redacttest.Check(t, name, v, secrets...)
 	}
 }
+
+// TestFullJitter: each backoff is drawn from [0, cap] with the cap doubling
+// from BaseDelay, spread over the whole range (full jitter, not a fixed or
+// halved wait); an injected source is asked for exactly those caps.
+func TestFullJitter(t *testing.T) {
+	caps := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}
+	fail := func(context.Context) error {
+		return &APIError{Service: "SMAPI", StatusCode: http.StatusServiceUnavailable}
+	}
+	low, high := make([]int, len(caps)), make([]int, len(caps))
+	for range 200 {
+		rec := &sleepRecorder{}
+		r := DefaultRetrier()
+		r.Sleep = rec.Sleep
+		if n, _ := r.Do(context.Background(), fail); n != 5 || len(rec.waits) != len(caps) {
+			t.Fatalf("attempts %d, waits %v; want 5 attempts and 4 waits", n, rec.waits)
+		}
+		for i, w := range rec.waits {
+			if w < 0 || w > caps[i] {
+				t.Fatalf("wait %d = %s; want it in [0, %s]", i+1, w, caps[i])
+			}
+			if w < caps[i]/2 {
+				low[i]++
+			} else {
+				high[i]++
+			}
+		}
+	}
+	for i := range caps {
+		if low[i] == 0 || high[i] == 0 {
+			t.Errorf("wait %d: %d of 200 below %s, %d above; want both halves of [0, %s]", i+1, low[i], caps[i]/2, high[i], caps[i])
+		}
+	}
+
+	var asked []time.Duration
+	rec := &sleepRecorder{}
+	r := DefaultRetrier()
+	r.Sleep = rec.Sleep
+	r.Jitter = func(d time.Duration) time.Duration { asked = append(asked, d); return d / 4 }
+	_, _ = r.Do(context.Background(), fail)
+	// (The backoff after the last attempt is asked for too, and not used.)
+	for i := range caps {
+		if len(asked) < len(caps) || len(rec.waits) != len(caps) || asked[i] != caps[i] || rec.waits[i] != caps[i]/4 {
+			t.Fatalf("jitter asked %v, waits %v; want caps %v and a quarter of each", asked, rec.waits, caps)
+		}
+	}
+}

@@ -205,3 +205,25 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("LWASecret prints %q; want its id and client id", got)
 	}
 }
+
+// TestReadLWAWhilePending: the LWA secret is read by AWSCURRENT even when an
+// AWSPENDING version holds other values (moto answers a read without a stage
+// with the newest version).
+func TestReadLWAWhilePending(t *testing.T) {
+	api := moto.SecretsManager()
+	id := "lwa/" + t.Name()
+	create(t, api, id, `{"clientId":"cid","clientSecret":"csec","refreshToken":"Atzr|current"}`)
+	token := "pending-token-0000000000000000000000001"
+	if _, err := api.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: &id, ClientRequestToken: &token,
+		SecretString: aws.String(`{"clientId":"other","clientSecret":"other","refreshToken":"Atzr|pending"}`), VersionStages: []string{StagePending}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(api).ReadLWA(context.Background(), id)
+	if err != nil || l.ClientID != "cid" || l.RefreshToken.Reveal() != "Atzr|current" {
+		t.Fatalf("ReadLWA = %v, %v; want the AWSCURRENT values", l, err)
+	}
+	_, version := current(t, api, id)
+	if l.VersionID != version {
+		t.Fatalf("VersionID = %s; want AWSCURRENT's %s", l.VersionID, version)
+	}
+}
