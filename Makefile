@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 
 RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 
-.PHONY: test test-go demo bench bootstrap lint fmt-check vet staticcheck check-moto
+.PHONY: test test-go demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
 
 ## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
 test: check-moto test-go test-infra
@@ -28,6 +28,20 @@ demo: check-moto
 bench: check-moto bootstrap
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/credsync
 	@ls -l bin/bootstrap | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB\n", $$5/1048576}'
+
+## mutation: mutation testing with gremlins (pinned in go.mod) of the packages
+## whose tests carry the README's promises; prints each package's surviving
+## mutants, test efficacy and mutator coverage. Slow (about 20 minutes on two
+## cores), so not part of make test; the figures are in README "Development".
+MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging
+mutation: check-moto
+	@summary=""; for p in $(MUTATION_PKGS); do \
+	  echo "== $$p"; \
+	  out=$$(GOFLAGS="$$GOFLAGS -count=1" $(GO) tool gremlins unleash --output-statuses lt --timeout-coefficient 5 ./$$p 2>&1); \
+	  eff=$$(echo "$$out" | sed -n 's/^Test efficacy: //p'); cov=$$(echo "$$out" | sed -n 's/^Mutator coverage: //p'); \
+	  if [ -z "$$eff" ]; then echo "$$out"; else echo "$$out" | grep -E 'LIVED|TIMED OUT|Killed:|Timed out:'; fi; \
+	  summary="$$summary$$(printf '%-24s efficacy %8s   mutator coverage %8s' $$p "$${eff:-failed}" "$${cov:-failed}")\n"; \
+	done; printf "== summary (target: efficacy >= 90%%, mutator coverage >= 75%%)\n$$summary"
 
 ## bootstrap: the Lambda binary exactly as the stack builds it
 bootstrap:

@@ -29,6 +29,9 @@ func TestFromEnv(t *testing.T) {
 		{"bad token URL", with("LWA_TOKEN_URL", "api.amazon.com/auth/o2/token"), "LWA_TOKEN_URL"},
 		{"concurrency", with("SYNC_CONCURRENCY", "16"), ""},
 		{"concurrency zero", with("SYNC_CONCURRENCY", "0"), "SYNC_CONCURRENCY"},
+		{"concurrency lowest", with("SYNC_CONCURRENCY", "1"), ""},
+		{"concurrency highest", with("SYNC_CONCURRENCY", "64"), ""},
+		{"concurrency one too high", with("SYNC_CONCURRENCY", "65"), "SYNC_CONCURRENCY"},
 		{"concurrency text", with("SYNC_CONCURRENCY", "eight"), "SYNC_CONCURRENCY"},
 		{"concurrency too high", with("SYNC_CONCURRENCY", "1000"), "SYNC_CONCURRENCY"},
 	}
