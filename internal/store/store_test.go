@@ -192,12 +192,15 @@ func TestRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	sk := SkillSecret{SkillID: "amzn1.ask.skill.x", ClientID: "c", ClientSecret: "skill-secret-NEVER-PRINTED"}
+	sv := SkillValue{SkillSecretRef: SkillSecretRef{Name: "p/x", SkillID: "x"}, VersionID: "v", Value: secret.Value(sk.Value())}
 	secrets := []string{"csec-NEVER-PRINTED", "Atzr|rt-NEVER-PRINTED", "extra-NEVER-PRINTED", "skill-secret-NEVER-PRINTED"}
 	for name, v := range map[string]any{
 		"LWASecret":    *l,
 		"*LWASecret":   l,
 		"SkillSecret":  sk,
 		"*SkillSecret": &sk,
+		"SkillValue":   sv,
+		"*SkillValue":  &sv,
 	} {
 		redacttest.Check(t, name, v, secrets...)
 	}
