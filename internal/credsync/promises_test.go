@@ -242,3 +242,90 @@ func TestTestSecretRefusesMalformedPending(t *testing.T) {
 		}
 	}
 }
+
+func TestRunErrorText(t *testing.T) {
+	failed := []Result{{SkillID: "a", Error: "e1"}, {SkillID: "b", Error: "e2"}}
+	for _, tc := range []struct {
+		e    RunError
+		want string
+	}{
+		{RunError{Err: errors.New("stop")}, "credential sync: stop"},
+		{RunError{Failed: failed}, "credential sync: 2 skill(s) failed: [a: e1] [b: e2]"},
+		{RunError{Err: errors.New("stop"), Failed: failed[:1]}, "credential sync: stop; 1 skill(s) failed: [a: e1]"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %q; want %q", got, tc.want)
+		}
+	}
+}
+
+func TestClipEvent(t *testing.T) {
+	exact := strings.Repeat("s", 64)
+	for in, want := range map[string]string{
+		"x":         `"x"`,
+		exact:       `"` + exact + `"`,
+		exact + "t": `"` + exact + `"…`,
+	} {
+		if got := clip(in); got != want {
+			t.Errorf("clip(%d bytes) = %s; want %s", len(in), got, want)
+		}
+	}
+}
+
+// TestDefaultMinFetch: with MinFetch unset, a skill needs 1 s beyond the
+// reserve to start; the error says how much time was needed.
+func TestDefaultMinFetch(t *testing.T) {
+	e := newEnv(t, 1)
+	e.syncer.Reserve = time.Second
+	sum, _, late := e.runWithin(1800*time.Millisecond, `{}`)
+	if late {
+		t.Fatal("the run returned after the invocation's deadline")
+	}
+	wantCounts(t, sum, 1, 0, 0, 1)
+	if r := sum.Results[0]; !strings.Contains(r.Error, "not started") || !strings.Contains(r.Error, "2s needed") || e.fake.SkillRequests(skill(1)) != 0 {
+		t.Fatalf("result = %+v; want not started, 2s needed (reserve 1s + 1s)", r)
+	}
+}
+
+// TestLogLevels: a failed skill logs at ERROR with its error, a synced one
+// at INFO without; every step of a rotation logs its status.
+func TestLogLevels(t *testing.T) {
+	e := newEnv(t, 1, 2)
+	e.fake.RemoveSkill(skill(2))
+	_, _ = e.run(`{}`)
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["msg"] != "skill synced" {
+			continue
+		}
+		_, hasErr := m["error"]
+		switch m["skill_id"] {
+		case skill(1):
+			if m["level"] != "INFO" || hasErr {
+				t.Errorf("synced skill logged %s", line)
+			}
+		case skill(2):
+			if m["level"] != "ERROR" || !hasErr {
+				t.Errorf("failed skill logged %s", line)
+			}
+		}
+	}
+
+	e.fake.SetSkill(skill(2), "amzn1.application-oa2-client.skill-2", skillSecret(2, 1))
+	tok := e.token(1)
+	arn := e.syncedWithRotation(1, tok)
+	e.fake.SetSkill(skill(1), "amzn1.application-oa2-client.skill-1", skillSecret(1, 2))
+	for _, step := range steps {
+		if _, err := e.run(rotationEvent(step, arn, tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for step, status := range map[string]string{StepCreate: "created", StepSet: "done", StepTest: "tested", StepFinish: "finished"} {
+		if want := fmt.Sprintf(`"step":%q,"status":%q`, step, status); !strings.Contains(e.logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, e.logs.String())
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package smapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The tests in this file pin the edges of the limits the README states, so
+// an off-by-one in any of them fails a test.
+
+func TestReadBodyLimit(t *testing.T) {
+	for n, wantErr := range map[int]bool{0: false, MaxBodyBytes: false, MaxBodyBytes + 1: true} {
+		body, err := ReadBody(bytes.NewReader(make([]byte, n)))
+		if (err != nil) != wantErr || (err == nil && len(body) != n) {
+			t.Errorf("ReadBody(%d bytes) = %d bytes, %v; want error %v", n, len(body), err, wantErr)
+		}
+	}
+}
+
+func TestCheckResponseStatuses(t *testing.T) {
+	for status, ok := range map[int]bool{199: false, 200: true, 204: true, 299: true, 300: false, 404: false} {
+		err := CheckResponse("SMAPI", &http.Response{StatusCode: status, Header: http.Header{}}, nil)
+		if (err == nil) != ok {
+			t.Errorf("CheckResponse(HTTP %d) = %v; want ok=%v", status, err, ok)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	exact := strings.Repeat("a", 200)
+	if got := clip(exact); got != exact {
+		t.Errorf("clip(200 bytes) = %q; want it whole", got)
+	}
+	if got := clip(exact + "b"); got != exact+"…" {
+		t.Errorf("clip(201 bytes) = %q; want 200 bytes and …", got)
+	}
+	if got := clip("a\x00b\n"); got != "a b " {
+		t.Errorf("clip(control characters) = %q; want them as spaces", got)
+	}
+}
+
+func TestInvalidSkillIDIsShownCut(t *testing.T) {
+	exact := strings.Repeat("x", 80)
+	if err := ValidateSkillID(exact); !strings.Contains(err.Error(), `"`+exact+`"`) {
+		t.Errorf("ValidateSkillID(80 bytes) = %v; want the id whole", err)
+	}
+	if err := ValidateSkillID(exact + "y"); !strings.Contains(err.Error(), `"`+exact+`…"`) {
+		t.Errorf("ValidateSkillID(81 bytes) = %v; want 80 bytes and …", err)
+	}
+}
+
+func TestParseRetryAfterLimits(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"86400":                         24 * time.Hour,
+		"86401":                         0,
+		"Thu, 26 Nov 2026 12:00:00 GMT": 24 * time.Hour,
+		"Wed, 25 Nov 2026 12:00:00 GMT": 0,
+	} {
+		if got := ParseRetryAfter(in, now); got != want {
+			t.Errorf("ParseRetryAfter(%q) = %s; want %s", in, got, want)
+		}
+	}
+}
+
+func TestDescribeAnswer(t *testing.T) {
+	tests := []struct {
+		code, message, requestID, hint, want string
+	}{
+		{"", "", "", "", "LWA answered HTTP 400"},
+		{"invalid_grant", "", "", "", "LWA answered HTTP 400 invalid_grant"},
+		{"", "bad", "", "", "LWA answered HTTP 400: bad"},
+		{"", "", "r-1", "", "LWA answered HTTP 400 (request id r-1)"},
+		{"", "", "", "do this", "LWA answered HTTP 400; do this"},
+		{"invalid_grant", "bad", "r-1", "do this", "LWA answered HTTP 400 invalid_grant: bad (request id r-1); do this"},
+	}
+	for _, tt := range tests {
+		if got := DescribeAnswer("LWA", 400, tt.code, tt.message, tt.requestID, tt.hint); got != tt.want {
+			t.Errorf("DescribeAnswer(%q, %q, %q, %q) = %q; want %q", tt.code, tt.message, tt.requestID, tt.hint, got, tt.want)
+		}
+	}
+}
+
+// TestNoRetryThatEndsAtTheDeadline: a wait that would end exactly at the
+// deadline is not started.
+func TestNoRetryThatEndsAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := DefaultRetrier().Do(ctx, func(context.Context) error {
+			return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+		})
+		if n != 1 || !errors.Is(err, ErrNoTimeToRetry) {
+			t.Fatalf("Do = %d attempts, %v; want 1 attempt and ErrNoTimeToRetry", n, err)
+		}
+	})
+}
