@@ -95,3 +95,29 @@ func TestParseSkillSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestReadVersionOfStaleToken: the version asked for is read, not whichever
+// carries the stage now. After a second rotation staged another version,
+// the first token's read must not yield the newer pending value (moto
+// refuses it with InvalidRequestException; AWS answers that the version has
+// no such stage).
+func TestReadVersionOfStaleToken(t *testing.T) {
+	api := moto.SecretsManager()
+	s := New(api)
+	ctx := context.Background()
+	name := "rotation/" + t.Name()
+	create(t, api, name, `{"v":1}`)
+	stale, fresh := "rotation-token-00000000000000000000000001", "rotation-token-00000000000000000000000002"
+	if err := s.PutPending(ctx, name, stale, `{"v":2}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPending(ctx, name, fresh, `{"v":3}`); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, _ := s.ReadVersion(ctx, name, stale, StagePending); found || v != "" {
+		t.Fatalf("ReadVersion(stale token) = %q, found %v; want nothing", v, found)
+	}
+	if v, found, err := s.ReadVersion(ctx, name, fresh, StagePending); err != nil || !found || v != `{"v":3}` {
+		t.Fatalf("ReadVersion(fresh token) = %q, %v, %v; want the pending value", v, found, err)
+	}
+}
