@@ -55,7 +55,7 @@ func TestSlowLWAEndsBeforeTheReserve(t *testing.T) {
 				t.Fatal("the run returned after the invocation's deadline")
 			}
 			if !errors.Is(err, smapi.ErrLWATimeout) || !strings.Contains(err.Error(), "LWA did not answer in time") ||
-				!strings.Contains(err.Error(), "no skill secret was touched") {
+				!strings.Contains(err.Error(), "no skill secret was touched") || !strings.Contains(err.Error(), "before the invocation's deadline") {
 				t.Fatalf("err = %v; want LWA did not answer in time, no skill secret touched", err)
 			}
 			wantCounts(t, sum, 0, 0, 0, 0)
