@@ -40,6 +40,10 @@ func TestClip(t *testing.T) {
 	if got := clip(exact + "b"); got != exact+"…" {
 		t.Errorf("clip(201 bytes) = %q; want 200 bytes and …", got)
 	}
+	// A cut never splits a character: é is 2 bytes, at bytes 199 and 200.
+	if got := clip(strings.Repeat("a", 199) + "é" + "z"); got != strings.Repeat("a", 199)+"…" {
+		t.Errorf("clip(multibyte at the cut) = %q; want the cut before é", got)
+	}
 	if got := clip("a\x00b\n"); got != "a b " {
 		t.Errorf("clip(control characters) = %q; want them as spaces", got)
 	}
@@ -98,6 +102,43 @@ func TestNoRetryThatEndsAtTheDeadline(t *testing.T) {
 		})
 		if n != 1 || !errors.Is(err, ErrNoTimeToRetry) {
 			t.Fatalf("Do = %d attempts, %v; want 1 attempt and ErrNoTimeToRetry", n, err)
+		}
+	})
+}
+
+// TestRetrierWithPacer: with a run's Pacer and a deadline, 429s do not use
+// up the attempts, every answer is counted, and a pause longer than the time
+// left ends the call with ErrNoTimeToRetry.
+func TestRetrierWithPacer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		r := DefaultRetrier()
+		r.MaxAttempts = 2
+		r.Pacer = NewPacer()
+		calls := 0
+		n, err := r.Do(ctx, func(context.Context) error {
+			calls++
+			if calls <= 3 {
+				return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+			}
+			return nil
+		})
+		if err != nil || n != 4 {
+			t.Fatalf("Do = %d attempts, %v; want success on the 4th (429s do not count)", n, err)
+		}
+		if s := r.Pacer.Stats(); s.Requests != 4 || s.Throttled != 3 || s.Cuts < 1 || s.Rate <= 0 {
+			t.Fatalf("pacer stats = %+v; want 4 requests, 3 throttled, a cut", s)
+		}
+
+		short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel2()
+		r.Pacer = NewPacer()
+		n, err = r.Do(short, func(context.Context) error {
+			return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: 5 * time.Second}
+		})
+		if n != 1 || !errors.Is(err, ErrNoTimeToRetry) || !strings.Contains(err.Error(), "HTTP 429") {
+			t.Fatalf("Do = %d attempts, %v; want 1 attempt, ErrNoTimeToRetry around the 429", n, err)
 		}
 	})
 }
