@@ -43,7 +43,7 @@ mutation: check-moto
 	  eff=$$(echo "$$out" | sed -n 's/^Test efficacy: //p'); cov=$$(echo "$$out" | sed -n 's/^Mutator coverage: //p'); \
 	  if [ -z "$$eff" ]; then echo "$$out"; else echo "$$out" | grep -E 'LIVED|TIMED OUT|Killed:|Timed out:'; fi; \
 	  summary="$$summary$$(printf '%-24s efficacy %8s   mutator coverage %8s' $$p "$${eff:-failed}" "$${cov:-failed}")\n"; \
-	done; printf "== summary (target: efficacy >= 90%%, mutator coverage >= 75%%)\n$$summary"
+	done; echo "== summary (target: efficacy >= 90%, mutator coverage >= 75%)"; printf '%b' "$$summary"
 
 ## bootstrap: the Lambda binary exactly as the stack builds it
 bootstrap:
