@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -314,6 +315,16 @@ func TestLogLevels(t *testing.T) {
 		}
 	}
 
+	// The run's pacing is logged: two requests, none throttled, the rate
+	// grown by one request a second per answer from InitialRate.
+	if want := fmt.Sprintf(`"msg":"smapi pacing","requests":2,"throttled":0,"rate_cuts":0,"rate_per_second":%v`, smapi.InitialRate+2); !strings.Contains(e.logs.String(), want) {
+		t.Errorf("logs lack %s:\n%s", want, e.logs.String())
+	}
+	// A skill whose secret could not be read is logged too.
+	_, _ = e.run(fmt.Sprintf(`{"skillIds":[%q]}`, skill(9)))
+	if want := fmt.Sprintf(`"level":"ERROR","msg":"skill synced","skill_id":%q,"status":"failed"`, skill(9)); !strings.Contains(e.logs.String(), want) {
+		t.Errorf("logs lack %s:\n%s", want, e.logs.String())
+	}
 	e.fake.SetSkill(skill(2), "amzn1.application-oa2-client.skill-2", skillSecret(2, 1))
 	tok := e.token(1)
 	arn := e.syncedWithRotation(1, tok)
