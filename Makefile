@@ -6,6 +6,9 @@ GOFLAGS  ?=
 export CGO_ENABLED ?= 0
 
 RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
+# Modules of their own beside the root module (README "Development"): the
+# library skill developers import, and the plumbing it shares with the sync.
+SUBMODULES = internal/alexahttp skillmessaging
 
 .PHONY: test test-go demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
 
@@ -19,12 +22,14 @@ check-moto:
 
 test-go:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
+	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
+	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
 demo: check-moto
 	$(GO) run ./internal/demo
 
-## bench: sync of 1,000 skills against the fake SMAPI, and the size of the arm64 bootstrap
+## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
 bench: check-moto bootstrap
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/credsync
 	@ls -l bin/bootstrap | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB\n", $$5/1048576}'
@@ -57,9 +62,12 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	@for m in $(SUBMODULES); do echo "cd $$m && go vet ./..."; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 staticcheck:
 	$(GO) tool staticcheck ./...
+	@sc=$$($(GO) tool -n staticcheck) && for m in $(SUBMODULES); do echo "cd $$m && staticcheck ./..."; \
+	  (cd $$m && $$sc ./...) || exit 1; done
 
 # Infrastructure targets (synth, deploy, test-infra) live beside the CDK app.
 include infra/infra.mk

@@ -3,6 +3,8 @@ module github.com/alexa-skill-credentials/alexa-skill-credentials
 go 1.26.8
 
 require (
+	github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp v0.1.0
+	github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.1.0
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0
 	github.com/aws/aws-lambda-go v1.55.1
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -14,8 +16,8 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.8.1
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
+	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 	golang.org/x/oauth2 v0.38.0
-	golang.org/x/sync v0.24.0
 )
 
 require (
@@ -55,7 +57,6 @@ require (
 	github.com/orcaman/concurrent-map v1.0.0 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/sagikazarmark/locafero v0.12.0 // indirect
-	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
@@ -70,6 +71,7 @@ require (
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
 	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/telemetry v0.0.0-20261009151841-97e8ea77aa2a // indirect
 	golang.org/x/text v0.31.0 // indirect
@@ -83,4 +85,11 @@ tool (
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	github.com/go-gremlins/gremlins/cmd/gremlins
 	honnef.co/go/tools/cmd/staticcheck
+)
+
+// The modules of this repository that the product uses, at their source here
+// (see README "Development": one repository, three modules).
+replace (
+	github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp => ./internal/alexahttp
+	github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => ./skillmessaging
 )

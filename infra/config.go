@@ -27,6 +27,11 @@ const (
 	ctxSyncConcurrency   = "syncConcurrency"
 	ctxRotationDays      = "rotationDays"
 	ctxReaderRoleARNs    = "readerRoleArns"
+	ctxSkillDiscovery    = "skillDiscovery"
+	ctxVendorID          = "vendorId"
+	// ctxFunctionCreatesSecrets makes the function create the declared
+	// skills' secrets however few there are.
+	ctxFunctionCreatesSecrets = "functionCreatesSecrets"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -38,14 +43,31 @@ const (
 	DefaultLogRetentionDays  = 90
 	DefaultSyncConcurrency   = 8
 	DefaultRotationDays      = 30
+	DefaultSkillDiscovery    = "off"
 )
 
-// MaxSkillIDs bounds the skill secrets one stack creates. CloudFormation
-// allows 500 resources per stack; each skill takes two (its secret and its
-// rotation schedule) and the rest of the stack about 25 (TestResourceBudget
-// checks the sum). More skills can still be synced by creating their secrets
-// outside the stack (see README.md, "Adding a skill").
-const MaxSkillIDs = 230
+// Values of skillDiscovery (the function's SKILL_DISCOVERY).
+const (
+	DiscoveryOff    = "off"
+	DiscoveryVendor = "vendor"
+)
+
+// MaxStackSkillSecrets is the most skills whose secrets the stack creates
+// itself. CloudFormation allows 500 resources per stack; each such skill
+// takes two (its secret and its rotation schedule) and the rest of the stack
+// about 30 (TestResourceBudget checks the sum). With more skillIds than this
+// the stack creates none of them: the function creates every declared
+// skill's secret (see FunctionCreatesSecrets), so the count of skillIds has
+// no ceiling here.
+const MaxStackSkillSecrets = 230
+
+// SkillIDsFile is the file, next to bootstrap in the function's code, that
+// lists the declared skills when the function creates their secrets.
+const SkillIDsFile = "skill-ids.json"
+
+// vendorIDPattern is an Amazon developer vendor id, the same rule the
+// function applies to VENDOR_ID.
+var vendorIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
 
 // maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
 const maxSyncConcurrency = 64
@@ -56,9 +78,34 @@ const (
 	maxRotationDays = 1000
 )
 
-// maxReaderRoles bounds readerRoleArns, which are all listed in the Roles of
-// one managed policy; skill Lambdas beyond that should share roles.
-const maxReaderRoles = 100
+// Bounds of readerRoleArns. Roles granted the same skills share one managed
+// policy (a policy lists at most maxReaderRoles roles here); each distinct
+// grant is one more stack resource, so there are at most maxReaderPolicies
+// (TestResourceBudget checks the sum with MaxStackSkillSecrets).
+const (
+	maxReaderRoles    = 100
+	maxReaderPolicies = 8
+)
+
+// AllSkills in a reader's skill list grants every skill under the prefix.
+const AllSkills = "*"
+
+// readerSkillLimit is the most skills one reader grant may list: each adds
+// a resource ARN of up to 134 characters plus the prefix to a managed
+// policy, which IAM limits to 6,144 characters (TestReaderPolicySize).
+func readerSkillLimit(prefix string) int {
+	return (6144 - 500) / (134 + len(prefix))
+}
+
+// Reader is a role (a skill Lambda's execution role) granted read access to
+// skill secrets.
+type Reader struct {
+	// RoleARN is the role, in the stack's account.
+	RoleARN string
+	// SkillIDs are the skills it may read, sorted; nil means every skill
+	// under the prefix (["*"] in the context).
+	SkillIDs []string
+}
 
 // roleARNPattern matches an IAM role ARN: partition, the 12-digit account
 // and the role's path and name (the name is the last segment).
@@ -93,9 +140,41 @@ type Config struct {
 	SyncConcurrency int
 	// RotationDays is the interval of every skill secret's rotation schedule.
 	RotationDays int
-	// ReaderRoleARNs are IAM roles of this account (skill Lambdas' execution
-	// roles) granted read access to the skill secrets.
-	ReaderRoleARNs []string
+	// Readers are the IAM roles of this account granted read access to
+	// skill secrets, sorted by role ARN.
+	Readers []Reader
+	// SkillDiscovery is DiscoveryOff or DiscoveryVendor: the function also
+	// syncs, creating their secrets, every skill of the vendors its LWA
+	// refresh token can see.
+	SkillDiscovery string
+	// VendorID, with DiscoveryVendor, limits discovery to this vendor.
+	VendorID string
+	// AlwaysFunctionCreatesSecrets makes the function create the declared
+	// skills' secrets even when there are MaxStackSkillSecrets or fewer (to
+	// stay so after their number fell back: the stack cannot create secrets
+	// that exist).
+	AlwaysFunctionCreatesSecrets bool
+}
+
+// FunctionCreatesSecrets says whether the function, not the stack, creates
+// the declared skills' secrets: when there are more than
+// MaxStackSkillSecrets of them.
+func (c *Config) FunctionCreatesSecrets() bool {
+	return c.AlwaysFunctionCreatesSecrets || len(c.SkillIDs) > MaxStackSkillSecrets
+}
+
+// StackSkillIDs are the skills whose secrets the stack creates itself.
+func (c *Config) StackSkillIDs() []string {
+	if c.FunctionCreatesSecrets() {
+		return nil
+	}
+	return c.SkillIDs
+}
+
+// CreatesSecrets says whether the function may create skill secrets at all:
+// for declared skills beyond MaxStackSkillSecrets or for discovered ones.
+func (c *Config) CreatesSecrets() bool {
+	return c.FunctionCreatesSecrets() || c.SkillDiscovery == DiscoveryVendor
 }
 
 // LoadConfig reads the stack configuration from the CDK context visible at
@@ -140,8 +219,17 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	if cfg.RotationDays, err = intValue(get(ctxRotationDays), DefaultRotationDays); err != nil {
 		fail(ctxRotationDays, err)
 	}
-	if cfg.ReaderRoleARNs, err = stringList(get(ctxReaderRoleARNs)); err != nil {
+	if cfg.Readers, err = readerMap(get(ctxReaderRoleARNs)); err != nil {
 		fail(ctxReaderRoleARNs, err)
+	}
+	if cfg.SkillDiscovery, err = stringValue(get(ctxSkillDiscovery), DefaultSkillDiscovery); err != nil {
+		fail(ctxSkillDiscovery, err)
+	}
+	if cfg.VendorID, err = stringValue(get(ctxVendorID), ""); err != nil {
+		fail(ctxVendorID, err)
+	}
+	if cfg.AlwaysFunctionCreatesSecrets, err = boolValue(get(ctxFunctionCreatesSecrets)); err != nil {
+		fail(ctxFunctionCreatesSecrets, err)
 	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.
@@ -167,8 +255,17 @@ func (c *Config) validate(skip map[string]bool) []error {
 		}
 	}
 
-	if len(c.SkillIDs) > MaxSkillIDs {
-		add(ctxSkillIDs, "%d skill ids, more than the %d one stack can hold (CloudFormation allows 500 resources); create the other skill secrets outside the stack", len(c.SkillIDs), MaxSkillIDs)
+	switch c.SkillDiscovery {
+	case DiscoveryOff, DiscoveryVendor:
+	default:
+		add(ctxSkillDiscovery, "%q: want %q or %q", c.SkillDiscovery, DiscoveryOff, DiscoveryVendor)
+	}
+	if c.VendorID != "" {
+		if c.SkillDiscovery != DiscoveryVendor {
+			add(ctxVendorID, "is set but skillDiscovery is %q: it limits vendor discovery, set skillDiscovery to %q", c.SkillDiscovery, DiscoveryVendor)
+		} else if !vendorIDPattern.MatchString(c.VendorID) {
+			add(ctxVendorID, "%q is not a vendor id (letters and digits, e.g. M1ABCDEFGHIJKL)", c.VendorID)
+		}
 	}
 	seen := make(map[string]int, len(c.SkillIDs))
 	for i, id := range c.SkillIDs {
@@ -192,6 +289,10 @@ func (c *Config) validate(skip map[string]bool) []error {
 	}
 	if err := checkSecretName(c.SkillSecretPrefix); err != nil {
 		add(ctxSkillSecretPrefix, "%v", err)
+	} else if !strings.HasSuffix(c.SkillSecretPrefix, "/") {
+		// The IAM grants are <prefix>*: without a closing / the prefix
+		// "alexa/skills" would also match "alexa/skills-admin/…".
+		add(ctxSkillSecretPrefix, "%q must end with / (for example %q): the function's and the readers' IAM grants cover <prefix>*, which would otherwise also match secrets whose names merely start alike", c.SkillSecretPrefix, c.SkillSecretPrefix+"/")
 	} else if len(c.SkillSecretPrefix)+len("amzn1.echo-sdk-ams.app.")+36 > 512 {
 		add(ctxSkillSecretPrefix, "too long: prefix plus skill id must fit in 512 characters")
 	}
@@ -214,26 +315,41 @@ func (c *Config) validate(skip map[string]bool) []error {
 		add(ctxRotationDays, "%d is out of range %d..%d (days between rotations of each skill secret)", c.RotationDays, minRotationDays, maxRotationDays)
 	}
 
-	if len(c.ReaderRoleARNs) > maxReaderRoles {
-		add(ctxReaderRoleARNs, "%d roles, more than %d; give the skill Lambdas a shared role or attach the SkillSecretReaderPolicy output to more roles yourself", len(c.ReaderRoleARNs), maxReaderRoles)
+	if len(c.Readers) > maxReaderRoles {
+		add(ctxReaderRoleARNs, "%d roles, more than %d; give the skill Lambdas shared roles", len(c.Readers), maxReaderRoles)
 	}
-	seenRole := make(map[string]int, len(c.ReaderRoleARNs))
-	firstAccount, firstIndex := "", 0
-	for i, arn := range c.ReaderRoleARNs {
-		m := roleARNPattern.FindStringSubmatch(arn)
+	firstAccount, firstRole := "", ""
+	grants := map[string]bool{}
+	for _, r := range c.Readers {
+		m := roleARNPattern.FindStringSubmatch(r.RoleARN)
 		if m == nil {
-			add(ctxReaderRoleARNs, "entry %d: %q is not an IAM role ARN (want arn:aws:iam::<12-digit account>:role/<name>)", i, arn)
+			add(ctxReaderRoleARNs, "%q is not an IAM role ARN (want arn:aws:iam::<12-digit account>:role/<name>)", r.RoleARN)
 			continue
 		}
-		if j, dup := seenRole[arn]; dup {
-			add(ctxReaderRoleARNs, "entry %d: %q repeats entry %d", i, arn, j)
-		}
-		seenRole[arn] = i
 		if firstAccount == "" {
-			firstAccount, firstIndex = m[2], i
+			firstAccount, firstRole = m[2], r.RoleARN
 		} else if m[2] != firstAccount {
-			add(ctxReaderRoleARNs, "entry %d: %q is in account %s but entry %d is in account %s: every reader role must be in the account the stack is deployed to (cross-account readers are not supported)", i, arn, m[2], firstIndex, firstAccount)
+			add(ctxReaderRoleARNs, "role %q is in account %s but role %q is in account %s: every reader role must be in the account the stack is deployed to (cross-account readers are not supported)", r.RoleARN, m[2], firstRole, firstAccount)
 		}
+		if limit := readerSkillLimit(c.SkillSecretPrefix); len(r.SkillIDs) > limit {
+			add(ctxReaderRoleARNs, "role %q: %d skills, more than the %d one IAM managed policy can list (6,144 characters); grant [%q] or split the skills across roles", r.RoleARN, len(r.SkillIDs), limit, AllSkills)
+		}
+		seen := map[string]bool{}
+		for _, id := range r.SkillIDs {
+			switch {
+			case id == AllSkills:
+				add(ctxReaderRoleARNs, "role %q: %q must be alone in its list (it grants every skill)", r.RoleARN, AllSkills)
+			case !skillIDPattern.MatchString(id):
+				add(ctxReaderRoleARNs, "role %q: %q is not a valid skill id (want amzn1.ask.skill.<uuid>, amzn1.echo-sdk-ams.app.<uuid>, or [%q] for every skill)", r.RoleARN, id, AllSkills)
+			case seen[id]:
+				add(ctxReaderRoleARNs, "role %q: %q is listed twice", r.RoleARN, id)
+			}
+			seen[id] = true
+		}
+		grants[strings.Join(r.SkillIDs, ",")] = true
+	}
+	if len(grants) > maxReaderPolicies {
+		add(ctxReaderRoleARNs, "%d different skill lists, more than %d (each is one managed policy, and the stack's resources are limited): give roles that read the same skills the same list, or grant [%q]", len(grants), maxReaderPolicies, AllSkills)
 	}
 	return errs
 }
@@ -249,9 +365,9 @@ func (c *Config) CheckAccount(account string) error {
 		return nil
 	}
 	var errs []error
-	for i, arn := range c.ReaderRoleARNs {
-		if m := roleARNPattern.FindStringSubmatch(arn); m != nil && m[2] != account {
-			errs = append(errs, fmt.Errorf("context %q: entry %d: %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see README.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, i, arn, m[2], account))
+	for _, r := range c.Readers {
+		if m := roleARNPattern.FindStringSubmatch(r.RoleARN); m != nil && m[2] != account {
+			errs = append(errs, fmt.Errorf("context %q: role %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see README.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, r.RoleARN, m[2], account))
 		}
 	}
 	return errors.Join(errs...)
@@ -314,6 +430,67 @@ func stringList(v any) ([]string, error) {
 	}
 }
 
+// readerMap reads readerRoleArns: a JSON object from role ARN to the skill
+// ids the role may read (["*"]: every skill), from cdk.json or, with -c, as
+// JSON text. An empty list or object, or an empty string, means no readers.
+// A non-empty list is the form of earlier versions, which granted every
+// skill to every role: it is refused with the new form.
+func readerMap(v any) ([]Reader, error) {
+	if s, ok := v.(string); ok {
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			return nil, nil
+		case strings.HasPrefix(s, "{"):
+			var m map[string]any
+			if err := json.Unmarshal([]byte(s), &m); err != nil {
+				return nil, fmt.Errorf("not a JSON object from role ARN to a list of skill ids: %v", err)
+			}
+			v = m
+		case strings.HasPrefix(s, "["):
+			var l []any
+			if err := json.Unmarshal([]byte(s), &l); err != nil {
+				return nil, fmt.Errorf("not a JSON object from role ARN to a list of skill ids: %v", err)
+			}
+			v = l
+		default:
+			v = []any{s}
+		}
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		if len(v) == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf(`is a list; it is a JSON object from each role ARN to the skill ids that role may read, for example {"arn:aws:iam::123456789012:role/my-skill": ["amzn1.ask.skill.…"]}, with [%q] for every skill`, AllSkills)
+	case map[string]any:
+		if len(v) == 0 {
+			return nil, nil
+		}
+		out := make([]Reader, 0, len(v))
+		for arn, skills := range v {
+			ids, err := stringList(skills)
+			if _, isList := skills.([]any); err != nil || !isList {
+				return nil, fmt.Errorf("role %q: want a list of skill ids, or [%q] for every skill", arn, AllSkills)
+			}
+			if len(ids) == 0 {
+				return nil, fmt.Errorf("role %q: lists no skill; remove the role, or grant [%q] for every skill", arn, AllSkills)
+			}
+			r := Reader{RoleARN: strings.TrimSpace(arn)}
+			if !(len(ids) == 1 && ids[0] == AllSkills) {
+				r.SkillIDs = slices.Sorted(slices.Values(ids))
+			}
+			out = append(out, r)
+		}
+		slices.SortFunc(out, func(a, b Reader) int { return strings.Compare(a.RoleARN, b.RoleARN) })
+		return out, nil
+	default:
+		return nil, fmt.Errorf("is %T, want a JSON object from role ARN to a list of skill ids", v)
+	}
+}
+
 func stringValue(v any, def string) (string, error) {
 	switch v := v.(type) {
 	case nil:
@@ -322,6 +499,25 @@ func stringValue(v any, def string) (string, error) {
 		return strings.TrimSpace(v), nil
 	default:
 		return "", fmt.Errorf("is %T, want a string", v)
+	}
+}
+
+// boolValue accepts a JSON boolean from cdk.json or "true"/"false" from -c;
+// absent is false.
+func boolValue(v any) (bool, error) {
+	switch v := v.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return false, fmt.Errorf("%q is not true or false", v)
+		}
+		return b, nil
+	default:
+		return false, fmt.Errorf("is %T, want true or false", v)
 	}
 }
 

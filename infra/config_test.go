@@ -22,7 +22,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LogRetentionDays:  DefaultLogRetentionDays,
 		SyncConcurrency:   DefaultSyncConcurrency,
 		RotationDays:      DefaultRotationDays,
-		ReaderRoleARNs:    []string{},
+		SkillDiscovery:    DiscoveryOff,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig(cdk.json) = %+v; want %+v", cfg, want)
@@ -51,12 +51,22 @@ func TestLoadConfigForms(t *testing.T) {
 			func(c *Config) bool { return c.RotationDays == 14 }},
 		{"rotationDays bounds", map[string]any{"rotationDays": 1000},
 			func(c *Config) bool { return c.RotationDays == 1000 }},
-		{"readerRoleArns comma-separated", map[string]any{"readerRoleArns": testReaderRole + ", " + testReaderRoleWithPath},
+		{"readerRoleArns object, sorted", map[string]any{"readerRoleArns": map[string]any{
+			testReaderRoleWithPath: []any{"*"}, testReaderRole: []any{testSkillID, testLegacySkillID}}},
 			func(c *Config) bool {
-				return reflect.DeepEqual(c.ReaderRoleARNs, []string{testReaderRole, testReaderRoleWithPath})
+				return reflect.DeepEqual(c.Readers, []Reader{
+					{RoleARN: testReaderRoleWithPath},
+					{RoleARN: testReaderRole, SkillIDs: []string{testSkillID, testLegacySkillID}},
+				})
 			}},
-		{"readerRoleArns JSON list", map[string]any{"readerRoleArns": []any{testReaderRole}},
-			func(c *Config) bool { return reflect.DeepEqual(c.ReaderRoleARNs, []string{testReaderRole}) }},
+		{"readerRoleArns JSON text (-c)", map[string]any{"readerRoleArns": `{"` + testReaderRole + `": ["` + testSkillID + `"]}`},
+			func(c *Config) bool {
+				return reflect.DeepEqual(c.Readers, []Reader{{RoleARN: testReaderRole, SkillIDs: []string{testSkillID}}})
+			}},
+		{"readerRoleArns empty", map[string]any{"readerRoleArns": []any{}},
+			func(c *Config) bool { return c.Readers == nil }},
+		{"readerRoleArns empty string", map[string]any{"readerRoleArns": ""},
+			func(c *Config) bool { return c.Readers == nil }},
 		{"cron schedule", map[string]any{"schedule": "cron(0 6,18 * * ? *)"},
 			func(c *Config) bool { return c.Schedule.MaxGap == 12*time.Hour }},
 	}
@@ -115,6 +125,10 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{`ends with a hyphen and six characters`}},
 		{"secret name characters", map[string]any{"skillSecretPrefix": "alexa skills/"},
 			[]string{`context "skillSecretPrefix": "alexa skills/" has characters Secrets Manager does not allow`}},
+		{"prefix without a closing slash", map[string]any{"skillSecretPrefix": "alexa/skills"},
+			[]string{`context "skillSecretPrefix": "alexa/skills" must end with / (for example "alexa/skills/")`}},
+		{"prefix of one word", map[string]any{"skillSecretPrefix": "skills"},
+			[]string{`"skills" must end with /`}},
 		{"empty prefix", map[string]any{"skillSecretPrefix": ""},
 			[]string{`context "skillSecretPrefix": must not be empty`}},
 		{"wrong type", map[string]any{"schedule": 12.0},
@@ -127,20 +141,39 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{`context "rotationDays": "monthly" is not a whole number`}},
 		{"rotationDays fraction", map[string]any{"rotationDays": 7.5},
 			[]string{`context "rotationDays": 7.5 is not a whole number`}},
-		{"reader is a user", map[string]any{"readerRoleArns": []any{"arn:aws:iam::123456789012:user/bob"}},
-			[]string{`context "readerRoleArns": entry 0: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`}},
-		{"reader is not an ARN", map[string]any{"readerRoleArns": "skill-a-role"},
-			[]string{`entry 0: "skill-a-role" is not an IAM role ARN`}},
-		{"reader account too short", map[string]any{"readerRoleArns": []any{"arn:aws:iam::12345:role/x"}},
-			[]string{`entry 0: "arn:aws:iam::12345:role/x" is not an IAM role ARN`}},
-		{"reader in another service", map[string]any{"readerRoleArns": []any{"arn:aws:sts::123456789012:assumed-role/x/session"}},
+		{"reader is a user", map[string]any{"readerRoleArns": map[string]any{"arn:aws:iam::123456789012:user/bob": []any{"*"}}},
+			[]string{`context "readerRoleArns": "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`}},
+		{"reader account too short", map[string]any{"readerRoleArns": map[string]any{"arn:aws:iam::12345:role/x": []any{"*"}}},
+			[]string{`"arn:aws:iam::12345:role/x" is not an IAM role ARN`}},
+		{"reader in another service", map[string]any{"readerRoleArns": map[string]any{"arn:aws:sts::123456789012:assumed-role/x/session": []any{"*"}}},
 			[]string{`is not an IAM role ARN`}},
-		{"reader repeated", map[string]any{"readerRoleArns": []any{testReaderRole, testReaderRole}},
-			[]string{`entry 1: "` + testReaderRole + `" repeats entry 0`}},
-		{"readers in two accounts", map[string]any{"readerRoleArns": []any{testReaderRole, "arn:aws:iam::210987654321:role/other"}},
-			[]string{`entry 1: "arn:aws:iam::210987654321:role/other" is in account 210987654321 but entry 0 is in account 123456789012`, `cross-account readers are not supported`}},
-		{"readerRoleArns not strings", map[string]any{"readerRoleArns": []any{true}},
-			[]string{`context "readerRoleArns": entry 0 is bool, want a string`}},
+		{"readers in two accounts", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{"*"}, "arn:aws:iam::210987654321:role/other": []any{"*"}}},
+			[]string{`role "arn:aws:iam::210987654321:role/other" is in account 210987654321 but role "` + testReaderRole + `" is in account 123456789012`, `cross-account readers are not supported`}},
+		// Earlier versions took a list and granted every skill to every
+		// role: refused, with the new form, rather than silently widened
+		// or narrowed.
+		{"readerRoleArns list", map[string]any{"readerRoleArns": []any{testReaderRole}},
+			[]string{`context "readerRoleArns": is a list; it is a JSON object from each role ARN to the skill ids that role may read`, `["*"] for every skill`}},
+		{"readerRoleArns bare ARN (-c)", map[string]any{"readerRoleArns": testReaderRole},
+			[]string{`context "readerRoleArns": is a list`}},
+		{"readerRoleArns bad JSON", map[string]any{"readerRoleArns": `{"x": [`},
+			[]string{`context "readerRoleArns": not a JSON object from role ARN to a list of skill ids`}},
+		{"reader skills not a list", map[string]any{"readerRoleArns": map[string]any{testReaderRole: "*"}},
+			[]string{`role "` + testReaderRole + `": want a list of skill ids, or ["*"] for every skill`}},
+		{"reader skills not strings", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{true}}},
+			[]string{`role "` + testReaderRole + `": want a list of skill ids`}},
+		{"reader without skills", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{}}},
+			[]string{`role "` + testReaderRole + `": lists no skill; remove the role, or grant ["*"] for every skill`}},
+		{"reader skill invalid", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{"amzn1.ask.skill.x"}}},
+			[]string{`role "` + testReaderRole + `": "amzn1.ask.skill.x" is not a valid skill id`}},
+		{"reader skill twice", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{testSkillID, testSkillID}}},
+			[]string{`role "` + testReaderRole + `": "` + testSkillID + `" is listed twice`}},
+		{"reader star with skills", map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{"*", testSkillID}}},
+			[]string{`role "` + testReaderRole + `": "*" must be alone in its list`}},
+		{"reader with too many skills", map[string]any{"readerRoleArns": map[string]any{testReaderRole: manySkills(readerSkillLimit(DefaultSkillSecretPrefix) + 1)}},
+			[]string{fmt.Sprintf(`role "%s": %d skills, more than the %d one IAM managed policy can list`, testReaderRole, readerSkillLimit(DefaultSkillSecretPrefix)+1, readerSkillLimit(DefaultSkillSecretPrefix))}},
+		{"too many skill lists", map[string]any{"readerRoleArns": readersWithOwnSkill(maxReaderPolicies + 1)},
+			[]string{fmt.Sprintf(`%d different skill lists, more than %d`, maxReaderPolicies+1, maxReaderPolicies)}},
 		{"every problem at once", map[string]any{"skillIds": []any{"x"}, "schedule": "rate(0 days)", "syncConcurrency": 100},
 			[]string{`"x" is not a valid skill id`, `positive whole number`, `100 is out of range`}},
 	}
@@ -159,15 +192,52 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
-func TestValidateTooManySkills(t *testing.T) {
+func TestValidateManySkills(t *testing.T) {
 	cfg := &Config{Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
-		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8}
-	for i := range MaxSkillIDs + 1 {
+		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: DiscoveryOff}
+	for i := range MaxStackSkillSecrets {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
 	}
-	err := cfg.Validate()
-	if want := fmt.Sprintf("%d skill ids, more than the %d", MaxSkillIDs+1, MaxSkillIDs); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Validate(%d skills) = %v; want the resource limit error", MaxSkillIDs+1, err)
+	if err := cfg.Validate(); err != nil || cfg.FunctionCreatesSecrets() || len(cfg.StackSkillIDs()) != MaxStackSkillSecrets {
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, created by the stack", MaxStackSkillSecrets, err, cfg.FunctionCreatesSecrets())
+	}
+	cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(MaxStackSkillSecrets))
+	if err := cfg.Validate(); err != nil || !cfg.FunctionCreatesSecrets() || cfg.StackSkillIDs() != nil || !cfg.CreatesSecrets() {
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, every secret created by the function", MaxStackSkillSecrets+1, err, cfg.FunctionCreatesSecrets())
+	}
+}
+
+func TestFunctionCreatesSecretsContext(t *testing.T) {
+	for _, v := range []any{true, "true"} {
+		cfg, err := LoadConfig(newTestApp(t, map[string]any{"functionCreatesSecrets": v, "skillIds": []any{testSkillID}}).Node())
+		if err != nil || !cfg.FunctionCreatesSecrets() || cfg.StackSkillIDs() != nil || !cfg.CreatesSecrets() {
+			t.Errorf("functionCreatesSecrets=%v: %+v, %v; want the function to create the one declared secret", v, cfg, err)
+		}
+	}
+}
+
+func TestDiscoveryContext(t *testing.T) {
+	for _, tt := range []struct {
+		ctx     map[string]any
+		wantErr string
+	}{
+		{map[string]any{"skillDiscovery": "vendor"}, ""},
+		{map[string]any{"skillDiscovery": "vendor", "vendorId": "M1ABCDEFGHIJKL"}, ""},
+		{map[string]any{"skillDiscovery": "all"}, `context "skillDiscovery": "all"`},
+		{map[string]any{"vendorId": "M1ABCDEFGHIJKL"}, `context "vendorId": is set but skillDiscovery is "off"`},
+		{map[string]any{"skillDiscovery": "vendor", "vendorId": "M1 X"}, `context "vendorId": "M1 X" is not a vendor id`},
+		{map[string]any{"functionCreatesSecrets": "maybe"}, `context "functionCreatesSecrets": "maybe" is not true or false`},
+	} {
+		cfg, err := LoadConfig(newTestApp(t, tt.ctx).Node())
+		if tt.wantErr == "" {
+			if err != nil || cfg.SkillDiscovery != DiscoveryVendor || !cfg.CreatesSecrets() || cfg.FunctionCreatesSecrets() {
+				t.Errorf("LoadConfig(%v) = %+v, %v; want discovery on", tt.ctx, cfg, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("LoadConfig(%v) error = %v; want %q", tt.ctx, err, tt.wantErr)
+		}
 	}
 }
 
@@ -193,7 +263,7 @@ func TestRunReportsInvalidContext(t *testing.T) {
 }
 
 func TestCheckAccount(t *testing.T) {
-	cfg := &Config{ReaderRoleARNs: []string{testReaderRole, testReaderRoleWithPath}}
+	cfg := &Config{Readers: []Reader{{RoleARN: testReaderRole}, {RoleARN: testReaderRoleWithPath, SkillIDs: []string{testSkillID}}}}
 	if err := cfg.CheckAccount(""); err != nil {
 		t.Errorf("CheckAccount(unknown) = %v; want nil", err)
 	}
@@ -202,8 +272,8 @@ func TestCheckAccount(t *testing.T) {
 	}
 	err := cfg.CheckAccount("210987654321")
 	for _, want := range []string{
-		`context "readerRoleArns": entry 0: "` + testReaderRole + `" is in account 123456789012, not in 210987654321 where the stack is deployed`,
-		`entry 1: "` + testReaderRoleWithPath + `"`,
+		`context "readerRoleArns": role "` + testReaderRole + `" is in account 123456789012, not in 210987654321 where the stack is deployed`,
+		`role "` + testReaderRoleWithPath + `"`,
 		`cross-account readers are not supported`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -216,9 +286,27 @@ func TestCheckAccount(t *testing.T) {
 // deploy does, with the target account in CDK_DEFAULT_ACCOUNT.
 func TestRunRefusesReadersOfAnotherAccount(t *testing.T) {
 	t.Setenv("CDK_DEFAULT_ACCOUNT", "210987654321")
-	app := newTestApp(t, map[string]any{"readerRoleArns": []any{testReaderRole}})
+	app := newTestApp(t, map[string]any{"readerRoleArns": map[string]any{testReaderRole: []any{"*"}}})
 	err := run(context.Background(), app)
 	if err == nil || !strings.Contains(err.Error(), "invalid CDK context") || !strings.Contains(err.Error(), "not in 210987654321 where the stack is deployed") {
 		t.Errorf("run() = %v; want the cross-account error", err)
 	}
+}
+
+// manySkills returns n distinct skill ids as a context list.
+func manySkills(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = "amzn1.ask.skill.00000000-0000-0000-0000-" + strings.Repeat("0", 8) + hex4(i)
+	}
+	return out
+}
+
+// readersWithOwnSkill returns n reader roles, each granted a different skill.
+func readersWithOwnSkill(n int) map[string]any {
+	out := map[string]any{}
+	for i, id := range manySkills(n) {
+		out[fmt.Sprintf("arn:aws:iam::123456789012:role/skill-%d", i)] = []any{id}
+	}
+	return out
 }

@@ -37,8 +37,8 @@ const deploySyncIgnoredErrors = "^(TooManyRequestsException|ServiceException|Res
 // function and every secret exist.
 //
 // Not triggers.Trigger: it invokes with no payload, and fails the deploy when
-// the function reports an error, which on a first deploy would roll back a
-// stack whose secrets are retained (and clash by name on the next deploy).
+// the function reports an error; one failing skill must not roll back the
+// whole stack (the alarms and make sync report it).
 func newDeploySync(stack awscdk.Stack, cfg *Config, codeDir string, fn awslambda.Function, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret) customresources.AwsCustomResource {
 	scope := constructs.NewConstruct(stack, jsii.String("DeploySync"))
 
@@ -122,6 +122,9 @@ func deploySyncID(cfg *Config, codeDir string) string {
 	}
 	fmt.Fprintf(h, "lwaSecretName %q\nskillSecretPrefix %q\nsyncConcurrency %d\nmemory %d\ntimeout %s\n",
 		cfg.LWASecretName, cfg.SkillSecretPrefix, cfg.SyncConcurrency, functionMemoryMB, functionTimeout)
+	if cfg.CreatesSecrets() {
+		fmt.Fprintf(h, "skillDiscovery %q\nvendorId %q\nrotationDays %d\n", cfg.SkillDiscovery, cfg.VendorID, cfg.RotationDays)
+	}
 	for _, id := range slices.Sorted(slices.Values(cfg.SkillIDs)) {
 		fmt.Fprintf(h, "skill %q\n", id)
 	}

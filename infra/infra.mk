@@ -30,7 +30,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 #          both and cannot drop only one. Harmless.
 CFN_LINT_IGNORE := W3005
 
-.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy destroy sync rotate
+.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy deploy-sync-summary destroy sync rotate
 
 ## test-infra: the infra tests and an offline synth checked by cfn-lint
 test-infra: test-infra-go synth
@@ -66,9 +66,54 @@ cdk-bootstrap: cdk-cli
 diff: cdk-cli
 	$(CDK) diff $(CDK_FLAGS) $(STACK)
 
-## deploy: build, synth and deploy; asks before widening any IAM permission or security group
+## deploy: build, synth and deploy; asks before widening any IAM permission or security group; then prints the deploy-time sync's summary
+# The deploy-time sync ran in this deploy exactly when its custom resource's
+# physical id (infra/deploysync.go, deploySyncID) changed.
 deploy: cdk-cli
-	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_FLAGS) $(STACK)
+	@before=$$($(deploy_sync_id)); start=$$(node -e 'console.log(Date.now())'); \
+	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_FLAGS) $(STACK) && \
+	$(MAKE) --no-print-directory deploy-sync-summary DEPLOY_SYNC_BEFORE="$$before" DEPLOY_START="$$start"
+
+# $(deploy_sync_id) is shell code printing the physical id of the deployed
+# stack's deploy-time sync, or nothing before the first deploy.
+deploy_sync_id = aws cloudformation describe-stack-resources --stack-name $(STACK) --output text \
+	  --query "StackResources[?ResourceType=='Custom::DeploySync'].PhysicalResourceId" 2>/dev/null || true
+
+# How long deploy-sync-summary waits for the sync's log lines to reach
+# CloudWatch Logs (checks, seconds apart).
+SUMMARY_POLLS    ?= 12
+SUMMARY_INTERVAL ?= 5
+
+## deploy-sync-summary: print the deploy-time sync's summary from the function's log (make deploy runs it)
+# DEPLOY_SYNC_BEFORE is the sync's physical id before the deploy, DEPLOY_START
+# the deploy's start in milliseconds since the epoch (default: an hour ago,
+# and the sync counts as run).
+deploy-sync-summary:
+	@after=$$($(deploy_sync_id)); \
+	if [ -n "$(DEPLOY_START)" ] && [ "$$after" = "$(DEPLOY_SYNC_BEFORE)" ]; then \
+	  echo "deploy-time sync: not run (the function's code and configuration and the skill list are unchanged)"; exit 0; fi; \
+	lg=$$($(call stack_output,SyncFunctionLogGroup)); \
+	if [ -z "$$lg" ]; then echo "deploy-time sync: no SyncFunctionLogGroup output of stack $(STACK)"; exit 1; fi; \
+	start='$(DEPLOY_START)'; [ -n "$$start" ] || start=$$(node -e 'console.log(Date.now() - 3600e3)'); \
+	i=0; while :; do \
+	  lines=$$(aws logs filter-log-events --log-group-name "$$lg" --start-time "$$start" \
+	    --filter-pattern '{ $$.run = "deploy" }' --query 'events[].message' --output json) || exit 1; \
+	  if printf '%s' "$$lines" | node -e "$$DEPLOY_SUMMARY_JS"; then exit 0; fi; \
+	  i=$$((i + 1)); if [ $$i -ge $(SUMMARY_POLLS) ]; then break; fi; sleep $(SUMMARY_INTERVAL); \
+	done; \
+	echo "deploy-time sync: its summary is not in $$lg yet; see it later with: aws logs tail $$lg --since 1h --filter-pattern '{ \$$.run = \"deploy\" }'"
+
+# DEPLOY_SUMMARY_JS reads the JSON list of log messages on stdin, prints the
+# summary of the last deploy-time run (each failed skill with its error and
+# request id), and exits 1 when there is none yet.
+export DEPLOY_SUMMARY_JS := \
+	const msgs = JSON.parse(require("fs").readFileSync(0, "utf8") || "[]").map(m => { try { return JSON.parse(m) } catch (e) { return {} } }); \
+	const sum = msgs.filter(m => m.msg === "sync finished").pop(); \
+	if (!sum) process.exit(1); \
+	const skipped = msgs.filter(m => m.msg === "deploy-time sync skipped").pop(); \
+	console.log(`deploy-time sync: $${sum.skills} skill(s): $${sum.updated} updated, $${sum.unchanged} unchanged, $${sum.failed} failed ($${sum.duration_ms} ms)`); \
+	if (skipped) console.log(`  $${skipped.reason}`); \
+	else if (sum.error) console.log(`  $${sum.error}`);
 
 ## destroy: delete the stack (the KMS key and the secrets are retained, see README.md, "Tearing down")
 destroy: cdk-cli

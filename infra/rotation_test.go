@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -109,7 +112,7 @@ func TestRotationSchedules(t *testing.T) {
 	}
 	roleID, _ := s.named(t, "AWS::IAM::Role", "SyncFunctionRole")
 	assertSyncRoleActions(t, s, roleID)
-	_, key := s.only(t, "AWS::KMS::Key")
+	_, key := s.named(t, "AWS::KMS::Key", "Key")
 	for _, st := range key["KeyPolicy"].(map[string]any)["Statement"].([]any) {
 		if strings.Contains(toJSON(st), roleID) {
 			t.Errorf("key policy statement %s names the function role; want its key access only in the role policy", toJSON(st))
@@ -127,7 +130,9 @@ func assertSyncRoleActions(t *testing.T, s *synthesized, roleID string) {
 		"ReadAndRotateLwaSecret":      {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 		"SyncAndRotateSkillSecrets":   {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 		"DiscoverSkillSecrets":        {"secretsmanager:ListSecrets"},
+		"BatchReadSkillSecrets":       {"secretsmanager:BatchGetSecretValue"},
 		"UseKeyThroughSecretsManager": {"kms:Decrypt", "kms:GenerateDataKey"},
+		"SendFailedRunsToQueue":       {"sqs:SendMessage"},
 	}
 	got := map[string][]string{}
 	for _, st := range roleStatements(t, s, roleID) {
@@ -333,59 +338,143 @@ func TestReaderRoles(t *testing.T) {
 		if ps := s.resources("AWS::IAM::ManagedPolicy"); len(ps) != 0 {
 			t.Errorf("managed policies %s; want none without readerRoleArns", toJSON(ps))
 		}
-		if _, ok := s.outputs()["SkillSecretReaderPolicyArn"]; ok {
-			t.Error("SkillSecretReaderPolicyArn output without readerRoleArns")
+		if _, ok := s.outputs()["SkillSecretReaderPolicyArns"]; ok {
+			t.Error("SkillSecretReaderPolicyArns output without readerRoleArns")
 		}
 	})
 
-	s := synth(t, map[string]any{"readerRoleArns": []any{testReaderRole, testReaderRoleWithPath}, "skillIds": []any{testSkillID}})
-	keyID, _ := s.only(t, "AWS::KMS::Key")
-	policyID, policy := s.only(t, "AWS::IAM::ManagedPolicy")
-	if got := toJSON(policy["Roles"]); got != `["skill-a","skill-b-exec"]` {
-		t.Errorf("reader policy Roles = %s; want the two role names", got)
+	// skill-a and skill-c read one skill each (the same one), skill-b-exec
+	// reads every skill.
+	const roleC = "arn:aws:iam::123456789012:role/skill-c"
+	readers := map[string]any{testReaderRole: []any{testSkillID}, roleC: []any{testSkillID}, testReaderRoleWithPath: []any{"*"}}
+	s := synth(t, map[string]any{"readerRoleArns": readers, "skillIds": []any{testSkillID, testLegacySkillID}})
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
+	policies := s.resources("AWS::IAM::ManagedPolicy")
+	if len(policies) != 2 {
+		t.Fatalf("%d reader policies; want 2 (one per distinct skill list): %v", len(policies), slices.Sorted(maps.Keys(policies)))
 	}
-	want := []any{
-		map[string]any{
-			"Sid": "ReadSkillSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
-		},
-		map[string]any{
-			"Sid": "DecryptSkillSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": getAtt(keyID, "Arn"),
-			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}},
-		},
+	arn := func(name string) map[string]any {
+		return map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:" + name}}}
 	}
-	if got := policy["PolicyDocument"].(map[string]any)["Statement"]; !reflect.DeepEqual(got, want) {
-		t.Errorf("reader policy statements = %s; want %s", toJSON(got), toJSON(want))
+	decrypt := map[string]any{
+		"Sid": "DecryptSkillSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": getAtt(keyID, "Arn"),
+		"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}},
 	}
-	if doc := toJSON(policy); strings.Contains(doc, lwaSecretID(t, s)) {
-		t.Errorf("reader policy %s names the LWA secret", doc)
+	want := map[string]struct {
+		roles string
+		read  any
+	}{
+		// Exactly one secret: the skill's name and the six-character
+		// suffix of its ARN, so another skill's secret never matches.
+		"SkillSecretReaderPolicy": {`["skill-a","skill-c"]`, arn("alexa/skill-messaging/" + testSkillID + "-??????")},
+		// ["*"]: every secret under the prefix.
+		"SkillSecretReaderPolicyAllSkills": {`["skill-b-exec"]`, arn("alexa/skill-messaging/*")},
+	}
+	var ids []any
+	for id, r := range policies {
+		p := r["Properties"].(map[string]any)
+		name := "SkillSecretReaderPolicy"
+		if strings.HasPrefix(id, "SkillSecretReaderPolicyAllSkills") {
+			name = "SkillSecretReaderPolicyAllSkills"
+		}
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected reader policy %s", id)
+			continue
+		}
+		ids = append(ids, ref(id))
+		if got := toJSON(p["Roles"]); got != w.roles {
+			t.Errorf("%s Roles = %s; want %s", id, got, w.roles)
+		}
+		stmts := []any{map[string]any{"Sid": "ReadSkillSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": w.read}, decrypt}
+		if got := p["PolicyDocument"].(map[string]any)["Statement"]; !reflect.DeepEqual(got, stmts) {
+			t.Errorf("%s statements = %s; want %s", id, toJSON(got), toJSON(stmts))
+		}
+		if doc := toJSON(r); strings.Contains(doc, lwaSecretID(t, s)) || strings.Contains(doc, testLegacySkillID) {
+			t.Errorf("reader policy %s names the LWA secret or a skill not granted", doc)
+		}
 	}
 	// Nothing else is granted to the readers: no inline policy on them, no
 	// resource policy, no key policy statement for them.
 	for _, r := range s.resources("AWS::IAM::Policy") {
-		if doc := toJSON(r); strings.Contains(doc, "skill-a") || strings.Contains(doc, "skill-b-exec") {
+		if doc := toJSON(r); strings.Contains(doc, "skill-a") || strings.Contains(doc, "skill-b-exec") || strings.Contains(doc, "skill-c") {
 			t.Errorf("policy %s also grants a reader", doc)
 		}
 	}
 	if rs := s.resources("AWS::SecretsManager::ResourcePolicy"); len(rs) != 0 {
 		t.Errorf("secret resource policies %s; want none", toJSON(rs))
 	}
-	if _, key := s.only(t, "AWS::KMS::Key"); strings.Contains(toJSON(key), "123456789012") {
+	if _, key := s.named(t, "AWS::KMS::Key", "Key"); strings.Contains(toJSON(key), "123456789012") {
 		t.Errorf("key policy names the readers' account: %s", toJSON(key["KeyPolicy"]))
 	}
-	out, ok := s.outputs()["SkillSecretReaderPolicyArn"]
-	if !ok || !reflect.DeepEqual(out["Value"], ref(policyID)) {
-		t.Errorf("SkillSecretReaderPolicyArn output = %s; want Ref %s", toJSON(out), policyID)
+	out := toJSON(s.outputs()["SkillSecretReaderPolicyArns"]["Value"])
+	for _, id := range ids {
+		if !strings.Contains(out, toJSON(id)) {
+			t.Errorf("SkillSecretReaderPolicyArns output = %s; want it to list %s", out, toJSON(id))
+		}
 	}
 	assertNoNagFindings(t, s)
+
+	// A policy belongs to its skill list: granting the same list to one
+	// more role keeps its logical id, and the role joins its Roles.
+	more := maps.Clone(readers)
+	more["arn:aws:iam::123456789012:role/skill-d"] = []any{testSkillID}
+	s2 := synth(t, map[string]any{"readerRoleArns": more, "skillIds": []any{testSkillID}})
+	for id := range policies {
+		r, ok := s2.resources("AWS::IAM::ManagedPolicy")[id]
+		if !ok {
+			t.Errorf("policy %s gone after adding a role; want the same logical id", id)
+		} else if strings.Contains(id, "AllSkills") == strings.Contains(toJSON(r["Properties"].(map[string]any)["Roles"]), "skill-d") {
+			t.Errorf("policy %s Roles = %s after adding skill-d to the one-skill list", id, toJSON(r["Properties"].(map[string]any)["Roles"]))
+		}
+	}
 }
 
-// TestResourceBudget checks that a stack with MaxSkillIDs skills, and every
-// optional resource, stays within CloudFormation's 500 resources and 200
+// TestReaderPolicySize checks that a grant of as many skills as
+// readerSkillLimit allows, with the longest skill ids, fits IAM's 6,144
+// characters for a managed policy (whitespace not counted), with the
+// template's references replaced by their longest values.
+func TestReaderPolicySize(t *testing.T) {
+	n := readerSkillLimit(DefaultSkillSecretPrefix)
+	skills := make([]any, n)
+	for i := range skills {
+		skills[i] = fmt.Sprintf("amzn1.echo-sdk-ams.app.%08x-0000-0000-0000-000000000000", i)
+	}
+	s := synth(t, map[string]any{"readerRoleArns": map[string]any{testReaderRole: skills}})
+	_, p := s.only(t, "AWS::IAM::ManagedPolicy")
+	doc := toJSON(p["PolicyDocument"])
+	for ref, longest := range map[string]string{
+		`{"Ref":"AWS::Partition"}`: `"aws-us-gov"`, `{"Ref":"AWS::Region"}`: `"ap-southeast-22"`, `{"Ref":"AWS::AccountId"}`: `"123456789012"`,
+	} {
+		doc = strings.ReplaceAll(doc, ref, longest)
+	}
+	// Each Fn::Join of strings becomes one string; the key ARN is a 2048-bit
+	// ARN at most 100 characters long.
+	doc = regexp.MustCompile(`\{"Fn::GetAtt":\[[^]]*\]\}`).ReplaceAllString(doc, `"arn:aws-us-gov:kms:ap-southeast-22:123456789012:key/12345678-1234-1234-1234-123456789012"`)
+	doc = regexp.MustCompile(`\{"Fn::Join":\["",\[((?:"[^"]*",?)*)\]\]\}`).ReplaceAllStringFunc(doc, func(j string) string {
+		parts := regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(j[len(`{"Fn::Join":["",[`):], -1)
+		var b strings.Builder
+		for _, p := range parts {
+			b.WriteString(p[1])
+		}
+		return `"` + b.String() + `"`
+	})
+	if strings.Contains(doc, "Fn::") || strings.Contains(doc, `"Ref"`) {
+		t.Fatalf("unresolved intrinsic left in %s", doc)
+	}
+	if len(doc) > 6144 {
+		t.Errorf("a grant of %d skills renders to %d characters; IAM allows 6,144 per managed policy", n, len(doc))
+	}
+	t.Logf("a grant of %d skills: %d of 6,144 characters", n, len(doc))
+}
+
+// TestResourceBudget checks that a stack with MaxStackSkillSecrets skills, and every
+// optional resource (maxReaderPolicies reader policies, the e-mail
+// subscription), stays within CloudFormation's 500 resources and 200
 // outputs, from the resources a stack with none and with two skills has.
 func TestResourceBudget(t *testing.T) {
 	count := func(skills ...any) (resources, outputs int) {
-		s := synth(t, map[string]any{"skillIds": skills, "readerRoleArns": []any{testReaderRole}, "alarmEmail": "ops@example.com"})
+		s := synth(t, map[string]any{"skillIds": skills, "readerRoleArns": readersWithOwnSkill(maxReaderPolicies), "alarmEmail": "ops@example.com"})
 		return len(s.json["Resources"].(map[string]any)), len(s.json["Outputs"].(map[string]any))
 	}
 	r0, o0 := count()
@@ -394,10 +483,10 @@ func TestResourceBudget(t *testing.T) {
 	if perSkill != 2 || perSkillOutputs != 1 {
 		t.Errorf("each skill adds %d resources and %d outputs; want 2 (secret, rotation schedule) and 1", perSkill, perSkillOutputs)
 	}
-	if total := r0 + perSkill*MaxSkillIDs; total > 500 {
-		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxSkillIDs, total)
+	if total := r0 + perSkill*MaxStackSkillSecrets; total > 500 {
+		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxStackSkillSecrets, total)
 	}
-	if total := o0 + perSkillOutputs*min(MaxSkillIDs, maxSkillOutputs); total > 200 {
-		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxSkillIDs, total)
+	if total := o0 + perSkillOutputs*min(MaxStackSkillSecrets, maxSkillOutputs); total > 200 {
+		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxStackSkillSecrets, total)
 	}
 }

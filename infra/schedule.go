@@ -11,7 +11,7 @@ import (
 )
 
 // MaxScheduleGap is the longest time allowed between two runs. The
-// no-successful-run alarm looks at 2× the gap, and CloudWatch evaluates an
+// no-run alarm (NoFullSyncRunAlarm) looks at 2× the gap, and CloudWatch evaluates an
 // alarm over at most seven days.
 const MaxScheduleGap = 84 * time.Hour
 
@@ -29,7 +29,7 @@ var ratePattern = regexp.MustCompile(`^rate\(\s*(\d+)\s+([a-z]+)\s*\)$`)
 // ParseSchedule validates an EventBridge rate() or cron() expression and
 // computes the longest gap between runs. Cron expressions are evaluated in UTC,
 // as EventBridge does; their year field must be * (a schedule that ends would
-// leave the no-successful-run alarm firing forever).
+// leave the no-run alarm (NoFullSyncRunAlarm) firing forever).
 func ParseSchedule(expr string) (Schedule, error) {
 	expr = strings.TrimSpace(expr)
 	var gap time.Duration
@@ -46,13 +46,13 @@ func ParseSchedule(expr string) (Schedule, error) {
 		return Schedule{}, fmt.Errorf("%q: %w", expr, err)
 	}
 	if gap > MaxScheduleGap {
-		return Schedule{}, fmt.Errorf("%q: runs can be %s apart; at most %s is supported, because the no-successful-run alarm covers twice the gap and a CloudWatch alarm covers at most 7 days", expr, fmtDuration(gap), fmtDuration(MaxScheduleGap))
+		return Schedule{}, fmt.Errorf("%q: runs can be %s apart; at most %s is supported, because the no-run alarm (NoFullSyncRunAlarm) covers twice the gap and a CloudWatch alarm covers at most 7 days", expr, fmtDuration(gap), fmtDuration(MaxScheduleGap))
 	}
 	return Schedule{Expression: expr, MaxGap: gap}, nil
 }
 
 // AlarmWindow returns the period and number of periods of the
-// no-successful-run alarm: together they cover at least twice MaxGap, with
+// no-run alarm (NoFullSyncRunAlarm): together they cover at least twice MaxGap, with
 // each period at most a day and a whole number of minutes (CloudWatch limits).
 func (s Schedule) AlarmWindow() (period time.Duration, periods int) {
 	window := 2 * s.MaxGap
@@ -259,7 +259,7 @@ func parseCron(f []string) (*cronSpec, error) {
 		c.months[m] = true
 	}
 	if f[5] != "*" {
-		return nil, fmt.Errorf("year field %q: use * (a schedule that stops would leave the no-successful-run alarm firing)", f[5])
+		return nil, fmt.Errorf("year field %q: use * (a schedule that stops would leave the no-run alarm (NoFullSyncRunAlarm) firing)", f[5])
 	}
 
 	c.domQuestion, c.dowQuestion = f[2] == "?", f[4] == "?"

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -33,12 +31,19 @@ import (
 const LWASecretPlaceholder = `{"clientId": "", "clientSecret": "", "refreshToken": "", "_instructions": "Replace this value with the LWA security profile's clientId and clientSecret and a refreshToken with scope alexa::ask:skills:readwrite (ask util generate-lwa-tokens), as the README section Deploy shows."}`
 
 // Metric names of the embedded-metric-format record the function writes at
-// the end of every scheduled run, with dimension FunctionName.
+// the end of every sync run, with dimension FunctionName (credsync.Metric…;
+// README.md, "Logs and metrics").
 const (
-	MetricNamespace     = "AlexaSkillCredentials"
-	MetricSyncSucceeded = "SyncSucceeded" // 1 when every skill synced, 0 otherwise
-	MetricSkillsFailed  = "SkillsFailed"
-	MetricSkillsUpdated = "SkillsUpdated"
+	MetricNamespace       = "AlexaSkillCredentials"
+	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
+	MetricSkillsUpdated   = "SkillsUpdated"
+	MetricSkillsUnchanged = "SkillsUnchanged"
+	MetricSkillsFailed    = "SkillsFailed"
+	MetricSMAPIRetries    = "SMAPIRetries"
+	MetricSMAPIThrottled  = "SMAPIThrottled"
+	// Emitted only by runs over every skill, never by a {"skillIds"} run.
+	MetricFullRunFailed       = "FullRunFailed"       // 1 when the run could not complete
+	MetricFullRunSkillsFailed = "FullRunSkillsFailed" // failed skills of a completed run
 )
 
 // Function sizing: a 1,000-skill sync takes about 7 s against SMAPI-like
@@ -54,9 +59,24 @@ const (
 const (
 	scheduleRetryAttempts = 4
 	scheduleMaxEventAge   = time.Hour
-	// functionAsyncRetries are Lambda's own retries of a failed run.
-	functionAsyncRetries = 2
+	// functionAsyncRetries are Lambda's own retries of a failed run: none.
+	// A run that fails for some skills has already retried each SMAPI
+	// call (smapi.Retrier: throttling, 5xx, timeouts); rerunning the whole
+	// run would only repeat every skill's call, and a skill that fails
+	// permanently (401, 404) would cost three calls per run forever. The
+	// failed run's event and error go to the on-failure queue instead, and
+	// the alarms report it.
+	functionAsyncRetries = 0
 )
+
+// keptPolicy is the removal policy of the key and the secrets: kept when
+// the stack is updated (replaced, or removed from the template) or deleted,
+// so credentials are never lost by accident, but deleted when the stack's
+// first create fails and rolls back (DeletionPolicy RetainExceptOnCreate),
+// so a failed first deploy leaves nothing behind to clash with the next one.
+// CloudFormation deletes a secret without a recovery window, which frees
+// its name at once.
+var keptPolicy = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 
 // maxSkillOutputs caps the per-skill ARN outputs (CloudFormation allows 200
 // outputs per template); past it only the prefix and ARN pattern are output.
@@ -69,6 +89,8 @@ type SkillCredentialsStackProps struct {
 	Config *Config
 	// FunctionCodeDir is a directory holding only the function's bootstrap
 	// binary, from BuildFunction. The asset hash is the hash of its content.
+	// When the function creates the declared skills' secrets, the stack
+	// writes SkillIDsFile into it.
 	FunctionCodeDir string
 }
 
@@ -84,6 +106,9 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("NewSkillCredentialsStack: %v", err))
 	}
+	if err := writeSkillIDsFile(cfg, props.FunctionCodeDir); err != nil {
+		panic(fmt.Sprintf("NewSkillCredentialsStack: %v", err))
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 
 	key := newKey(stack)
@@ -93,7 +118,7 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		Description:       jsii.String("LWA client id, client secret and refresh token (scope alexa::ask:skills:readwrite) used by the skill credential sync"),
 		EncryptionKey:     key,
 		SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(LWASecretPlaceholder)),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     keptPolicy,
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(lwaSecret, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SMG4"),
@@ -101,21 +126,17 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 	}}, jsii.Bool(false))
 
 	skillSecrets := constructs.NewConstruct(stack, jsii.String("SkillSecrets"))
-	skillSecretList := make([]awssecretsmanager.Secret, 0, len(cfg.SkillIDs))
-	for _, skillID := range cfg.SkillIDs {
+	skillSecretList := make([]awssecretsmanager.Secret, 0, len(cfg.StackSkillIDs()))
+	for _, skillID := range cfg.StackSkillIDs() {
 		s := awssecretsmanager.NewSecret(skillSecrets, jsii.String(skillID), &awssecretsmanager.SecretProps{
 			SecretName:        jsii.String(cfg.SkillSecretName(skillID)),
 			Description:       jsii.String("Alexa skill messaging client id and secret of " + skillID + ", kept current by the skill credential sync"),
 			EncryptionKey:     key,
 			SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String(skillSecretInitialValue(skillID))),
-			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+			RemovalPolicy:     keptPolicy,
 		})
 		skillSecretList = append(skillSecretList, s)
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(skillSecrets, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("Skill messaging credentials are issued by SMAPI, not generated here: the scheduled sync function re-reads them from SMAPI and writes a new version only when they change."),
-	}}, jsii.Bool(true))
 	skillSecretPattern := stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("secretsmanager"),
 		Resource:     jsii.String("secret"),
@@ -123,18 +144,11 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
 
-	fn := newFunction(stack, cfg, props.FunctionCodeDir, key, lwaSecret, skillSecretPattern)
+	failedRuns := newQueue(stack, "FailedRunsQueue", "This queue is itself the on-failure destination of the function's asynchronous invocations: it keeps each failed scheduled run's event and error for 14 days.")
+	fn := newFunction(stack, cfg, props.FunctionCodeDir, key, lwaSecret, skillSecretPattern, failedRuns)
+	newSecretCreation(stack, cfg, fn, key, skillSecretPattern)
 
-	dlq := awssqs.NewQueue(stack, jsii.String("ScheduleDeadLetterQueue"), &awssqs.QueueProps{
-		Encryption:          awssqs.QueueEncryption_KMS,
-		EncryptionMasterKey: key,
-		EnforceSSL:          jsii.Bool(true),
-		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself the dead-letter queue of the schedule rule's target; an alarm fires on any message in it."),
-	}}, jsii.Bool(false))
+	dlq := newQueue(stack, "ScheduleDeadLetterQueue", "This queue is itself the dead-letter queue of the schedule rule's target; an alarm fires on any message in it.")
 
 	rule := awsevents.NewRule(stack, jsii.String("Schedule"), &awsevents.RuleProps{
 		Description: jsii.String("Runs the skill credential sync"),
@@ -146,13 +160,14 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 		MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 	}))
 
-	topic := newAlarms(stack, cfg, key, fn, dlq)
+	alarms := newAlarms(stack, cfg, fn, dlq)
+	dashboard := newDashboard(stack, fn, dlq, failedRuns, alarms)
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
-	readerPolicy := newReaderPolicy(stack, cfg, key, skillSecretPattern)
+	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern)
 
-	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, topic, readerPolicy)
+	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicies, failedRuns, dashboard)
 	return stack
 }
 
@@ -161,36 +176,59 @@ func skillSecretInitialValue(skillID string) string {
 	return `{"skillId": "` + skillID + `"}` // skillID is validated: no quoting needed
 }
 
-// newKey creates the customer-managed key of every secret, the dead-letter
-// queue and the alarm topic. EventBridge writes to the encrypted queue and
-// CloudWatch publishes to the encrypted topic through their service
-// principals, which need the key policy's permission: without it the
-// deliveries fail without any error anyone sees.
+// newKey creates the customer-managed key of the secrets. Only Secrets
+// Manager uses it, on behalf of the function and the reader roles (their
+// policies allow it only through Secrets Manager): the queues and the alarm
+// topic have keys of their own.
 func newKey(stack awscdk.Stack) awskms.Key {
-	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("Alexa skill credentials: secrets, schedule dead-letter queue and alarm topic"),
+	return awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("Alexa skill credentials: the LWA and skill secrets"),
 		EnableKeyRotation: jsii.Bool(true),
-		// Retained with the secrets it encrypts: deleting it would make them unreadable.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Kept with the secrets it encrypts: deleting it would make them unreadable.
+		RemovalPolicy: keptPolicy,
 	})
-	// No aws:SourceAccount condition: AWS's examples for these two
-	// deliveries have none, and a service that does not send the key in its
-	// request context would be denied without any error anyone sees.
-	for _, p := range []struct{ sid, service string }{
-		{"AllowEventBridgeToUseTheDeadLetterQueue", "events.amazonaws.com"},
-		{"AllowCloudWatchToPublishToTheAlarmTopic", "cloudwatch.amazonaws.com"},
-	} {
-		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String(p.sid),
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(p.service), nil)},
-			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-		}), jsii.Bool(false))
-	}
+}
+
+// newQueue creates a queue that keeps failed deliveries for 14 days,
+// encrypted with SQS's own key (SSE-SQS): EventBridge and Lambda may send to
+// it without any key policy. reason explains, for cdk-nag, why the queue has
+// no dead-letter queue of its own.
+func newQueue(stack awscdk.Stack, id, reason string) awssqs.Queue {
+	q := awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(q, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String(reason),
+	}}, jsii.Bool(false))
+	return q
+}
+
+// newTopicKey creates the key of the alarm topic. CloudWatch publishes to an
+// encrypted topic through its service principal, which needs the key
+// policy's permission: without it the notifications fail without any error
+// anyone sees (and the AWS-managed aws/sns key cannot grant it). No
+// aws:SourceAccount condition: AWS's example for this delivery has none.
+func newTopicKey(stack awscdk.Stack) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("Alexa skill credentials: the alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+		// It protects only notifications in flight.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchToPublishToTheAlarmTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+	}), jsii.Bool(false))
 	return key
 }
 
-func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecretPattern *string) awslambda.Function {
+func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecretPattern *string, failedRuns awssqs.Queue) awslambda.Function {
 	logGroup := awslogs.NewLogGroup(stack, jsii.String("SyncFunctionLogs"), &awslogs.LogGroupProps{
 		Retention:     retention(cfg.LogRetentionDays),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -229,6 +267,14 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 			Resources: jsii.Strings("*"),
 		},
 		{
+			// BatchGetSecretValue takes no resource: what it may read is
+			// what GetSecretValue allows above, secret by secret (and, with
+			// a name filter, ListSecrets).
+			Sid:       jsii.String("BatchReadSkillSecrets"),
+			Actions:   jsii.Strings("secretsmanager:BatchGetSecretValue"),
+			Resources: jsii.Strings("*"),
+		},
+		{
 			Sid:       jsii.String("UseKeyThroughSecretsManager"),
 			Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources: &[]*string{key.KeyArn()},
@@ -236,14 +282,23 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 				"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
 			}},
 		},
+		{
+			// Lambda sends the on-failure record of an asynchronous
+			// invocation with the function's role (the queue uses SSE-SQS:
+			// no KMS permission needed).
+			Sid:       jsii.String("SendFailedRunsToQueue"),
+			Actions:   jsii.Strings("sqs:SendMessage"),
+			Resources: &[]*string{failedRuns.QueueArn()},
+		},
 	}
 	for _, s := range statements {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(s))
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{
+	// On the role's policy, where the findings are (not on the role).
+	cdknag.NagSuppressions_AddResourceSuppressions(role.Node().FindChild(jsii.String("DefaultPolicy")), &[]*cdknag.NagPackSuppression{
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
-			Reason:    jsii.String("secretsmanager:ListSecrets does not support resource-level permissions; the function lists the secrets under the skill secret prefix to find the skills to sync."),
+			Reason:    jsii.String("secretsmanager:ListSecrets and secretsmanager:BatchGetSecretValue do not support resource-level permissions; the function reads the secrets under the skill secret prefix 20 at a time to find and compare the skills to sync, and BatchGetSecretValue returns only secrets the role may GetSecretValue, which is scoped to that prefix."),
 			AppliesTo: &[]any{"Resource::*"},
 		},
 		{
@@ -253,7 +308,7 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		},
 	}, jsii.Bool(true))
 
-	return awslambda.NewFunction(stack, jsii.String("SyncFunction"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(stack, jsii.String("SyncFunction"), &awslambda.FunctionProps{
 		Description:   jsii.String("Copies Alexa skill messaging credentials from SMAPI into Secrets Manager"),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
@@ -265,76 +320,23 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		LogGroup:      logGroup,
 		Role:          role,
 		RetryAttempts: jsii.Number(functionAsyncRetries),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 		Environment: &map[string]*string{
 			"LWA_SECRET_ID":       lwaSecret.SecretArn(),
 			"SKILL_SECRET_PREFIX": jsii.String(cfg.SkillSecretPrefix),
 			"SYNC_CONCURRENCY":    jsii.String(strconv.Itoa(cfg.SyncConcurrency)),
 		},
 	})
+	// The on-failure destination, set on the event invoke config directly:
+	// the L2 SqsDestination would add its own unnamed grant (with
+	// GetQueueAttributes and GetQueueUrl, which Lambda does not need) next
+	// to SendFailedRunsToQueue above.
+	invokeConfig := fn.Node().FindChild(jsii.String("EventInvokeConfig")).Node().DefaultChild().(awscdk.CfnResource)
+	invokeConfig.AddPropertyOverride(jsii.String("DestinationConfig.OnFailure.Destination"), failedRuns.QueueArn())
+	return fn
 }
 
-// newAlarms creates the alarm topic and the three alarms.
-func newAlarms(stack awscdk.Stack, cfg *Config, key awskms.Key, fn awslambda.Function, dlq awssqs.Queue) awssns.Topic {
-	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		DisplayName: jsii.String("Alexa skill credentials alarms"),
-		MasterKey:   key,
-		EnforceSSL:  jsii.Bool(true),
-	})
-	if cfg.AlarmEmail != "" {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
-	}
-	action := awscloudwatchactions.NewSnsAction(topic)
-	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-
-	period, periods := cfg.Schedule.AlarmWindow()
-	alarms := []*awscloudwatch.AlarmProps{
-		{
-			AlarmDescription: jsii.String("The skill credential sync failed: at least one skill was not synced, or the run stopped (see the function's log group)."),
-			Metric: fn.MetricErrors(&awscloudwatch.MetricOptions{
-				Period:    fiveMinutes,
-				Statistic: jsii.String("Sum"),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		},
-		{
-			AlarmDescription: jsii.String("A scheduled event could not be delivered to the sync function and is in the dead-letter queue."),
-			Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-				Period:    fiveMinutes,
-				Statistic: jsii.String("Maximum"),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		},
-		{
-			AlarmDescription: jsii.String(fmt.Sprintf("No fully successful skill credential sync in the last %s (twice the longest gap of schedule %s).", fmtDuration(period*time.Duration(periods)), cfg.Schedule.Expression)),
-			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:     jsii.String(MetricNamespace),
-				MetricName:    jsii.String(MetricSyncSucceeded),
-				DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
-				Statistic:     jsii.String("Sum"),
-				Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-			}),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(float64(periods)),
-			DatapointsToAlarm:  jsii.Number(float64(periods)),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-		},
-	}
-	for i, id := range []string{"SyncErrorsAlarm", "DeadLetterQueueAlarm", "NoSuccessfulSyncAlarm"} {
-		alarm := awscloudwatch.NewAlarm(stack, jsii.String(id), alarms[i])
-		alarm.AddAlarmAction(action)
-		alarm.AddOkAction(action)
-	}
-	return topic
-}
-
-func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicy awsiam.ManagedPolicy) {
+func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awssecretsmanager.Secret, skillSecrets []awssecretsmanager.Secret, skillSecretPattern *string, fn awslambda.Function, topic awssns.Topic, readerPolicies []awsiam.ManagedPolicy, failedRuns awssqs.Queue, dashboard awscloudwatch.Dashboard) {
 	out := func(scope constructs.Construct, id, description string, value *string) {
 		awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -342,25 +344,36 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 		})
 	}
 	fillCommand := "aws secretsmanager put-secret-value --region " + *awscdk.Aws_REGION() + " --secret-id " + *lwaSecret.SecretArn() + " --secret-string file://lwa-secret.json"
-	out(stack, "NextSteps", "What to do after the first deploy",
-		jsii.String("If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), "+
-			"write lwa-secret.json as the README section Deploy shows (step 4), store it with: "+fillCommand+
-			" ; delete the file, then run: make sync (invokes "+*fn.FunctionName()+" and prints the summary; it fails if a skill failed)."))
+	nextSteps := "If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), " +
+		"write lwa-secret.json as the README section Deploy shows (step 4), store it with: " + fillCommand +
+		" ; delete the file, then run: make sync (invokes " + *fn.FunctionName() + " and prints the summary; it fails if a skill failed)."
+	if cfg.AlarmEmail == "" {
+		nextSteps += " Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic " + *topic.TopicArn() + "."
+	}
+	out(stack, "NextSteps", "What to do after the first deploy", jsii.String(nextSteps))
 	out(stack, "LwaSecretArn", "ARN of the LWA secret (client id, client secret, refresh token)", lwaSecret.SecretArn())
 	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value", jsii.String(fillCommand))
 	out(stack, "SkillSecretPrefix", "Name prefix of the skill secrets; the function syncs every secret under it", jsii.String(cfg.SkillSecretPrefix))
 	out(stack, "SkillSecretArnPattern", "IAM resource pattern matching every skill secret, for skill Lambdas' policies", skillSecretPattern)
-	if len(cfg.SkillIDs) <= maxSkillOutputs {
-		for i, skillID := range cfg.SkillIDs {
+	if ids := cfg.StackSkillIDs(); len(ids) <= maxSkillOutputs {
+		for i, skillID := range ids {
 			out(skillSecrets[i], "Arn", "ARN of the skill secret of "+skillID, skillSecrets[i].SecretArn())
 		}
 	}
 	out(stack, "SyncFunctionName", "Name of the sync function (invoke it to sync now)", fn.FunctionName())
 	out(stack, "SyncFunctionLogGroup", "Log group of the sync function (JSON lines)", fn.LogGroup().LogGroupName())
+	out(stack, "DashboardUrl", "CloudWatch dashboard of the sync: alarms, runs, skills, duration, SMAPI retries, queues, last failures",
+		jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards/dashboard/"+*dashboard.DashboardName()))
+	out(stack, "FailedRunsQueueUrl", "Queue of the failed scheduled runs: each message is Lambda's record of one failed run, with its event and error", failedRuns.QueueUrl())
 	out(stack, "AlarmTopicArn", "SNS topic of the alarms; subscribe to it for notifications", topic.TopicArn())
 	out(stack, "KeyArn", "KMS key of the secrets; secrets created outside the stack under the prefix must use it", key.KeyArn())
-	if readerPolicy != nil {
-		out(stack, "SkillSecretReaderPolicyArn", "Managed policy attached to the readerRoleArns: GetSecretValue on the skill secrets, Decrypt through Secrets Manager", readerPolicy.ManagedPolicyArn())
+	if len(readerPolicies) > 0 {
+		arns := make([]*string, len(readerPolicies))
+		for i, p := range readerPolicies {
+			arns[i] = p.ManagedPolicyArn()
+		}
+		out(stack, "SkillSecretReaderPolicyArns", "Managed policies attached to the readerRoleArns (one per distinct skill list): GetSecretValue on their skill secrets, Decrypt through Secrets Manager",
+			awscdk.Fn_Join(jsii.String(", "), &arns))
 	}
 }
 

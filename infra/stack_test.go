@@ -1,14 +1,19 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // fullContext sets every context key away from its default.
@@ -21,7 +26,7 @@ var fullContext = map[string]any{
 	"logRetentionDays":  30,
 	"syncConcurrency":   16,
 	"rotationDays":      7,
-	"readerRoleArns":    []any{testReaderRole},
+	"readerRoleArns":    map[string]any{testReaderRole: []any{"*"}},
 }
 
 // TestStackDefaults synthesizes cdk.json as committed and checks everything
@@ -29,11 +34,13 @@ var fullContext = map[string]any{
 func TestStackDefaults(t *testing.T) {
 	s := synth(t, nil)
 
-	keyID, keyProps := s.only(t, "AWS::KMS::Key")
+	keyID, keyProps := s.named(t, "AWS::KMS::Key", "Key")
 	lwaID := lwaSecretID(t, s)
 	fnID, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
 	logsID, logs := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
-	queueID, queue := s.only(t, "AWS::SQS::Queue")
+	queueID, queue := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	failedRunsID, failedRuns := s.named(t, "AWS::SQS::Queue", "FailedRunsQueue")
+	topicKeyID, topicKey := s.named(t, "AWS::KMS::Key", "AlarmTopicKey")
 	topicID, topic := s.only(t, "AWS::SNS::Topic")
 	ruleID, rule := s.only(t, "AWS::Events::Rule")
 	roleID, role := s.named(t, "AWS::IAM::Role", "SyncFunctionRole")
@@ -94,17 +101,35 @@ func TestStackDefaults(t *testing.T) {
 			"FunctionName": getAtt(fnID, "Arn"),
 			"SourceArn":    getAtt(ruleID, "Arn"),
 		})
-		s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
-			"FunctionName":         ref(fnID),
-			"MaximumRetryAttempts": float64(2),
-		})
 	})
 
-	t.Run("dead-letter queue", func(t *testing.T) {
-		if !reflect.DeepEqual(queue["KmsMasterKeyId"], getAtt(keyID, "Arn")) {
-			t.Errorf("queue KmsMasterKeyId = %s; want the stack's key", toJSON(queue["KmsMasterKeyId"]))
+	// A failed scheduled run is not rerun by Lambda (each SMAPI call was
+	// already retried inside the run): its event and error go to the
+	// on-failure queue.
+	t.Run("failed runs", func(t *testing.T) {
+		_, cfg := s.only(t, "AWS::Lambda::EventInvokeConfig")
+		want := map[string]any{
+			"FunctionName":             ref(fnID),
+			"Qualifier":                "$LATEST",
+			"MaximumRetryAttempts":     float64(0),
+			"MaximumEventAgeInSeconds": float64(3600),
+			"DestinationConfig":        map[string]any{"OnFailure": map[string]any{"Destination": getAtt(failedRunsID, "Arn")}},
 		}
-		_, policy := s.only(t, "AWS::SQS::QueuePolicy")
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("event invoke config = %s; want %s", toJSON(cfg), toJSON(want))
+		}
+	})
+
+	t.Run("queues", func(t *testing.T) {
+		for name, q := range map[string]map[string]any{"dead-letter queue": queue, "failed-runs queue": failedRuns} {
+			if q["SqsManagedSseEnabled"] != true || q["KmsMasterKeyId"] != nil {
+				t.Errorf("%s SqsManagedSseEnabled %v KmsMasterKeyId %s; want SSE-SQS, not the secrets' key", name, q["SqsManagedSseEnabled"], toJSON(q["KmsMasterKeyId"]))
+			}
+			if q["MessageRetentionPeriod"] != float64(14*24*3600) {
+				t.Errorf("%s MessageRetentionPeriod = %v; want 14 days", name, q["MessageRetentionPeriod"])
+			}
+		}
+		_, policy := s.named(t, "AWS::SQS::QueuePolicy", "ScheduleDeadLetterQueuePolicy")
 		stmts := policy["PolicyDocument"].(map[string]any)["Statement"].([]any)
 		var denyInsecure, allowRule bool
 		for _, st := range stmts {
@@ -125,11 +150,15 @@ func TestStackDefaults(t *testing.T) {
 	})
 
 	t.Run("encryption", func(t *testing.T) {
+		assertKeptExceptOnCreate(t, "secrets' key", s.resources("AWS::KMS::Key")[keyID])
 		if keyProps["EnableKeyRotation"] != true {
 			t.Errorf("key EnableKeyRotation = %v; want true", keyProps["EnableKeyRotation"])
 		}
-		if !reflect.DeepEqual(topic["KmsMasterKeyId"], getAtt(keyID, "Arn")) {
-			t.Errorf("topic KmsMasterKeyId = %s; want the stack's key", toJSON(topic["KmsMasterKeyId"]))
+		if !reflect.DeepEqual(topic["KmsMasterKeyId"], getAtt(topicKeyID, "Arn")) {
+			t.Errorf("topic KmsMasterKeyId = %s; want its own key", toJSON(topic["KmsMasterKeyId"]))
+		}
+		if topicKey["EnableKeyRotation"] != true {
+			t.Errorf("topic key EnableKeyRotation = %v; want true", topicKey["EnableKeyRotation"])
 		}
 		for id, r := range s.resources("AWS::SecretsManager::Secret") {
 			if got := r["Properties"].(map[string]any)["KmsKeyId"]; !reflect.DeepEqual(got, getAtt(keyID, "Arn")) {
@@ -144,33 +173,31 @@ func TestStackDefaults(t *testing.T) {
 		})
 	})
 
-	t.Run("key policy", func(t *testing.T) {
-		stmts := keyProps["KeyPolicy"].(map[string]any)["Statement"].([]any)
-		for _, service := range []string{"events.amazonaws.com", "cloudwatch.amazonaws.com"} {
-			var found []any
-			for _, st := range stmts {
-				st := st.(map[string]any)
-				if reflect.DeepEqual(st["Principal"], map[string]any{"Service": service}) {
-					found = append(found, st)
-				}
+	// The secrets' key is used only through Secrets Manager by principals
+	// of the account (the function and reader roles' own policies): no
+	// service principal in its key policy. The topic's key lets CloudWatch
+	// publish, with no condition: AWS's example for that delivery has none,
+	// and a service that does not send aws:SourceAccount would be denied
+	// silently.
+	t.Run("key policies", func(t *testing.T) {
+		for _, st := range keyProps["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			if p, _ := st.(map[string]any)["Principal"].(map[string]any); p["Service"] != nil {
+				t.Errorf("secrets' key policy statement %s grants a service; want none", toJSON(st))
 			}
-			if len(found) != 1 {
-				t.Errorf("%d key policy statements for %s; want 1", len(found), service)
-				continue
+		}
+		var found []any
+		for _, st := range topicKey["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			if p, _ := st.(map[string]any)["Principal"].(map[string]any); p["Service"] != nil {
+				found = append(found, st)
 			}
-			st := found[0].(map[string]any)
-			if got := asStrings(st["Action"]); !reflect.DeepEqual(got, []any{"kms:Decrypt", "kms:GenerateDataKey"}) {
-				t.Errorf("key policy actions for %s = %v; want [kms:Decrypt kms:GenerateDataKey]", service, got)
-			}
-			if st["Effect"] != "Allow" || st["Resource"] != "*" {
-				t.Errorf("key policy statement for %s = %s; want Allow on the key (*)", service, toJSON(st))
-			}
-			// No condition: AWS's examples for these deliveries have none,
-			// and a service that does not send aws:SourceAccount would be
-			// denied silently.
-			if st["Condition"] != nil {
-				t.Errorf("key policy condition for %s = %s; want none", service, toJSON(st["Condition"]))
-			}
+		}
+		want := []any{map[string]any{
+			"Sid": "AllowCloudWatchToPublishToTheAlarmTopic", "Effect": "Allow", "Resource": "*",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey"},
+		}}
+		if !reflect.DeepEqual(found, want) {
+			t.Errorf("topic key policy service statements = %s; want %s", toJSON(found), toJSON(want))
 		}
 	})
 
@@ -193,7 +220,9 @@ func TestStackDefaults(t *testing.T) {
 				map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:alexa/skill-messaging/*"}}},
 				"",
 			},
-			"DiscoverSkillSecrets": {[]any{"secretsmanager:ListSecrets"}, "*", ""},
+			"DiscoverSkillSecrets":  {[]any{"secretsmanager:ListSecrets"}, "*", ""},
+			"SendFailedRunsToQueue": {[]any{"sqs:SendMessage"}, getAtt(failedRunsID, "Arn"), ""},
+			"BatchReadSkillSecrets": {[]any{"secretsmanager:BatchGetSecretValue"}, "*", ""},
 			"UseKeyThroughSecretsManager": {
 				[]any{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
 				`{"StringEquals":{"kms:ViaService":{"Fn::Join":["",["secretsmanager.",{"Ref":"AWS::Region"},".amazonaws.com"]]}}}`,
@@ -226,7 +255,8 @@ func TestStackDefaults(t *testing.T) {
 			}
 		}
 		// The general rule, independent of the list above: no wildcard
-		// action, no "*" resource except for ListSecrets, no ReEncrypt.
+		// action, no "*" resource except for ListSecrets and
+		// BatchGetSecretValue (which take none), no ReEncrypt.
 		for _, st := range got {
 			for _, a := range asStrings(st["Action"]) {
 				if strings.Contains(a.(string), "*") || strings.Contains(a.(string), "ReEncrypt") {
@@ -234,7 +264,7 @@ func TestStackDefaults(t *testing.T) {
 				}
 			}
 			for _, r := range asStrings(st["Resource"]) {
-				if r == "*" && !reflect.DeepEqual(asStrings(st["Action"]), []any{"secretsmanager:ListSecrets"}) {
+				if a := asStrings(st["Action"]); r == "*" && !reflect.DeepEqual(a, []any{"secretsmanager:ListSecrets"}) && !reflect.DeepEqual(a, []any{"secretsmanager:BatchGetSecretValue"}) {
 					t.Errorf("statement %v has resource * for %v", st["Sid"], st["Action"])
 				}
 			}
@@ -253,64 +283,21 @@ func TestStackDefaults(t *testing.T) {
 		if props["SecretString"] != placeholder {
 			t.Errorf("LWA secret SecretString = %v; want %s", props["SecretString"], placeholder)
 		}
-		if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-			t.Errorf("LWA secret DeletionPolicy %v UpdateReplacePolicy %v; want Retain", r["DeletionPolicy"], r["UpdateReplacePolicy"])
-		}
+		assertKeptExceptOnCreate(t, "LWA secret", r)
 		if n := len(s.resources("AWS::SecretsManager::Secret")); n != 1 {
 			t.Errorf("%d secrets with no skillIds; want only the LWA secret", n)
 		}
 	})
 
 	t.Run("alarms", func(t *testing.T) {
-		alarms := s.resources("AWS::CloudWatch::Alarm")
-		if len(alarms) != 3 {
-			t.Fatalf("%d alarms; want 3", len(alarms))
-		}
-		want := []map[string]any{
-			{
-				"Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum", "Period": float64(300),
-				"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}},
-				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
-				"TreatMissingData": "notBreaching",
-			},
-			{
-				"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Statistic": "Maximum", "Period": float64(300),
-				"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": getAtt(queueID, "QueueName")}},
-				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
-				"TreatMissingData": "notBreaching",
-			},
-			{
-				"Namespace": "AlexaSkillCredentials", "MetricName": "SyncSucceeded", "Statistic": "Sum", "Period": float64(86400),
-				"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}},
-				"ComparisonOperator": "LessThanThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1), "DatapointsToAlarm": float64(1),
-				"TreatMissingData": "breaching",
-			},
-		}
-		for i, w := range want {
-			var match bool
-			for _, a := range alarms {
-				p := a["Properties"].(map[string]any)
-				if p["MetricName"] != w["MetricName"] {
-					continue
-				}
-				match = true
-				for k, v := range w {
-					if !reflect.DeepEqual(p[k], v) {
-						t.Errorf("alarm %d (%s) %s = %s; want %s", i, w["MetricName"], k, toJSON(p[k]), toJSON(v))
-					}
-				}
-				for _, actions := range []string{"AlarmActions", "OKActions"} {
-					if !reflect.DeepEqual(p[actions], []any{ref(topicID)}) {
-						t.Errorf("alarm %s %s = %s; want the topic", w["MetricName"], actions, toJSON(p[actions]))
-					}
-				}
-			}
-			if !match {
-				t.Errorf("no alarm on %s", w["MetricName"])
-			}
-		}
+		assertAlarms(t, s, 24*time.Hour, 1)
 		if n := len(s.resources("AWS::SNS::Subscription")); n != 0 {
 			t.Errorf("%d topic subscriptions without alarmEmail; want 0", n)
+		}
+		// Nobody would hear the alarms: synth warns, NextSteps says so.
+		assertions.Annotations_FromStack(s.stack).HasWarning(jsii.String("/"+StackName), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail is not set")))
+		if v := toJSON(s.outputs()["NextSteps"]["Value"]); !strings.Contains(v, "Nobody is notified of the alarms: alarmEmail is not set") || !strings.Contains(v, toJSON(ref(topicID))) {
+			t.Errorf("NextSteps = %s; want it to say that nobody is notified and name the topic", v)
 		}
 	})
 
@@ -323,7 +310,11 @@ func TestStackDefaults(t *testing.T) {
 			"SyncFunctionName":      ref(fnID),
 			"SyncFunctionLogGroup":  ref(logsID),
 			"AlarmTopicArn":         ref(topicID),
-			"KeyArn":                getAtt(keyID, "Arn"),
+			"FailedRunsQueueUrl":    ref(failedRunsID),
+			"DashboardUrl": map[string]any{"Fn::Join": []any{"", []any{
+				"https://console.aws.amazon.com/cloudwatch/home?region=", ref("AWS::Region"), "#dashboards/dashboard/", ref(s.named0(t, "AWS::CloudWatch::Dashboard")),
+			}}},
+			"KeyArn": getAtt(keyID, "Arn"),
 			"FillLwaSecretCommand": map[string]any{"Fn::Join": []any{"", []any{
 				"aws secretsmanager put-secret-value --region ", ref("AWS::Region"),
 				" --secret-id ", ref(lwaID), " --secret-string file://lwa-secret.json",
@@ -333,7 +324,8 @@ func TestStackDefaults(t *testing.T) {
 					"write lwa-secret.json as the README section Deploy shows (step 4), store it with: aws secretsmanager put-secret-value --region ",
 				ref("AWS::Region"), " --secret-id ", ref(lwaID),
 				" --secret-string file://lwa-secret.json ; delete the file, then run: make sync (invokes ", ref(fnID),
-				" and prints the summary; it fails if a skill failed).",
+				" and prints the summary; it fails if a skill failed). Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic ",
+				ref(topicID), ".",
 			}}},
 		}
 		for id, v := range want {
@@ -350,7 +342,7 @@ func TestStackDefaults(t *testing.T) {
 // TestStackConfigured synthesizes with every context key set.
 func TestStackConfigured(t *testing.T) {
 	s := synth(t, fullContext)
-	keyID, _ := s.only(t, "AWS::KMS::Key")
+	keyID, _ := s.named(t, "AWS::KMS::Key", "Key")
 	topicID, _ := s.only(t, "AWS::SNS::Topic")
 	_, fn := s.named(t, "AWS::Lambda::Function", "SyncFunction")
 	_, logs := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
@@ -370,9 +362,13 @@ func TestStackConfigured(t *testing.T) {
 	s.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{
 		"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": ref(topicID),
 	})
-	s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-		"MetricName": "SyncSucceeded", "Period": float64(12 * 3600), "EvaluationPeriods": float64(1),
-	})
+	assertAlarms(t, s, 12*time.Hour, 1)
+	if v := toJSON(s.outputs()["NextSteps"]["Value"]); strings.Contains(v, "alarmEmail") {
+		t.Errorf("NextSteps = %s; want no alarmEmail hint when it is set", v)
+	}
+	if ws := assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail"))); len(*ws) != 0 {
+		t.Errorf("warnings %s with alarmEmail set; want none", toJSON(ws))
+	}
 
 	secrets := s.resources("AWS::SecretsManager::Secret")
 	if got := secrets[lwaID]["Properties"].(map[string]any)["Name"]; got != "team-a/lwa" {
@@ -394,9 +390,7 @@ func TestStackConfigured(t *testing.T) {
 				if !reflect.DeepEqual(p["KmsKeyId"], getAtt(keyID, "Arn")) {
 					t.Errorf("skill secret %s KmsKeyId = %s; want the stack's key", skillID, toJSON(p["KmsKeyId"]))
 				}
-				if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-					t.Errorf("skill secret %s is not retained: %v/%v", skillID, r["DeletionPolicy"], r["UpdateReplacePolicy"])
-				}
+				assertKeptExceptOnCreate(t, "skill secret "+skillID, r)
 			}
 		}
 		if id == "" {
@@ -461,19 +455,172 @@ func TestNoSuccessAlarmForCron(t *testing.T) {
 		t.Errorf("ScheduleExpression = %v", rule["ScheduleExpression"])
 	}
 	// Friday 17:45 to Monday 09:00 is 63h15m; twice that over 6 periods.
-	s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-		"MetricName":        "SyncSucceeded",
-		"Period":            float64(21*3600 + 5*60),
-		"EvaluationPeriods": float64(6),
-		"DatapointsToAlarm": float64(6),
-		"TreatMissingData":  "breaching",
-	})
+	assertAlarms(t, s, 21*time.Hour+5*time.Minute, 6)
+}
+
+// assertAlarms checks the notifying alarms and what they watch, for a
+// schedule whose alarm window is periods × period.
+func assertAlarms(t *testing.T, s *synthesized, period time.Duration, periods int) {
+	t.Helper()
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	queueID, _ := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	topicID, _ := s.only(t, "AWS::SNS::Topic")
+	fnDim := []any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}}
+	window := map[string]any{
+		"Period": float64(period / time.Second), "EvaluationPeriods": float64(periods), "DatapointsToAlarm": float64(periods),
+	}
+	with := func(m map[string]any, extra map[string]any) map[string]any {
+		out := maps.Clone(m)
+		maps.Copy(out, extra)
+		return out
+	}
+	want := map[string]map[string]any{
+		// The last full run could not complete: fires on the first such
+		// run, recovers on the first full run that completes, and keeps
+		// its state between runs (ignore).
+		"SyncRunFailedAlarm": {
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunFailed", "Statistic": "Maximum", "Dimensions": fnDim,
+			"Period": float64(300), "EvaluationPeriods": float64(1),
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "TreatMissingData": "ignore",
+		},
+		// No full run reported at all in the window: no data breaches.
+		"NoFullSyncRunAlarm": with(window, map[string]any{
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunFailed", "Statistic": "SampleCount", "Dimensions": fnDim,
+			"ComparisonOperator": "LessThanThreshold", "Threshold": float64(1), "TreatMissingData": "breaching",
+		}),
+		// Skills failed in every full run of the window; a stopped run
+		// reports no count, so it neither raises nor clears it.
+		"SkillsFailingAlarm": with(window, map[string]any{
+			"Namespace": "AlexaSkillCredentials", "MetricName": "FullRunSkillsFailed", "Statistic": "Minimum", "Dimensions": fnDim,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "TreatMissingData": "ignore",
+		}),
+		"DeadLetterQueueAlarm": {
+			"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Statistic": "Maximum", "Period": float64(300),
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": getAtt(queueID, "QueueName")}},
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": float64(1), "EvaluationPeriods": float64(1),
+			"TreatMissingData": "ignore",
+		},
+	}
+	alarms := s.resources("AWS::CloudWatch::Alarm")
+	if len(alarms) != len(want) {
+		t.Errorf("%d alarms; want %d: %v", len(alarms), len(want), slices.Sorted(maps.Keys(alarms)))
+	}
+	ids := map[string]string{}
+	for prefix, w := range want {
+		id, p := s.named(t, "AWS::CloudWatch::Alarm", prefix)
+		ids[prefix] = id
+		for k, v := range w {
+			if !reflect.DeepEqual(p[k], v) {
+				t.Errorf("%s %s = %s; want %s", prefix, k, toJSON(p[k]), toJSON(v))
+			}
+		}
+		// Only the composite notifies for its two children.
+		notifies := prefix == "SkillsFailingAlarm" || prefix == "DeadLetterQueueAlarm"
+		for _, actions := range []string{"AlarmActions", "OKActions"} {
+			if got := p[actions]; notifies != reflect.DeepEqual(got, []any{ref(topicID)}) || (!notifies && got != nil) {
+				t.Errorf("%s %s = %s; want the topic: %v", prefix, actions, toJSON(got), notifies)
+			}
+		}
+		if p["InsufficientDataActions"] != nil {
+			t.Errorf("%s InsufficientDataActions = %s; want none", prefix, toJSON(p["InsufficientDataActions"]))
+		}
+	}
+	_, composite := s.only(t, "AWS::CloudWatch::CompositeAlarm")
+	rule := map[string]any{"Fn::Join": []any{"", []any{
+		`(ALARM("`, getAtt(ids["SyncRunFailedAlarm"], "Arn"), `") OR ALARM("`, getAtt(ids["NoFullSyncRunAlarm"], "Arn"), `"))`,
+	}}}
+	if !reflect.DeepEqual(composite["AlarmRule"], rule) {
+		t.Errorf("SyncRunAlarm AlarmRule = %s; want %s", toJSON(composite["AlarmRule"]), toJSON(rule))
+	}
+	for _, actions := range []string{"AlarmActions", "OKActions"} {
+		if !reflect.DeepEqual(composite[actions], []any{ref(topicID)}) {
+			t.Errorf("SyncRunAlarm %s = %s; want the topic", actions, toJSON(composite[actions]))
+		}
+	}
+	// No alarm watches a metric every run emits (a {"skillIds"} run must
+	// not clear them) or Lambda's Errors (a pair of notifications per run).
+	for id, a := range alarms {
+		switch a["Properties"].(map[string]any)["MetricName"] {
+		case "SyncSucceeded", "SkillsFailed", "Errors":
+			t.Errorf("alarm %s watches %v", id, a["Properties"].(map[string]any)["MetricName"])
+		}
+	}
 }
 
 // TestCdkNag fails on any unsuppressed AwsSolutions error or warning, and on
 // a suppression without a specific reason.
 func TestCdkNag(t *testing.T) {
 	assertNoNagFindings(t, synth(t, nil))
+}
+
+// TestNagSuppressionsAreNeeded checks that every cdk-nag suppression of the
+// stack still suppresses a finding: cdk-nag, told to log what it ignores,
+// must report each suppressed rule (and each appliesTo finding) with the
+// suppression's reason. A suppression left behind by a change would hide
+// the next real finding of its rule.
+func TestNagSuppressionsAreNeeded(t *testing.T) {
+	for name, overrides := range map[string]map[string]any{"defaults": nil, "every key set": fullContext} {
+		t.Run(name, func(t *testing.T) {
+			ctx := maps.Clone(overrides)
+			if ctx == nil {
+				ctx = map[string]any{}
+			}
+			ctx["aws:cdk:enable-path-metadata"] = true // to find each resource's annotations
+			app := newTestApp(t, ctx)
+			cfg, err := LoadConfig(app.Node())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stack := newApp(app, cfg, fakeCodeDir(t, "stand-in bootstrap for tests\n"), &cdknag.NagPackProps{Verbose: jsii.Bool(true), LogIgnores: jsii.Bool(true)})
+			tmpl := templateOf(t, stack)
+			ignored := map[string][]string{} // construct path -> messages
+			for _, m := range *assertions.Annotations_FromStack(stack).FindInfo(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("CdkNagSuppression"))) {
+				// Read through JSON: the Go fields of SynthesisMessage are
+				// deprecated.
+				var msg struct {
+					ID    string `json:"id"`
+					Entry struct {
+						Data any `json:"data"`
+					} `json:"entry"`
+				}
+				if err := json.Unmarshal([]byte(toJSON(m)), &msg); err != nil || msg.ID == "" {
+					t.Fatalf("annotation %s: %v", toJSON(m), err)
+				}
+				ignored[msg.ID] = append(ignored[msg.ID], fmt.Sprint(msg.Entry.Data))
+			}
+			n := 0
+			for id, r := range (*tmpl.ToJSON())["Resources"].(map[string]any) {
+				md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+				path, _ := md["aws:cdk:path"].(string)
+				nag, _ := md["cdk_nag"].(map[string]any)
+				rules, _ := nag["rules_to_suppress"].([]any)
+				for _, rule := range rules {
+					rule := rule.(map[string]any)
+					findings := []string{""}
+					if applies, ok := rule["applies_to"].([]any); ok {
+						findings = findings[:0]
+						for _, a := range applies {
+							findings = append(findings, a.(string))
+						}
+					}
+					for _, f := range findings {
+						n++
+						head, reason := "CdkNagSuppression: ", rule["reason"].(string)
+						if f != "" {
+							head, reason = "CdkNagSuppression["+f+"]: ", "["+f+"] "+reason
+						}
+						want := head + rule["id"].(string) + " was triggered but suppressed. Provided reason: \"" + reason + "\""
+						if !slices.ContainsFunc(ignored["/"+path], func(m string) bool { return strings.HasPrefix(m, want) }) {
+							t.Errorf("%s: suppression of %s %q suppresses nothing; remove it", id, rule["id"], f)
+						}
+					}
+				}
+			}
+			if n == 0 {
+				t.Fatal("no suppressions found; was the metadata renamed?")
+			}
+		})
+	}
 }
 
 func assertNoNagFindings(t *testing.T, s *synthesized) {
@@ -535,6 +682,16 @@ func TestAssetHash(t *testing.T) {
 	}
 }
 
+// assertKeptExceptOnCreate checks that resource r survives a stack update
+// or deletion but not the rollback of a failed first create, so a failed
+// first deploy leaves no secret or key behind to clash with the next one.
+func assertKeptExceptOnCreate(t *testing.T, what string, r map[string]any) {
+	t.Helper()
+	if r["DeletionPolicy"] != "RetainExceptOnCreate" || r["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("%s DeletionPolicy %v UpdateReplacePolicy %v; want RetainExceptOnCreate and Retain", what, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+	}
+}
+
 func lwaSecretID(t *testing.T, s *synthesized) string {
 	t.Helper()
 	for id, r := range s.resources("AWS::SecretsManager::Secret") {
@@ -563,4 +720,95 @@ func roleStatements(t *testing.T, s *synthesized, roleID string) []map[string]an
 		t.Fatal("no policy attached to the function role")
 	}
 	return out
+}
+
+// TestDashboard checks that the dashboard shows what an operator needs and
+// that the outputs link to it.
+func TestDashboard(t *testing.T) {
+	s := synth(t, nil)
+	dashID, dash := s.only(t, "AWS::CloudWatch::Dashboard")
+	fnID, _ := s.named(t, "AWS::Lambda::Function", "SyncFunction")
+	logsID, _ := s.named(t, "AWS::Logs::LogGroup", "SyncFunctionLogs")
+	dlqID, _ := s.named(t, "AWS::SQS::Queue", "ScheduleDeadLetterQueue")
+	failedRunsID, _ := s.named(t, "AWS::SQS::Queue", "FailedRunsQueue")
+	body := toJSON(dash["DashboardBody"])
+	for _, want := range []string{
+		// runs and their outcome
+		`\"AWS/Lambda\",\"Invocations\"`, `\"AWS/Lambda\",\"Errors\"`, `\"SyncSucceeded\"`, `\"FullRunFailed\"`,
+		// skills updated / unchanged / failed
+		`\"SkillsUpdated\"`, `\"SkillsUnchanged\"`, `\"SkillsFailed\"`,
+		// duration, SMAPI throttling
+		`\"AWS/Lambda\",\"Duration\"`, `\"SMAPIRetries\"`, `\"SMAPIThrottled\"`,
+		// both queues' depth
+		toJSON(getAtt(dlqID, "QueueName")), toJSON(getAtt(failedRunsID, "QueueName")),
+		// the function's metrics and logs, not another's
+		toJSON(ref(fnID)), toJSON(ref(logsID)),
+		// the alarms
+		`\"type\":\"alarm\"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard body does not contain %s:\n%s", want, body)
+		}
+	}
+	// The last runs, and the last failed skills with their errors and
+	// request ids, from the function's log group.
+	var queries []string
+	for _, w := range dashboardWidgets(t, dash["DashboardBody"]) {
+		if w.Type == "log" {
+			queries = append(queries, w.Properties["query"].(string))
+		}
+	}
+	for _, q := range []string{lastFailuresQuery, lastRunsQuery} {
+		if !slices.Contains(queries, "SOURCE '<"+logsID+">' | "+q) {
+			t.Errorf("dashboard log queries %q; want %q on the function's log group", queries, q)
+		}
+	}
+	for _, f := range []string{"skill_id", "error", "request_id", `status = \"failed\"`} {
+		if !strings.Contains(lastFailuresQuery, strings.ReplaceAll(f, `\"`, `"`)) {
+			t.Errorf("last failures query %q lacks %s", lastFailuresQuery, f)
+		}
+	}
+	url := toJSON(s.outputs()["DashboardUrl"]["Value"])
+	if !strings.Contains(url, "https://console.aws.amazon.com/cloudwatch/home?region=") || !strings.Contains(url, "#dashboards/dashboard/") || !strings.Contains(url, toJSON(ref(dashID))) {
+		t.Errorf("DashboardUrl = %s; want a console link to dashboard %s", url, dashID)
+	}
+}
+
+// dashboardWidgets decodes a DashboardBody (an Fn::Join of JSON text and
+// references), with each reference written as "<logical id>".
+func dashboardWidgets(t *testing.T, body any) []struct {
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties"`
+} {
+	t.Helper()
+	var text strings.Builder
+	for _, part := range body.(map[string]any)["Fn::Join"].([]any)[1].([]any) {
+		switch p := part.(type) {
+		case string:
+			text.WriteString(p)
+		case map[string]any:
+			if r, ok := p["Ref"].(string); ok {
+				text.WriteString("<" + r + ">")
+			} else {
+				text.WriteString("<" + p["Fn::GetAtt"].([]any)[0].(string) + ">")
+			}
+		}
+	}
+	var doc struct {
+		Widgets []struct {
+			Type       string         `json:"type"`
+			Properties map[string]any `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(text.String()), &doc); err != nil {
+		t.Fatalf("dashboard body %s: %v", text.String(), err)
+	}
+	return doc.Widgets
+}
+
+// named0 returns the logical id of the single resource of typ.
+func (s *synthesized) named0(t *testing.T, typ string) string {
+	t.Helper()
+	id, _ := s.only(t, typ)
+	return id
 }

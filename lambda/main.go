@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -27,9 +27,10 @@ func main() {
 	syncer, err := setup(context.Background(), logger)
 	if err != nil {
 		// Fail every invocation with the reason instead of crashing the
-		// container: the invoker and the Errors alarm see the message.
+		// container: the invoker sees the message, and
+		// credsync.ReportConfigError reports the failed run for the alarms.
 		logger.Error("configuration error", "error", err.Error())
-		lambda.Start(func(context.Context, json.RawMessage) (*credsync.Summary, error) { return nil, err })
+		lambda.Start(credsync.ReportConfigError(logger, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), err))
 		return
 	}
 	lambda.Start(syncer.Handle)
@@ -59,5 +60,23 @@ func setup(ctx context.Context, logger *slog.Logger) (*credsync.Syncer, error) {
 		Concurrency:  cfg.Concurrency,
 		FunctionName: cfg.FunctionName,
 		Logger:       logger,
+		Discover:     cfg.Discovery == config.DiscoveryVendor,
+		VendorID:     cfg.VendorID,
+		Declared:     cfg.DeclaredSkillIDs,
+		Create: credsync.Creation{
+			KMSKeyID:          cfg.KMSKeyID,
+			RotationDays:      cfg.RotationDays,
+			RotationLambdaARN: cfg.RotationLambdaARN,
+			FunctionARN:       invokedFunctionARN,
+		},
 	}, nil
+}
+
+// invokedFunctionARN is the ARN the function was invoked with, from the
+// Lambda context: the rotation function of the secrets it creates.
+func invokedFunctionARN(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.InvokedFunctionArn
+	}
+	return ""
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/rie"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -159,7 +162,8 @@ func TestBootstrapConfigError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, &logbuf.Buffer{})
+	logs := &logbuf.Buffer{}
+	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +176,128 @@ func TestBootstrapConfigError(t *testing.T) {
 		if !strings.Contains(string(b), "LWA_SECRET_ID is not set") {
 			t.Fatalf("result = %s; want an error naming LWA_SECRET_ID", b)
 		}
+	}
+	// Each failed run over every skill is reported as such at once, for
+	// the run-level alarm.
+	if n := strings.Count(logs.String(), `"FullRunFailed":1`); n != 2 {
+		t.Errorf("%d summary lines with FullRunFailed 1; want 2:\n%s", n, logs.String())
+	}
+}
+
+// TestBootstrapDiscoversUnderRuntimeAPI runs the real bootstrap with vendor
+// discovery and a declared-skills file, as the stack configures it, against
+// moto and the fake Amazon: the existing secret is synced, the discovered and
+// the declared skill without secrets get theirs (tagged, with the key and a
+// rotation schedule), the discovered skill SMAPI has no credentials for is
+// skipped, and a second invocation creates and writes nothing.
+func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
+	ctx := context.Background()
+	moto := motoserver.StartT(t)
+	fake := smapitest.New()
+	t.Cleanup(fake.Close)
+	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
+	api := moto.SecretsManager()
+	mustCreate := func(name, value string) {
+		if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate("alexa/lwa", fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
+	id := func(i int) string { return fmt.Sprintf("amzn1.ask.skill.%08d-5555-4555-8555-555555555555", i) }
+	existing, found, noCreds, declared := id(1), id(2), id(3), id(4)
+	mustCreate(prefix+existing, fmt.Sprintf(`{"skillId":%q}`, existing))
+	fake.AddVendor("M1E2EVENDOR", "E2E")
+	fake.ListSkill("M1E2EVENDOR", existing, "development", "live")
+	fake.ListSkill("M1E2EVENDOR", found, "development", "live")
+	fake.ListSkill("M1E2EVENDOR", noCreds)
+	fake.SetListPageSize(2)
+	for i, s := range []string{existing, found, declared} {
+		fake.SetSkill(s, fmt.Sprintf("amzn1.application-oa2-client.skill-%d", i), fmt.Sprintf("%s%d", skillSecPf, i))
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "skill-ids.json"), []byte(`["`+declared+`"]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rotationARN, err := moto.RotationFunctionARN(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+	bootstrap, err := rie.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &logbuf.Buffer{}
+	fn, err := rie.Start(ctx, bootstrap, append(moto.Env(),
+		"LWA_SECRET_ID=alexa/lwa",
+		"SKILL_SECRET_PREFIX="+prefix,
+		"SMAPI_ENDPOINT="+fake.SMAPIURL(),
+		"LWA_TOKEN_URL="+fake.TokenURL(),
+		"AWS_LAMBDA_FUNCTION_NAME=e2e-sync",
+		"SKILL_DISCOVERY=vendor",
+		"SKILL_SECRET_KMS_KEY_ID="+key,
+		"SKILL_SECRET_ROTATION_DAYS=30",
+		// moto runs no Lambda and knows only functions registered in it; in
+		// the stack this variable is unset and the function is its own
+		// rotation function (its ARN from the invocation context).
+		"SKILL_SECRET_ROTATION_LAMBDA_ARN="+rotationARN,
+		"LAMBDA_TASK_ROOT="+dir,
+		"SKILL_IDS_FILE=skill-ids.json",
+	), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	invoke := func() map[string]any {
+		t.Helper()
+		b, err := fn.Invoke(ctx, []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("result %s: %v", b, err)
+		}
+		return m
+	}
+	first := invoke()
+	if first["skills"] != 4.0 || first["updated"] != 3.0 || first["created"] != 2.0 || first["skipped"] != 1.0 || first["failed"] != 0.0 {
+		t.Fatalf("first invocation = %v; want 4 skills: 3 updated (2 created), 1 skipped", first)
+	}
+	for _, s := range []string{found, declared} {
+		d, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(prefix + s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(d.KmsKeyId) != key || len(d.Tags) != 1 || aws.ToString(d.Tags[0].Key) != "alexa-skill-credentials:managed" || !aws.ToBool(d.RotationEnabled) {
+			t.Errorf("created secret of %s: key %q, tags %v, rotation %v; want the key, the managed tag and rotation", s, aws.ToString(d.KmsKeyId), d.Tags, aws.ToBool(d.RotationEnabled))
+		}
+	}
+	if _, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(prefix + noCreds)}); err == nil {
+		t.Errorf("a secret was created for %s, which has no credentials", noCreds)
+	}
+	if second := invoke(); second["unchanged"] != 3.0 || second["updated"] != 0.0 || second["created"] != nil || second["skipped"] != 1.0 {
+		t.Fatalf("second invocation = %v; want 3 unchanged, 1 skipped, nothing created", second)
+	}
+	logs := out.String()
+	for _, s := range []string{lwaSecret, refresh, skillSecPf, "Atza|"} {
+		if strings.Contains(logs, s) {
+			t.Fatalf("function output leaks a secret:\n%s", logs)
+		}
+	}
+	if !strings.Contains(logs, `"msg":"skills discovered"`) {
+		t.Fatalf("no discovery log line:\n%s", logs)
+	}
+}
+
+func TestInvokedFunctionARN(t *testing.T) {
+	const arn = "arn:aws:lambda:us-east-1:123456789012:function:sync:live"
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{InvokedFunctionArn: arn})
+	if got := invokedFunctionARN(ctx); got != arn {
+		t.Errorf("invokedFunctionARN = %q; want %q", got, arn)
+	}
+	if got := invokedFunctionARN(context.Background()); got != "" {
+		t.Errorf("invokedFunctionARN outside Lambda = %q; want empty", got)
 	}
 }

@@ -5,29 +5,41 @@
 //
 // It does three things:
 //
-//   - Reader reads a skill's secret (<prefix><skillId>, AWSCURRENT) and
-//     caches the clientId and clientSecret in memory for a TTL (5 minutes by
-//     default), with one Secrets Manager call per skill however many
-//     goroutines ask at once.
+//   - CredentialsCache reads a skill's secret (<prefix><skillId>,
+//     AWSCURRENT) and keeps the clientId and clientSecret in memory for a
+//     TTL (5 minutes by default), with one Secrets Manager call per skill
+//     however many goroutines ask at once. While Secrets Manager fails
+//     transiently it keeps serving the last credentials, for a bounded time.
+//     It is one CredentialsProvider; StaticCredentials is another (a pair
+//     from the environment, a Lambda extension or a test).
 //   - TokenSource is an oauth2.TokenSource for Login with Amazon's
 //     client_credentials grant with scope alexa:skill_messaging. It reuses a
 //     token until shortly before it expires, and when LWA refuses the cached
 //     credentials (invalid_client: they were rotated since they were read) it
-//     reads the secret again, once, and retries.
+//     reads them again, once, and retries.
 //   - Sender posts a message to POST /v1/skillmessages/users/{userId} on the
 //     user's regional endpoint, after validating it, retrying throttling
 //     (429, honouring Retry-After) and server errors (5xx) within the
-//     caller's context, and getting a new token once after a 403.
+//     caller's context, and getting a new token once after a 403. The token
+//     is sent only to Amazon's Alexa API hosts (AlexaAPIHosts), a loopback
+//     host, or hosts allowed with WithAllowedHosts.
+//   - ProactiveEventsSender sends Proactive Events (Alexa notifications) with
+//     the same credentials (scope alexa::proactive_events) to the development
+//     or live stage, checked before sending against Amazon's rules, with the
+//     same host allow-list, retries and errors.
 //
 // In a skill Lambda, built once per container:
 //
-//	reader := skillmessaging.NewReader(secretsmanager.NewFromConfig(cfg), "alexa/skill-messaging/")
-//	sender, err := skillmessaging.NewSender(reader, skillID, nil)
+//	creds := skillmessaging.NewCredentialsCache(secretsmanager.NewFromConfig(cfg), "alexa/skill-messaging/")
+//	sender, err := skillmessaging.NewSender(creds, skillID)
 //
 // and per message:
 //
-//	res, err := sender.Send(ctx, skillmessaging.EndpointNorthAmerica, userID,
+//	res, err := sender.Send(ctx, apiEndpoint, userID,
 //		skillmessaging.Message{Data: map[string]string{"event": "order-shipped"}})
+//
+// Everything is configured when it is built (CacheOption, Option); nothing
+// can be changed afterwards.
 //
 // # Errors
 //
@@ -40,12 +52,40 @@
 // ErrCredentialsRefused, ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser or
 // ErrThrottled as fits.
 //
+// # Delivery
+//
+// A 202 means Alexa queued the message, not that the skill received it. A
+// retried POST (after a timeout or a 5xx that came after Amazon queued the
+// message) can deliver it twice: delivery is at least once, see Sender.
+//
 // # Secrets
 //
 // Client secrets travel as Secret, which prints, logs and marshals as
-// [REDACTED]. No error of this package holds a client secret, an access token
-// or a response body, and the package writes no logs.
+// [REDACTED]; no type of this package prints a secret or a token with any
+// fmt verb or slog handler. No error of this package holds a client secret,
+// an access token or a response body, and the package writes no logs.
 //
-// Reader, TokenSource and Sender are safe for concurrent use; build them once
-// and share them.
+// CredentialsCache, TokenSource and Sender are safe for concurrent use; build
+// them once and share them.
+//
+// # Module, version and compatibility
+//
+// The package is a Go module of its own,
+// github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging,
+// on Go 1.24, requiring only the AWS SDK's Secrets Manager client,
+// golang.org/x/oauth2 and golang.org/x/sync (and the repository's
+// internal/alexahttp module, which only this package and the sync can
+// import): requiring it does not raise your go line past 1.24 nor bring the
+// sync's CDK app, Lambda runtime or tools into your module graph. Its version
+// is Version (tag skillmessaging/vX.Y.Z).
+//
+// It is v0: the API may still change, but only in a minor version (v0.2.0),
+// listed in the repository's README, never in a patch. What will not change
+// within v0: the secret it reads ({"skillId","clientId","clientSecret"},
+// AWSCURRENT), that secrets and tokens never print, the sentinel errors and
+// the fields of Error and SecretError, and that tokens go only to Amazon's
+// Alexa API hosts unless WithAllowedHosts says otherwise.
 package skillmessaging
+
+// Version is this module's version.
+const Version = "0.1.0"

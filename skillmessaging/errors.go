@@ -1,13 +1,14 @@
 package skillmessaging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Errors about the skill's secret, matched with errors.Is. They come wrapped
@@ -32,12 +33,13 @@ var (
 	ErrInvalidSkillID = errors.New("invalid skill id")
 	// ErrInvalidUserID is returned for an empty, too long or unsafe user id.
 	ErrInvalidUserID = errors.New("invalid user id")
-	// ErrInvalidMessage is returned for a message refused before sending
-	// (data not a JSON object or over 6 KB, expiry out of range), and also
-	// matches the API's own 400 answer.
+	// ErrInvalidMessage is returned for a message or event refused before
+	// sending (see Message and Event for the rules), and also matches the
+	// API's own 400 answer.
 	ErrInvalidMessage = errors.New("invalid message")
-	// ErrInvalidEndpoint is returned for an endpoint that is not https (or
-	// http to a loopback host).
+	// ErrInvalidEndpoint is returned for an endpoint the access token may
+	// not be sent to: not https on an Alexa API host (AlexaAPIHosts) or on a
+	// host allowed with WithAllowedHosts, nor http(s) on a loopback host.
 	ErrInvalidEndpoint = errors.New("invalid endpoint")
 )
 
@@ -55,6 +57,9 @@ var (
 	// ErrThrottled means the service was still throttling (429) after all
 	// attempts.
 	ErrThrottled = errors.New("throttled")
+	// ErrDuplicateEvent means the Proactive Events API already has an event
+	// with this referenceId for this user (409).
+	ErrDuplicateEvent = errors.New("duplicate proactive event")
 )
 
 // SecretError is a failure to get usable credentials from the skill's
@@ -107,14 +112,16 @@ func (e *SecretError) Unwrap() []error {
 
 // Services named in Error.Service.
 const (
-	ServiceLWA            = "LWA"
-	ServiceSkillMessaging = "Skill Messaging API"
+	ServiceLWA             = "LWA"
+	ServiceSkillMessaging  = "Skill Messaging API"
+	ServiceProactiveEvents = "Proactive Events API"
 )
 
 // Error is a non-2xx answer from LWA or the Skill Messaging API. It holds the
 // service's own message, never a response body, a token or a secret.
 type Error struct {
-	// Service is ServiceLWA or ServiceSkillMessaging.
+	// Service is ServiceLWA, ServiceSkillMessaging or
+	// ServiceProactiveEvents.
 	Service string
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
@@ -126,14 +133,12 @@ type Error struct {
 	Message string
 	// RetryAfter is the delay the Retry-After header asked for, or zero.
 	RetryAfter time.Duration
-
-	cause *smapi.APIError // lets smapi.Retrier classify the answer
 }
 
 // Error names the service, status, code, message and request id, with a
 // hint where one helps.
 func (e *Error) Error() string {
-	return smapi.DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
+	return alexahttp.DescribeAnswer(e.Service, e.StatusCode, e.Code, e.Message, e.RequestID, e.hint())
 }
 
 // HTTPStatusCode returns the HTTP status of the answer.
@@ -148,26 +153,20 @@ func (e *Error) Is(target error) bool {
 	case ErrThrottled:
 		return e.StatusCode == http.StatusTooManyRequests
 	}
-	if e.Service != ServiceSkillMessaging {
+	if e.Service != ServiceSkillMessaging && e.Service != ServiceProactiveEvents {
 		return false
 	}
 	switch target {
+	case ErrDuplicateEvent:
+		return e.Service == ServiceProactiveEvents && e.StatusCode == http.StatusConflict
 	case ErrInvalidMessage:
 		return e.StatusCode == http.StatusBadRequest
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 	case ErrUnknownUser:
-		return e.StatusCode == http.StatusNotFound
+		return e.Service == ServiceSkillMessaging && e.StatusCode == http.StatusNotFound
 	}
 	return false
-}
-
-// Unwrap lets the module's retry policy classify the answer.
-func (e *Error) Unwrap() error {
-	if e.cause == nil {
-		return nil
-	}
-	return e.cause
 }
 
 func (e *Error) hint() string {
@@ -184,13 +183,40 @@ func (e *Error) hint() string {
 	return ""
 }
 
-// publicError turns the module's *smapi.APIError into an *Error. Other errors
-// are returned as they are.
-func publicError(service string, err error) error {
-	var api *smapi.APIError
+// publicError replaces the module's *alexahttp.APIError anywhere in err's chain
+// by an *Error, keeping the text around it, so that no internal
+// type is reachable through Unwrap. Other errors are returned as they are.
+func publicError(err error) error {
+	var api *alexahttp.APIError
 	if !errors.As(err, &api) {
 		return err
 	}
-	return &Error{Service: service, StatusCode: api.StatusCode, RequestID: api.RequestID, Code: api.Code,
-		Message: api.Message, RetryAfter: api.RetryAfter, cause: api}
+	pub := &Error{Service: api.Service, StatusCode: api.StatusCode, RequestID: api.RequestID, Code: api.Code,
+		Message: api.Message, RetryAfter: api.RetryAfter}
+	if error(api) == err {
+		return pub
+	}
+	// The text is kept; below it are the public error, a failure to read
+	// the credentials again, and the context's error when the caller gave
+	// up.
+	w := &wrapped{msg: err.Error(), errs: []error{pub}}
+	var se *SecretError
+	if errors.As(err, &se) {
+		w.errs = append(w.errs, se)
+	}
+	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, ctxErr) {
+			w.errs = append(w.errs, ctxErr)
+		}
+	}
+	return w
 }
+
+// wrapped is an error whose text was built around an *Error.
+type wrapped struct {
+	msg  string
+	errs []error
+}
+
+func (w *wrapped) Error() string   { return w.msg }
+func (w *wrapped) Unwrap() []error { return w.errs }

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -40,8 +41,8 @@ var sm = secrets{
 	"alexa/skill-messaging/" + unsynced: `{"skillId":"` + unsynced + `"}`,
 }
 
-func ExampleNewReader() {
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
+func ExampleNewCredentialsCache() {
+	reader := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
 
 	creds, err := reader.Credentials(context.Background(), skillID)
 	if err != nil {
@@ -60,8 +61,8 @@ func ExampleNewReader() {
 
 // fakeAmazon starts the fake LWA and Alexa API that the examples use in
 // place of Amazon, knowing the example skill and user.
-func fakeAmazon() *smapitest.Server {
-	fake := smapitest.New()
+func fakeAmazon() *skillmessagingtest.Server {
+	fake := skillmessagingtest.NewServer()
 	fake.SetSkill(skillID, clientID, "example-secret")
 	fake.AddUser(userID)
 	return fake
@@ -71,15 +72,15 @@ func ExampleNewSender() {
 	fake := fakeAmazon()
 	defer fake.Close()
 
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
-	// In a Lambda, opts is nil: Amazon's token URL and the defaults.
-	sender, err := skillmessaging.NewSender(reader, skillID, &skillmessaging.Options{TokenURL: fake.TokenURL()})
+	creds := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
+	// In a Lambda, no options: Amazon's token URL and the defaults.
+	sender, err := skillmessaging.NewSender(creds, skillID, skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The endpoint is the user's region: skillmessaging.EndpointNorthAmerica,
 	// EndpointEurope, EndpointFarEast, or the apiEndpoint of a skill request.
-	res, err := sender.Send(context.Background(), fake.SMAPIURL(), userID, skillmessaging.Message{
+	res, err := sender.Send(context.Background(), fake.Endpoint(), userID, skillmessaging.Message{
 		Data:                map[string]string{"event": "order-shipped"},
 		ExpiresAfterSeconds: 600,
 	})
@@ -96,13 +97,13 @@ func ExampleNewSender() {
 func ExampleSender_Send_errors() {
 	fake := fakeAmazon()
 	defer fake.Close()
-	sender, err := skillmessaging.NewSender(skillmessaging.NewReader(sm, "alexa/skill-messaging/"), skillID,
-		&skillmessaging.Options{TokenURL: fake.TokenURL()})
+	sender, err := skillmessaging.NewSender(skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/"), skillID,
+		skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	_, err = sender.Send(context.Background(), fake.SMAPIURL(), "amzn1.ask.account.SOMEONEELSE", skillmessaging.Message{})
+	_, err = sender.Send(context.Background(), fake.Endpoint(), "amzn1.ask.account.SOMEONEELSE", skillmessaging.Message{})
 	var apiErr *skillmessaging.Error
 	switch {
 	case errors.Is(err, skillmessaging.ErrUnknownUser) && errors.As(err, &apiErr):
@@ -111,7 +112,7 @@ func ExampleSender_Send_errors() {
 		fmt.Println("other error:", err)
 	}
 
-	_, err = sender.Send(context.Background(), fake.SMAPIURL(), userID, skillmessaging.Message{ExpiresAfterSeconds: 10})
+	_, err = sender.Send(context.Background(), fake.Endpoint(), userID, skillmessaging.Message{ExpiresAfterSeconds: 10})
 	fmt.Println(errors.Is(err, skillmessaging.ErrInvalidMessage))
 	// Output:
 	// unknown user, HTTP 404 request id present: true
@@ -122,8 +123,8 @@ func ExampleNewTokenSource() {
 	fake := fakeAmazon()
 	defer fake.Close()
 
-	reader := skillmessaging.NewReader(sm, "alexa/skill-messaging/")
-	ts, err := skillmessaging.NewTokenSource(reader, skillID, &skillmessaging.Options{TokenURL: fake.TokenURL()})
+	creds := skillmessaging.StaticCredentials(skillmessaging.Credentials{ClientID: clientID, ClientSecret: "example-secret"})
+	ts, err := skillmessaging.NewTokenSource(creds, skillID, skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func ExampleNewTokenSource() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	skill, _ := fake.MessagingTokenSkill(tok.AccessToken)
+	skill, _ := fake.TokenSkill(tok.AccessToken)
 	fmt.Println(tok.Type(), skill == skillID)
 	// Output:
 	// Bearer true
@@ -156,4 +157,42 @@ func ExampleValidateUserID() {
 	// true
 	// false
 	// false
+}
+
+func ExampleNewProactiveEventsSender() {
+	fake := fakeAmazon()
+	defer fake.Close()
+
+	creds := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
+	// StageDevelopment while testing; StageLive once the skill is certified.
+	events, err := skillmessaging.NewProactiveEventsSender(creds, skillID, skillmessaging.StageDevelopment,
+		skillmessaging.WithTokenURL(fake.TokenURL()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	now := time.Now()
+	ev := skillmessaging.Event{
+		Timestamp:   now,
+		ReferenceID: "order-42-shipped",
+		ExpiryTime:  now.Add(time.Hour),
+		Name:        "AMAZON.OrderStatus.Updated",
+		Payload: map[string]any{
+			"state": map[string]string{"status": "ORDER_SHIPPED"},
+			"order": map[string]any{"seller": map[string]string{"name": "localizedattribute:sellerName"}},
+		},
+		LocalizedAttributes: []map[string]string{{"locale": "en-US", "sellerName": "Example Store"}},
+		Audience:            skillmessaging.Audience{Type: skillmessaging.Unicast, UserID: userID},
+	}
+	res, err := events.Send(context.Background(), fake.Endpoint(), ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.StatusCode, fake.Events()[0].Stage, fake.Events()[0].Audience)
+
+	// The same referenceId again for the same user: Amazon refuses it.
+	_, err = events.Send(context.Background(), fake.Endpoint(), ev)
+	fmt.Println(errors.Is(err, skillmessaging.ErrDuplicateEvent))
+	// Output:
+	// 202 development Unicast
+	// true
 }

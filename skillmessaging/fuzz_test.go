@@ -34,7 +34,7 @@ func FuzzMessageURL(f *testing.F) {
 		if err != nil || base.RawQuery != "" || base.Fragment != "" || base.Host != "api.example.test" {
 			return
 		}
-		got, err := messageURL(endpoint, userID)
+		got, err := messageURL(endpoint, userID, []string{"api.example.test"})
 		if err != nil {
 			if ValidateUserID(userID) == nil && !errors.Is(err, ErrInvalidEndpoint) {
 				t.Fatalf("messageURL(%q) = %v for a valid user id", userID, err)

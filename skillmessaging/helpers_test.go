@@ -3,22 +3,78 @@ package skillmessaging
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
-// moto is the one Secrets Manager server of this package's tests.
-var moto *motoserver.Server
+// secrets is the Secrets Manager of this package's tests: in memory,
+// because this module (Go 1.24, light to import) cannot use the repository's
+// moto helpers. The same reads run against moto's server in
+// internal/skillmessagingmoto of the root module.
+var secrets = newMemSM()
 
-func TestMain(m *testing.M) { motoserver.RunTests(m, &moto) }
+// memSM answers GetSecretValue as Secrets Manager does: each secret keeps
+// its versions with their staging labels; a read without a stage or version
+// id is AWSCURRENT; a missing secret or label is a
+// ResourceNotFoundException.
+type memSM struct {
+	mu      sync.Mutex
+	secrets map[string][]*memVersion
+}
+
+type memVersion struct {
+	value  *string
+	binary []byte
+	stages []string
+}
+
+func newMemSM() *memSM { return &memSM{secrets: map[string][]*memVersion{}} }
+
+// put adds an AWSCURRENT version (the previous one loses the label).
+func (m *memSM) put(name, value string) { m.add(name, &memVersion{value: &value}, "AWSCURRENT") }
+
+func (m *memSM) putBinary(name string, b []byte) { m.add(name, &memVersion{binary: b}, "AWSCURRENT") }
+
+// putPending adds an AWSPENDING version, as a rotation in progress does.
+func (m *memSM) putPending(name, value string) { m.add(name, &memVersion{value: &value}, "AWSPENDING") }
+
+func (m *memSM) add(name string, v *memVersion, stage string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, old := range m.secrets[name] {
+		old.stages = slices.DeleteFunc(old.stages, func(s string) bool { return s == stage })
+	}
+	v.stages = []string{stage}
+	m.secrets[name] = append(m.secrets[name], v)
+}
+
+func (m *memSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	versions, ok := m.secrets[aws.ToString(in.SecretId)]
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	stage := aws.ToString(in.VersionStage)
+	if stage == "" {
+		stage = "AWSCURRENT"
+	}
+	for _, v := range versions {
+		if slices.Contains(v.stages, stage) {
+			return &secretsmanager.GetSecretValueOutput{Name: in.SecretId, SecretString: v.value, SecretBinary: v.binary, VersionStages: v.stages}, nil
+		}
+	}
+	return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for staging label: " + stage)}
+}
 
 // never is in every secret of the tests; no error or output may contain it.
 const never = "NEVER-PRINTED"
@@ -30,18 +86,23 @@ func newSkillID() string {
 	return fmt.Sprintf("amzn1.ask.skill.00000000-0000-4000-8000-%012d", skillSeq.Add(1))
 }
 
-// countingSM is the real moto client, counting GetSecretValue calls.
+// countingSM counts the GetSecretValue calls made to api.
 type countingSM struct {
 	api   SecretsManagerAPI
 	calls atomic.Int64
 	// gate, when set, holds every call until it is closed.
 	gate chan struct{}
+	// fail, when set, is returned instead of calling Secrets Manager.
+	fail atomic.Pointer[error]
 }
 
 func (c *countingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	c.calls.Add(1)
 	if c.gate != nil {
 		<-c.gate
+	}
+	if err := c.fail.Load(); err != nil {
+		return nil, *err
 	}
 	return c.api.GetSecretValue(ctx, in, opts...)
 }
@@ -87,27 +148,18 @@ func (s *sleeps) All() []time.Duration {
 
 func putSecret(t *testing.T, name, value string) {
 	t.Helper()
-	api := moto.SecretsManager()
-	ctx := context.Background()
-	if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {
-		if !strings.Contains(err.Error(), "ResourceExists") {
-			t.Fatal(err)
-		}
-		if _, err := api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	secrets.put(name, value)
 }
 
 func skillValue(skillID, clientID, clientSecret string) string {
 	return fmt.Sprintf(`{"skillId":%q,"clientId":%q,"clientSecret":%q}`, skillID, clientID, clientSecret)
 }
 
-// env is one skill with its secret in moto and its credentials at the fake.
+// env is one skill with its secret in memory and its credentials at the fake.
 type env struct {
-	fake    *smapitest.Server
+	fake    *skillmessagingtest.Server
 	sm      *countingSM
-	reader  *Reader
+	cache   *CredentialsCache
 	sender  *Sender
 	prefix  string
 	skillID string
@@ -120,8 +172,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
-		fake:    smapitest.New(),
-		sm:      &countingSM{api: moto.SecretsManager()},
+		fake:    skillmessagingtest.NewServer(),
+		sm:      &countingSM{api: secrets},
 		prefix:  "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/",
 		skillID: newSkillID(),
 		secret:  "skill-secret-1-" + never,
@@ -133,17 +185,25 @@ func newEnv(t *testing.T) *env {
 	e.fake.SetSkill(e.skillID, "amzn1.application-oa2-client.test", e.secret)
 	e.fake.AddUser(e.user)
 	putSecret(t, e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
-	e.reader = NewReader(e.sm, e.prefix)
+	e.cache = NewCredentialsCache(e.sm, e.prefix)
 	var err error
-	e.sender, err = NewSender(e.reader, e.skillID, e.options())
+	e.sender, err = NewSender(e.cache, e.skillID, e.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (e *env) options() *Options {
-	return &Options{TokenURL: e.fake.TokenURL(), Now: e.clock.Now, Sleep: e.sleeps.Sleep}
+func (e *env) options() []Option {
+	return []Option{WithTokenURL(e.fake.TokenURL()), withClock(e.clock.Now), withSleep(e.sleeps.Sleep)}
+}
+
+// withClock and withSleep set the seams of this package's tests: the clock
+// of token expiry and refusals, and the retrier's wait.
+func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+func withSleep(sleep func(context.Context, time.Duration) error) Option {
+	return func(c *config) { c.sleep = sleep }
 }
 
 // rotate changes the skill's credentials at the fake and, if stored, in the

@@ -10,15 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-)
-
-// The Alexa API endpoints of the three regions. A skill request carries the
-// user's in context.System.apiEndpoint; pass that when you have it.
-const (
-	EndpointNorthAmerica = "https://api.amazonalexa.com"
-	EndpointEurope       = "https://api.eu.amazonalexa.com"
-	EndpointFarEast      = "https://api.fe.amazon.com"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Limits of a message, checked before it is sent.
@@ -30,8 +22,11 @@ const (
 	// DefaultExpiresAfterSeconds is sent when Message.ExpiresAfterSeconds is
 	// zero (the API's own default).
 	DefaultExpiresAfterSeconds = 3600
-	// MaxDataBytes is the largest Message.Data, in bytes of JSON (6 KB).
-	MaxDataBytes = 6 << 10
+	// MaxDataBytes is the largest Message.Data, in bytes of JSON. Amazon
+	// documents "6 KB" without saying whether a KB is 1,000 or 1,024 bytes
+	// (https://developer.amazon.com/docs/smapi/skill-messaging-api-reference.html);
+	// the smaller reading is taken.
+	MaxDataBytes = 6000
 	// MaxUserIDBytes is the longest user id accepted.
 	MaxUserIDBytes = 1024
 )
@@ -39,10 +34,9 @@ const (
 // Message is what Send delivers to the skill, which receives Data in a
 // Messaging.MessageReceived request.
 type Message struct {
-	// Data is marshalled with encoding/json and must be a JSON object of at
-	// most MaxDataBytes; nil (or a nil map) sends {}. A json.RawMessage is
-	// sent compacted.
-	Data any
+	// Data is the message: Amazon's reference allows only string keys and
+	// string values, at most MaxDataBytes of JSON. nil sends {}.
+	Data map[string]string
 	// ExpiresAfterSeconds is how long Alexa keeps trying to deliver the
 	// message: MinExpiresAfterSeconds to MaxExpiresAfterSeconds, or zero for
 	// DefaultExpiresAfterSeconds.
@@ -63,16 +57,22 @@ type SendResult struct {
 
 // Sender sends Skill Messaging API messages for one skill, with tokens from
 // its TokenSource. It is safe for concurrent use; build it once per process.
+//
+// Delivery is at least once: when an answer is lost (a timeout, a dropped
+// connection, a 5xx after Amazon queued the message) Send posts again, and
+// the skill can receive the message twice. Put an id of your own in Data and
+// let the skill ignore one it has seen, or use WithMaxAttempts(1) and decide
+// yourself.
 type Sender struct {
 	skillID string
 	tokens  *TokenSource
 	set     settings
 }
 
-// NewSender returns a Sender for skillID whose credentials reader reads.
-// opts may be nil.
-func NewSender(reader *Reader, skillID string, opts *Options) (*Sender, error) {
-	ts, err := NewTokenSource(reader, skillID, opts)
+// NewSender returns a Sender for skillID whose credentials creds provides (a
+// *CredentialsCache in a skill Lambda).
+func NewSender(creds CredentialsProvider, skillID string, opts ...Option) (*Sender, error) {
+	ts, err := NewTokenSource(creds, skillID, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,16 +90,17 @@ func (s *Sender) Format(f fmt.State, verb rune) {
 func (s *Sender) TokenSource() *TokenSource { return s.tokens }
 
 // Send posts msg for userID (the context.System.user.userId of a skill
-// request) to endpoint (one of the Endpoint constants or the request's
-// context.System.apiEndpoint). Arguments are checked first: errors matching
+// request) to endpoint (the request's context.System.apiEndpoint, or one of
+// the Endpoint constants). Arguments are checked first: errors matching
 // ErrInvalidUserID, ErrInvalidMessage or ErrInvalidEndpoint mean nothing was
-// sent. Throttling (429, honouring Retry-After) and server errors (5xx) are
-// retried with backoff within ctx; after a 403 a new token is fetched and the
-// message sent again, once. A refusal is an *Error (see its Is method for
-// ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser, ErrThrottled,
+// sent, not even a token request. Throttling (429, honouring Retry-After),
+// server errors (5xx but 501) and lost answers are retried with backoff
+// within ctx (see Sender on duplicates); after a 403 a new token is fetched
+// and the message sent again, once. A refusal is an *Error (see its Is method
+// for ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser, ErrThrottled,
 // ErrCredentialsRefused); failures to read the secret are a *SecretError.
 func (s *Sender) Send(ctx context.Context, endpoint, userID string, msg Message) (*SendResult, error) {
-	u, err := messageURL(endpoint, userID)
+	u, err := s.messageURL(endpoint, userID)
 	if err != nil {
 		return nil, fmt.Errorf("send skill message for skill %s: %w", s.skillID, err)
 	}
@@ -107,32 +108,44 @@ func (s *Sender) Send(ctx context.Context, endpoint, userID string, msg Message)
 	if err != nil {
 		return nil, fmt.Errorf("send skill message for skill %s: %w", s.skillID, err)
 	}
+	res, err := s.tokens.post(ctx, ServiceSkillMessaging, u, body)
+	if err != nil {
+		return nil, publicError(fmt.Errorf("send skill message for skill %s (attempts: %d): %w", s.skillID, res.Attempts, err))
+	}
+	return res, nil
+}
+
+// post sends body to u with a token, retrying as the retrier says and once
+// with a new token after a 403. Errors are the module's own, for the
+// retrier; the caller makes them public.
+func (ts *TokenSource) post(ctx context.Context, service, u string, body []byte) (*SendResult, error) {
 	var res SendResult
 	refreshed := false
-	_, err = s.set.retrier.Do(ctx, func(ctx context.Context) error {
+	_, err := ts.set.retrier.Do(ctx, func(ctx context.Context) error {
 		for {
-			tok, err := s.tokens.token(ctx)
+			tok, err := ts.token(ctx)
 			if err != nil {
 				return err
 			}
 			res.Attempts++
-			err = s.post(ctx, u, tok.AccessToken, body, &res)
-			if !refreshed && errors.Is(err, ErrUnauthorized) {
+			err = ts.postOnce(ctx, service, u, tok.AccessToken, body, &res)
+			var api *alexahttp.APIError
+			if !refreshed && errors.As(err, &api) && (api.StatusCode == http.StatusForbidden || api.StatusCode == http.StatusUnauthorized) {
 				// Expired or revoked early: get a new token, once.
 				refreshed = true
-				s.tokens.invalidate(tok.AccessToken)
+				ts.invalidate(tok.AccessToken)
 				continue
 			}
 			return err
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("send skill message for skill %s (attempts: %d): %w", s.skillID, res.Attempts, err)
+		return &res, err
 	}
 	return &res, nil
 }
 
-func (s *Sender) post(ctx context.Context, u, accessToken string, body []byte, res *SendResult) error {
+func (ts *TokenSource) postOnce(ctx context.Context, service, u, accessToken string, body []byte, res *SendResult) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -140,25 +153,29 @@ func (s *Sender) post(ctx context.Context, u, accessToken string, body []byte, r
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+accessToken)
-	resp, err := s.set.client.Do(req)
+	resp, err := ts.set.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, _ := smapi.ReadBody(resp.Body) // only the error message is read from it
+	b, _ := alexahttp.ReadBody(resp.Body) // only the error message is read from it
 	res.StatusCode = resp.StatusCode
-	res.RequestID = smapi.RequestIDFromHeader(resp.Header)
-	return publicError(ServiceSkillMessaging, smapi.CheckResponse(ServiceSkillMessaging, resp, b))
+	res.RequestID = alexahttp.RequestIDFromHeader(resp.Header)
+	return alexahttp.CheckResponse(service, resp, b)
 }
 
 // messageURL validates endpoint and userID and returns the message URL.
-func messageURL(endpoint, userID string) (string, error) {
+func (s *Sender) messageURL(endpoint, userID string) (string, error) {
+	return messageURL(endpoint, userID, s.set.extraHosts)
+}
+
+func messageURL(endpoint, userID string, extraHosts []string) (string, error) {
 	if err := ValidateUserID(userID); err != nil {
 		return "", err
 	}
-	base, err := smapi.ParseEndpoint(endpoint)
+	base, err := checkEndpoint(endpoint, extraHosts)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidEndpoint, err)
+		return "", err
 	}
 	esc := url.PathEscape(userID)
 	u := base.JoinPath("v1", "skillmessages", "users", esc)
@@ -201,24 +218,19 @@ func encodeMessage(msg Message) ([]byte, error) {
 	if expires < MinExpiresAfterSeconds || expires > MaxExpiresAfterSeconds {
 		return nil, fmt.Errorf("%w: expiresAfterSeconds %d, want %d to %d", ErrInvalidMessage, expires, MinExpiresAfterSeconds, MaxExpiresAfterSeconds)
 	}
-	data := []byte("{}")
-	if msg.Data != nil {
-		var err error
-		if data, err = json.Marshal(msg.Data); err != nil {
-			return nil, fmt.Errorf("%w: data cannot be marshalled to JSON: %w", ErrInvalidMessage, err)
-		}
-		if string(data) == "null" { // a nil map or pointer
-			data = []byte("{}")
-		}
+	data := msg.Data
+	if data == nil {
+		data = map[string]string{}
 	}
-	switch {
-	case len(data) == 0 || data[0] != '{':
-		return nil, fmt.Errorf("%w: data must be a JSON object", ErrInvalidMessage)
-	case len(data) > MaxDataBytes:
-		return nil, fmt.Errorf("%w: data is %d bytes of JSON, at most %d", ErrInvalidMessage, len(data), MaxDataBytes)
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data cannot be marshalled to JSON: %w", ErrInvalidMessage, err)
+	}
+	if len(b) > MaxDataBytes {
+		return nil, fmt.Errorf("%w: data is %d bytes of JSON, at most %d", ErrInvalidMessage, len(b), MaxDataBytes)
 	}
 	return json.Marshal(struct {
 		Data                json.RawMessage `json:"data"`
 		ExpiresAfterSeconds int             `json:"expiresAfterSeconds"`
-	}{data, expires})
+	}{b, expires})
 }

@@ -2,7 +2,6 @@ package skillmessaging
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 func TestSend(t *testing.T) {
@@ -28,35 +28,35 @@ func TestSend(t *testing.T) {
 	}{
 		{name: "202", status: http.StatusAccepted, messaging: 1, grants: 1},
 		{name: "400 invalid data", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.Fault{Status: http.StatusBadRequest, Message: "Invalid data."})
+			e.fake.ScriptMessages(skillmessagingtest.Fault{Status: http.StatusBadRequest, Message: "Invalid data."})
 		}, want: ErrInvalidMessage, status: http.StatusBadRequest, messaging: 1, grants: 1},
 		{name: "403 then OK after a new token", setup: func(t *testing.T, e *env) {
 			send(t, e) // a token in the cache...
-			e.fake.ExpireMessagingTokens()
+			e.fake.ExpireTokens()
 			e.fake.ResetLog() // ...that Amazon no longer takes
 		}, status: http.StatusAccepted, messaging: 2, grants: 1},
 		{name: "403 twice", setup: func(t *testing.T, e *env) {
-			f := smapitest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
+			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
 			e.fake.ScriptMessages(f, f)
 		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 2},
 		{name: "404 unknown user", user: "amzn1.ask.account.NOBODY", want: ErrUnknownUser, status: http.StatusNotFound, messaging: 1, grants: 1},
 		{name: "429 with Retry-After then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.Throttled("3"))
+			e.fake.ScriptMessages(skillmessagingtest.Throttled("3"))
 		}, status: http.StatusAccepted, messaging: 2, grants: 1, sleeps: []time.Duration{3 * time.Second}},
 		{name: "429 until out of attempts", setup: func(t *testing.T, e *env) {
 			for range DefaultMaxAttempts {
-				e.fake.ScriptMessages(smapitest.Throttled("1"))
+				e.fake.ScriptMessages(skillmessagingtest.Throttled("1"))
 			}
 		}, want: ErrThrottled, status: http.StatusTooManyRequests, messaging: DefaultMaxAttempts, grants: 1,
 			sleeps: []time.Duration{time.Second, time.Second, time.Second, time.Second}},
 		{name: "500 then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusInternalServerError))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusInternalServerError))
 		}, status: http.StatusAccepted, messaging: 2, grants: 1, sleeps: []time.Duration{-1}},
 		{name: "503, 502 then OK", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusServiceUnavailable), smapitest.ServerError(http.StatusBadGateway))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusServiceUnavailable), skillmessagingtest.ServerError(http.StatusBadGateway))
 		}, status: http.StatusAccepted, messaging: 3, grants: 1, sleeps: []time.Duration{-1, -1}},
 		{name: "501 not retried", setup: func(t *testing.T, e *env) {
-			e.fake.ScriptMessages(smapitest.ServerError(http.StatusNotImplemented))
+			e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusNotImplemented))
 		}, status: http.StatusNotImplemented, want: errAnyAPI, messaging: 1, grants: 1},
 		{name: "not synced", setup: func(t *testing.T, e *env) {
 			putSecret(t, e.prefix+e.skillID, fmt.Sprintf(`{"skillId":%q}`, e.skillID))
@@ -79,8 +79,8 @@ func TestSend(t *testing.T) {
 			if user == "" {
 				user = e.user
 			}
-			msg := Message{Data: map[string]any{"event": "order-shipped", "order": 42}, ExpiresAfterSeconds: 600}
-			res, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), user, msg)
+			msg := Message{Data: map[string]string{"event": "order-shipped", "order": "42"}, ExpiresAfterSeconds: 600}
+			res, err := e.sender.Send(context.Background(), e.fake.Endpoint(), user, msg)
 			switch {
 			case tc.want == errAnyAPI:
 				var api *Error
@@ -90,7 +90,7 @@ func TestSend(t *testing.T) {
 			case !errors.Is(err, tc.want):
 				t.Fatalf("Send(%q) = %v; want %v", user, err, tc.want)
 			}
-			if got := e.fake.MessagingRequests(); got != tc.messaging {
+			if got := e.fake.MessageRequests(); got != tc.messaging {
 				t.Errorf("%d messaging requests; want %d", got, tc.messaging)
 			}
 			if got := e.fake.TokenRequests(); got != tc.grants {
@@ -104,6 +104,10 @@ func TestSend(t *testing.T) {
 			}
 			if err != nil {
 				assertClean(t, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+				var internal *alexahttp.APIError
+				if errors.As(err, &internal) {
+					t.Fatalf("Send(%q) = %v: the module's internal *alexahttp.APIError is reachable through Unwrap", user, err)
+				}
 				if tc.status == 0 {
 					return
 				}
@@ -121,7 +125,7 @@ func TestSend(t *testing.T) {
 			if res.StatusCode != tc.status || res.RequestID != last.RequestID || res.Attempts != tc.messaging {
 				t.Fatalf("Send(%q) = %+v; want %d, request id %s, %d attempts", user, res, tc.status, last.RequestID, tc.messaging)
 			}
-			if string(last.Data) != `{"event":"order-shipped","order":42}` || last.ExpiresAfterSeconds != 600 || last.UserID != user || last.SkillID != e.skillID {
+			if string(last.Data) != `{"event":"order-shipped","order":"42"}` || last.ExpiresAfterSeconds != 600 || last.UserID != user || last.SkillID != e.skillID {
 				t.Fatalf("the fake received %+v; want the message for %s from %s", last, user, e.skillID)
 			}
 		})
@@ -134,7 +138,7 @@ var errAnyAPI = errors.New("any *Error")
 // send sends one message that must be accepted.
 func send(t *testing.T, e *env) {
 	t.Helper()
-	if _, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, Message{}); err != nil {
+	if _, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, Message{}); err != nil {
 		t.Fatalf("Send = %v; want 202", err)
 	}
 }
@@ -158,11 +162,12 @@ func TestSendRefusesBeforeSending(t *testing.T) {
 		{name: "expiry too long", msg: Message{ExpiresAfterSeconds: 86401}, want: ErrInvalidMessage},
 		{name: "negative expiry", msg: Message{ExpiresAfterSeconds: -1}, want: ErrInvalidMessage},
 		{name: "data too large", msg: Message{Data: big}, want: ErrInvalidMessage},
-		{name: "data not an object", msg: Message{Data: []string{"a"}}, want: ErrInvalidMessage},
-		{name: "data a string", msg: Message{Data: "text"}, want: ErrInvalidMessage},
-		{name: "data not JSON", msg: Message{Data: json.RawMessage(`{"a":`)}, want: ErrInvalidMessage},
-		{name: "data unmarshallable", msg: Message{Data: map[string]any{"f": func() {}}}, want: ErrInvalidMessage},
+		{name: "data just over the size", msg: Message{Data: map[string]string{"k": strings.Repeat("x", MaxDataBytes-7)}}, want: ErrInvalidMessage},
 		{name: "plain http", endpoint: "http://api.amazonalexa.com", want: ErrInvalidEndpoint},
+		{name: "another https host", endpoint: "https://attacker.example", want: ErrInvalidEndpoint},
+		{name: "look-alike host", endpoint: "https://api.amazonalexa.com.attacker.example", want: ErrInvalidEndpoint},
+		{name: "Alexa host on another port", endpoint: "https://api.amazonalexa.com:8443", want: ErrInvalidEndpoint},
+		{name: "user info", endpoint: "https://api.amazonalexa.com@attacker.example", want: ErrInvalidEndpoint},
 		{name: "other scheme", endpoint: "ftp://api.amazonalexa.com", want: ErrInvalidEndpoint},
 		{name: "relative", endpoint: "api.amazonalexa.com", want: ErrInvalidEndpoint},
 		{name: "query in endpoint", endpoint: "https://api.amazonalexa.com/?a=b", want: ErrInvalidEndpoint},
@@ -172,7 +177,7 @@ func TestSendRefusesBeforeSending(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			endpoint := tc.endpoint
 			if endpoint == "" {
-				endpoint = e.fake.SMAPIURL()
+				endpoint = e.fake.Endpoint()
 			}
 			user := tc.user
 			if user == "" && tc.want != ErrInvalidUserID {
@@ -199,13 +204,13 @@ func TestSendDefaults(t *testing.T) {
 	}{
 		{"nil data", Message{}, `{}`},
 		{"nil map", Message{Data: map[string]string(nil)}, `{}`},
-		{"raw JSON", Message{Data: json.RawMessage(` {"a": 1} `)}, `{"a":1}`},
-		{"6 KB exactly", Message{Data: json.RawMessage(`{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`)}, `{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`},
+		{"empty map", Message{Data: map[string]string{}}, `{}`},
+		{"MaxDataBytes exactly", Message{Data: map[string]string{"k": strings.Repeat("x", MaxDataBytes-8)}}, `{"k":"` + strings.Repeat("x", MaxDataBytes-8) + `"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			if _, err := e.sender.Send(context.Background(), e.fake.SMAPIURL(), e.user, tc.msg); err != nil {
+			if _, err := e.sender.Send(context.Background(), e.fake.Endpoint(), e.user, tc.msg); err != nil {
 				t.Fatalf("Send(%q) = %v; want 202", e.user, err)
 			}
 			m := e.fake.Messages()[0]
@@ -218,30 +223,29 @@ func TestSendDefaults(t *testing.T) {
 
 func TestSendWithinContext(t *testing.T) {
 	e := newEnv(t)
-	e.fake.ScriptMessages(smapitest.ServerError(http.StatusServiceUnavailable))
+	e.fake.ScriptMessages(skillmessagingtest.ServerError(http.StatusServiceUnavailable))
 	ctx, cancel := context.WithCancel(context.Background())
-	opts := e.options()
-	opts.Sleep = func(ctx context.Context, d time.Duration) error {
+	opts := append(e.options(), withSleep(func(ctx context.Context, d time.Duration) error {
 		cancel() // the caller gives up while the sender waits
 		<-ctx.Done()
 		return ctx.Err()
-	}
-	s, err := NewSender(e.reader, e.skillID, opts)
+	}))
+	s, err := NewSender(e.cache, e.skillID, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Send(ctx, e.fake.SMAPIURL(), e.user, Message{}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Send(ctx, e.fake.Endpoint(), e.user, Message{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send(%q) = %v; want %v", e.user, err, context.Canceled)
 	}
-	if n := e.fake.MessagingRequests(); n != 1 {
+	if n := e.fake.MessageRequests(); n != 1 {
 		t.Fatalf("%d messaging requests; want 1", n)
 	}
 
 	// A deadline too close for the Retry-After: no sleep past it.
-	e.fake.ScriptMessages(smapitest.Throttled("30"))
+	e.fake.ScriptMessages(skillmessagingtest.Throttled("30"))
 	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
-	_, err = e.sender.Send(ctx, e.fake.SMAPIURL(), e.user, Message{})
+	_, err = e.sender.Send(ctx, e.fake.Endpoint(), e.user, Message{})
 	if !errors.Is(err, ErrThrottled) || len(e.sleeps.All()) != 0 {
 		t.Fatalf("Send with 5 s left and Retry-After 30 s = %v after sleeping %v; want %v without sleeping", err, e.sleeps.All(), ErrThrottled)
 	}
@@ -254,10 +258,12 @@ func TestMessageURL(t *testing.T) {
 		{EndpointNorthAmerica, "amzn1.ask.account.ABC", "https://api.amazonalexa.com/v1/skillmessages/users/amzn1.ask.account.ABC"},
 		{EndpointEurope + "/", "amzn1.ask.account.ABC", "https://api.eu.amazonalexa.com/v1/skillmessages/users/amzn1.ask.account.ABC"},
 		{EndpointFarEast, "a_b-c", "https://api.fe.amazon.com/v1/skillmessages/users/a_b-c"},
+		{"https://api.fe.amazonalexa.com", "a", "https://api.fe.amazonalexa.com/v1/skillmessages/users/a"},
+		{"https://API.EU.AMAZONALEXA.COM:443", "a", "https://API.EU.AMAZONALEXA.COM:443/v1/skillmessages/users/a"},
 		{"http://127.0.0.1:8080/prefix", "amzn1.ask.account.X", "http://127.0.0.1:8080/prefix/v1/skillmessages/users/amzn1.ask.account.X"},
 	}
 	for _, tc := range tests {
-		got, err := messageURL(tc.endpoint, tc.user)
+		got, err := messageURL(tc.endpoint, tc.user, nil)
 		if err != nil || got != tc.want {
 			t.Errorf("messageURL(%q) = %q, %v; want %v", tc.endpoint+" "+tc.user, got, err, tc.want)
 		}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 	"golang.org/x/oauth2"
 )
 
@@ -29,95 +27,64 @@ const requestTimeout = 10 * time.Second
 // expiryMargin is how long before its expiry a token is replaced.
 const expiryMargin = time.Minute
 
-// Options configure a TokenSource or a Sender. The zero value (or nil) means
-// the defaults.
-type Options struct {
-	// TokenURL is LWA's token endpoint; empty means DefaultTokenURL. It must
-	// be https, or http to a loopback host (tests).
-	TokenURL string
-	// HTTPClient sends the requests to LWA and the Skill Messaging API; nil
-	// means a client with a 10 s timeout per request that follows no
-	// redirects.
-	HTTPClient *http.Client
-	// MaxAttempts bounds the requests for one token or message; zero means
-	// DefaultMaxAttempts.
-	MaxAttempts int
-	// Now returns the current time, for token expiry; nil means time.Now.
-	Now func() time.Time
-	// Sleep waits d before a retry, or until ctx is done, and returns ctx's
-	// error then; nil means a timer. Tests replace it and never sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
-
-type settings struct {
-	tokenURL string
-	client   *http.Client
-	retrier  smapi.Retrier
-	now      func() time.Time
-}
-
-func (o *Options) settings() (settings, error) {
-	if o == nil {
-		o = &Options{}
-	}
-	s := settings{tokenURL: o.TokenURL, client: o.HTTPClient, retrier: smapi.DefaultRetrier(), now: o.Now}
-	if s.tokenURL == "" {
-		s.tokenURL = DefaultTokenURL
-	}
-	if _, err := smapi.ParseEndpoint(s.tokenURL); err != nil {
-		return settings{}, fmt.Errorf("%w: token URL: %w", ErrInvalidEndpoint, err)
-	}
-	if s.client == nil {
-		s.client = smapi.NewHTTPClient(requestTimeout)
-	}
-	s.retrier.MaxAttempts = DefaultMaxAttempts
-	if o.MaxAttempts > 0 {
-		s.retrier.MaxAttempts = o.MaxAttempts
-	}
-	s.retrier.Sleep = o.Sleep
-	if s.now == nil {
-		s.now = time.Now
-	}
-	return s, nil
-}
+// refusalMemory is how long credentials LWA refused (invalid_client, even
+// after a reload) are refused again without asking LWA: a burst of sends
+// after a rotation makes one secret read and one grant, not one each.
+const refusalMemory = 30 * time.Second
 
 // TokenSource is an oauth2.TokenSource of Skill Messaging access tokens for
 // one skill: LWA's client_credentials grant with scope alexa:skill_messaging,
-// with the credentials from a Reader. A token is reused until a minute
-// before it expires. When LWA answers invalid_client, the credentials are
-// read again bypassing the Reader's cache, once, and the grant is retried if
-// they changed. It is safe for concurrent use; concurrent callers share one
+// with the credentials from a CredentialsProvider. A token is reused until a
+// minute before it expires (on the wall clock, which keeps counting while
+// Lambda freezes the container). When LWA answers invalid_client, the
+// credentials are read again (Reload), once, and the grant is retried if they
+// changed; credentials refused even so are refused again without a request
+// for 30 seconds. It is safe for concurrent use; concurrent callers share one
 // grant.
 type TokenSource struct {
-	reader  *Reader
+	creds   CredentialsProvider
 	skillID string
+	scope   string
 	set     settings
 	sem     chan struct{} // one grant at a time
 
-	mu  sync.Mutex
-	tok *oauth2.Token
+	mu      sync.Mutex
+	tok     *oauth2.Token // Expiry on the wall clock
+	refused *refusal
 }
 
-// NewTokenSource returns a TokenSource for skillID whose credentials reader
-// reads. opts may be nil.
-func NewTokenSource(reader *Reader, skillID string, opts *Options) (*TokenSource, error) {
-	if reader == nil {
-		return nil, errors.New("skillmessaging: nil Reader")
+// refusal remembers credentials LWA refused.
+type refusal struct {
+	clientID     string
+	clientSecret Secret
+	err          error
+	until        time.Time
+}
+
+// NewTokenSource returns a TokenSource for skillID whose credentials creds
+// provides.
+func NewTokenSource(creds CredentialsProvider, skillID string, opts ...Option) (*TokenSource, error) {
+	return newTokenSource(creds, skillID, Scope, opts)
+}
+
+func newTokenSource(creds CredentialsProvider, skillID, scope string, opts []Option) (*TokenSource, error) {
+	if creds == nil {
+		return nil, errors.New("skillmessaging: nil CredentialsProvider")
 	}
 	if err := validateSkillID(skillID); err != nil {
 		return nil, err
 	}
-	set, err := opts.settings()
+	set, err := newSettings(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &TokenSource{reader: reader, skillID: skillID, set: set, sem: make(chan struct{}, 1)}, nil
+	return &TokenSource{creds: creds, skillID: skillID, scope: scope, set: set, sem: make(chan struct{}, 1)}, nil
 }
 
 // Format implements fmt.Formatter: a TokenSource prints its skill, never
 // the token or credentials it holds, whatever the verb.
 func (ts *TokenSource) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "skillmessaging.TokenSource{skill: %s, tokenURL: %s}", ts.skillID, ts.set.tokenURL)
+	fmt.Fprintf(f, "skillmessaging.TokenSource{skill: %s, scope: %s, tokenURL: %s}", ts.skillID, ts.scope, ts.set.tokenURL)
 }
 
 // Token implements oauth2.TokenSource. It reads the secret and calls LWA
@@ -139,12 +106,13 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get skill messaging token for skill %s (attempts: %d): %w", ts.skillID, attempts, err)
+		return nil, publicError(fmt.Errorf("get %s token for skill %s (attempts: %d): %w", ts.scope, ts.skillID, attempts, err))
 	}
 	return tok, nil
 }
 
-// token returns the cached token or gets a new one, once (no retries).
+// token returns the cached token or gets a new one, once (no retries). LWA's
+// refusals are *alexahttp.APIError, for the retrier.
 func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	if tok := ts.cached(); tok != nil {
 		return tok, nil
@@ -158,42 +126,75 @@ func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	if tok := ts.cached(); tok != nil { // got by the caller before us
 		return tok, nil
 	}
-	creds, err := ts.reader.Credentials(ctx, ts.skillID)
+	creds, err := ts.creds.Credentials(ctx, ts.skillID)
 	if err != nil {
+		return nil, err
+	}
+	if err := ts.refusedBefore(creds); err != nil {
 		return nil, err
 	}
 	tok, err := ts.grant(ctx, creds)
-	if errors.Is(err, ErrCredentialsRefused) {
-		// Rotated since they were cached: read the secret again, once.
-		fresh, rerr := ts.reader.Reload(ctx, ts.skillID)
+	if invalidClient(err) {
+		// Rotated since they were cached: read them again, once.
+		fresh, rerr := ts.reload(ctx)
 		if rerr != nil {
-			return nil, fmt.Errorf("%w; reading the secret again failed: %w", err, rerr)
+			return nil, fmt.Errorf("%w; reading the credentials again failed: %w", err, rerr)
 		}
 		if fresh.ClientID != creds.ClientID || fresh.ClientSecret != creds.ClientSecret {
+			creds = fresh
 			tok, err = ts.grant(ctx, fresh)
+		}
+		if invalidClient(err) {
+			ts.remember(creds, err)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	// Expiry on the wall clock (oauth2 sets it from time.Now, with a
+	// monotonic reading that stops while the container is frozen).
+	tok.Expiry = tok.Expiry.Round(0)
 	ts.mu.Lock()
 	ts.tok = tok
+	ts.refused = nil
 	ts.mu.Unlock()
 	return copyToken(tok), nil
 }
 
+func (ts *TokenSource) reload(ctx context.Context) (Credentials, error) {
+	if r, ok := ts.creds.(interface {
+		Reload(context.Context, string) (Credentials, error)
+	}); ok {
+		return r.Reload(ctx, ts.skillID)
+	}
+	return ts.creds.Credentials(ctx, ts.skillID)
+}
+
+// refusedBefore returns the remembered refusal of creds, if it is recent.
+func (ts *TokenSource) refusedBefore(creds Credentials) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	r := ts.refused
+	if r == nil || r.clientID != creds.ClientID || r.clientSecret != creds.ClientSecret || !ts.set.now().Round(0).Before(r.until) {
+		return nil
+	}
+	return r.err
+}
+
+func (ts *TokenSource) remember(creds Credentials, err error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.refused = &refusal{clientID: creds.ClientID, clientSecret: creds.ClientSecret, err: err, until: ts.set.now().Round(0).Add(refusalMemory)}
+}
+
+func invalidClient(err error) bool {
+	var api *alexahttp.APIError
+	return errors.As(err, &api) && api.Service == "LWA" && api.Code == "invalid_client"
+}
+
 // grant asks LWA for a token with creds.
 func (ts *TokenSource) grant(ctx context.Context, creds Credentials) (*oauth2.Token, error) {
-	tok, err := smapi.MessagingToken(ctx, ts.set.client, ts.set.tokenURL, creds.ClientID, secret.Value(creds.ClientSecret.Reveal()))
-	if err != nil {
-		err = publicError(ServiceLWA, err)
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, e
-		}
-		return nil, fmt.Errorf("request LWA token: %w", err)
-	}
-	return tok, nil
+	return alexahttp.ClientCredentialsToken(ctx, ts.set.client, ts.set.tokenURL, ts.scope, creds.ClientID, creds.ClientSecret.Reveal())
 }
 
 // cached returns a copy of the cached token if it is still good for at
@@ -205,7 +206,7 @@ func (ts *TokenSource) cached() *oauth2.Token {
 	if t == nil || t.AccessToken == "" {
 		return nil
 	}
-	if !t.Expiry.IsZero() && !ts.set.now().Add(expiryMargin).Before(t.Expiry) {
+	if !t.Expiry.IsZero() && !ts.set.now().Round(0).Add(expiryMargin).Before(t.Expiry) {
 		return nil
 	}
 	return copyToken(t)

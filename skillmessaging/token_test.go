@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"golang.org/x/oauth2"
 )
 
@@ -21,7 +21,7 @@ func TestTokenGrant(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Token() = %v; want a token", err)
 	}
-	if skill, ok := e.fake.MessagingTokenSkill(tok.AccessToken); !ok || skill != e.skillID {
+	if skill, ok := e.fake.TokenSkill(tok.AccessToken); !ok || skill != e.skillID {
 		t.Fatalf("the token is for %q (valid %v); want %s", skill, ok, e.skillID)
 	}
 	reqs := e.fake.Requests()
@@ -88,7 +88,7 @@ func TestTokenRotatedCredentials(t *testing.T) {
 				assertClean(t, err.Error(), fmt.Sprintf("%+v", err))
 				return
 			}
-			if skill, ok := e.fake.MessagingTokenSkill(tok.AccessToken); !ok || skill != e.skillID {
+			if skill, ok := e.fake.TokenSkill(tok.AccessToken); !ok || skill != e.skillID {
 				t.Fatalf("the new token is for %q (valid %v); want %s", skill, ok, e.skillID)
 			}
 		})
@@ -98,14 +98,14 @@ func TestTokenRotatedCredentials(t *testing.T) {
 func TestTokenLWAFaults(t *testing.T) {
 	tests := []struct {
 		name       string
-		faults     []smapitest.Fault
+		faults     []skillmessagingtest.Fault
 		wantErr    error
 		wantStatus int
 		wantSleeps []time.Duration
 	}{
-		{name: "503 then OK", faults: []smapitest.Fault{smapitest.ServerError(http.StatusServiceUnavailable)}, wantSleeps: []time.Duration{-1}},
-		{name: "429 then OK", faults: []smapitest.Fault{{Status: http.StatusTooManyRequests, RetryAfter: "2", Code: "slow_down"}}, wantSleeps: []time.Duration{2 * time.Second}},
-		{name: "invalid_scope", faults: []smapitest.Fault{{Status: http.StatusBadRequest, Code: "invalid_scope", Message: "The request has an invalid parameter : scope"}}, wantStatus: http.StatusBadRequest},
+		{name: "503 then OK", faults: []skillmessagingtest.Fault{skillmessagingtest.ServerError(http.StatusServiceUnavailable)}, wantSleeps: []time.Duration{-1}},
+		{name: "429 then OK", faults: []skillmessagingtest.Fault{{Status: http.StatusTooManyRequests, RetryAfter: "2", Code: "slow_down"}}, wantSleeps: []time.Duration{2 * time.Second}},
+		{name: "invalid_scope", faults: []skillmessagingtest.Fault{{Status: http.StatusBadRequest, Code: "invalid_scope", Message: "The request has an invalid parameter : scope"}}, wantStatus: http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,20 +145,20 @@ func checkSleeps(t *testing.T, got, want []time.Duration) {
 }
 
 func TestNewTokenSourceRefuses(t *testing.T) {
-	r := NewReader(moto.SecretsManager(), "x/")
+	r := NewCredentialsCache(secrets, "x/")
 	tests := []struct {
 		name    string
 		skillID string
-		opts    *Options
+		opts    []Option
 		want    error
 	}{
 		{"invalid skill id", "amzn1.ask.skill.nope", nil, ErrInvalidSkillID},
-		{"plain http", newSkillID(), &Options{TokenURL: "http://api.amazon.com/auth/o2/token"}, ErrInvalidEndpoint},
-		{"not a URL", newSkillID(), &Options{TokenURL: "::"}, ErrInvalidEndpoint},
+		{"plain http", newSkillID(), []Option{WithTokenURL("http://api.amazon.com/auth/o2/token")}, ErrInvalidEndpoint},
+		{"not a URL", newSkillID(), []Option{WithTokenURL("::")}, ErrInvalidEndpoint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewTokenSource(r, tc.skillID, tc.opts); !errors.Is(err, tc.want) {
+			if _, err := NewTokenSource(r, tc.skillID, tc.opts...); !errors.Is(err, tc.want) {
 				t.Fatalf("NewTokenSource(%q) = %v; want %v", tc.skillID, err, tc.want)
 			}
 		})

@@ -14,14 +14,17 @@
 //	LWA_TOKEN_URL        optional, LWA's token endpoint (tests)
 //
 // Event: {"userId": "amzn1.ask.account.…", "apiEndpoint": "https://api.eu.amazonalexa.com",
-// "data": {…}, "expiresAfterSeconds": 3600}; apiEndpoint (the skill request's
-// context.System.apiEndpoint), data and expiresAfterSeconds are optional.
+// "data": {"key": "string value", …}, "expiresAfterSeconds": 3600}; apiEndpoint (the skill
+// request's context.System.apiEndpoint), data and expiresAfterSeconds are optional.
+// Whoever shapes the payload names the endpoint, so the access token goes only to
+// Amazon's Alexa API hosts (skillmessaging.AlexaAPIHosts; a loopback host in tests):
+// any other apiEndpoint fails with skillmessaging.ErrInvalidEndpoint before a token is
+// requested.
 // Result: {"requestId": "…", "attempts": N}.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,10 +39,10 @@ import (
 
 // Event asks the function to send one message.
 type Event struct {
-	UserID              string          `json:"userId"`
-	APIEndpoint         string          `json:"apiEndpoint,omitempty"`
-	Data                json.RawMessage `json:"data,omitempty"`
-	ExpiresAfterSeconds int             `json:"expiresAfterSeconds,omitempty"`
+	UserID              string            `json:"userId"`
+	APIEndpoint         string            `json:"apiEndpoint,omitempty"`
+	Data                map[string]string `json:"data,omitempty"`
+	ExpiresAfterSeconds int               `json:"expiresAfterSeconds,omitempty"`
 }
 
 // Result is the API's acceptance of the message.
@@ -86,11 +89,11 @@ func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		return nil, err
 	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
-	reader := skillmessaging.NewReader(sm, prefix)
+	creds := skillmessaging.NewCredentialsCache(sm, prefix)
 	if secretID != "" {
-		reader = skillmessaging.NewSecretReader(sm, secretID)
+		creds = skillmessaging.NewSecretCredentialsCache(sm, secretID)
 	}
-	sender, err := skillmessaging.NewSender(reader, skillID, &skillmessaging.Options{TokenURL: getenv("LWA_TOKEN_URL")})
+	sender, err := skillmessaging.NewSender(creds, skillID, skillmessaging.WithTokenURL(getenv("LWA_TOKEN_URL")))
 	if err != nil {
 		return nil, fmt.Errorf("SKILL_ID or LWA_TOKEN_URL: %w", err)
 	}
@@ -104,11 +107,7 @@ func (h *handler) Handle(ctx context.Context, ev Event) (*Result, error) {
 	if endpoint == "" {
 		endpoint = h.endpoint
 	}
-	var data any
-	if len(ev.Data) > 0 {
-		data = ev.Data
-	}
-	res, err := h.sender.Send(ctx, endpoint, ev.UserID, skillmessaging.Message{Data: data, ExpiresAfterSeconds: ev.ExpiresAfterSeconds})
+	res, err := h.sender.Send(ctx, endpoint, ev.UserID, skillmessaging.Message{Data: ev.Data, ExpiresAfterSeconds: ev.ExpiresAfterSeconds})
 	if err != nil {
 		var apiErr *skillmessaging.Error
 		requestID := ""

@@ -11,8 +11,8 @@ import (
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -35,7 +35,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	fake := smapitest.New()
+	fake := skillmessagingtest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetSkill(skillID, clientID, clientSecret)
 	fake.AddUser(userID)
@@ -58,13 +58,17 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 		wantLog string // in the log line
 	}{
 		{name: "prefix", env: map[string]string{"SKILL_SECRET_PREFIX": prefix},
-			event: `{"userId":%q,"apiEndpoint":%q,"data":{"event":"order-shipped","order":42},"expiresAfterSeconds":600}`, wantLog: `"msg":"message sent"`},
+			event: `{"userId":%q,"apiEndpoint":%q,"data":{"event":"order-shipped","order":"42"},"expiresAfterSeconds":600}`, wantLog: `"msg":"message sent"`},
 		{name: "full secret name and default endpoint", env: map[string]string{"SKILL_SECRET_ID": prefix + skillID, "ALEXA_API_ENDPOINT": "%s"},
-			event: `{"userId":%[1]q,"data":{"event":"order-shipped","order":42},"expiresAfterSeconds":600}`, wantLog: `"msg":"message sent"`},
+			event: `{"userId":%[1]q,"data":{"event":"order-shipped","order":"42"},"expiresAfterSeconds":600}`, wantLog: `"msg":"message sent"`},
 		{name: "unknown user", env: map[string]string{"SKILL_SECRET_PREFIX": prefix},
 			event: `{"userId":"amzn1.ask.account.NOBODY","apiEndpoint":%[2]q}`, wantErr: skillmessaging.ErrUnknownUser, wantLog: `"msg":"message not sent"`},
 		{name: "not synced", env: map[string]string{"SKILL_ID": otherSkill, "SKILL_SECRET_PREFIX": prefix},
 			event: `{"userId":%q,"apiEndpoint":%q}`, wantErr: skillmessaging.ErrNotSynced, wantLog: `not synced yet`},
+		// The payload names where the token goes: only Amazon's Alexa API
+		// hosts (and loopback, for this test) are accepted.
+		{name: "endpoint outside the Alexa API hosts", env: map[string]string{"SKILL_SECRET_PREFIX": prefix},
+			event: `{"userId":%[1]q,"apiEndpoint":"https://collector.attacker.example"}`, wantErr: skillmessaging.ErrInvalidEndpoint, wantLog: `only to Amazon's Alexa API hosts`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +76,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 			before := len(fake.Messages())
 			env := map[string]string{"SKILL_ID": skillID, "LWA_TOKEN_URL": fake.TokenURL()}
 			for k, v := range tc.env {
-				env[k] = strings.ReplaceAll(v, "%s", fake.SMAPIURL())
+				env[k] = strings.ReplaceAll(v, "%s", fake.Endpoint())
 			}
 			var logs logbuf.Buffer
 			h, err := setup(ctx, func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
@@ -80,7 +84,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 				t.Fatalf("setup = %v; want a handler", err)
 			}
 			var ev Event
-			if err := json.Unmarshal(fmt.Appendf(nil, tc.event, userID, fake.SMAPIURL()), &ev); err != nil {
+			if err := json.Unmarshal(fmt.Appendf(nil, tc.event, userID, fake.Endpoint()), &ev); err != nil {
 				t.Fatal(err)
 			}
 			res, err := h.Handle(ctx, ev)
@@ -102,6 +106,9 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Handle(%s) = %v; want %v", tc.event, err, tc.wantErr)
 				}
+				if tc.wantErr == skillmessaging.ErrInvalidEndpoint && len(fake.Requests()) != 0 {
+					t.Fatalf("a refused endpoint still made %d requests (%+v); want none, not even for a token", len(fake.Requests()), fake.Requests())
+				}
 				return
 			}
 			if err != nil {
@@ -112,7 +119,7 @@ func TestSendsMessageEndToEnd(t *testing.T) {
 				t.Fatalf("the fake accepted %d messages; want 1", len(msgs)-before)
 			}
 			m := msgs[len(msgs)-1]
-			if m.SkillID != skillID || m.UserID != userID || string(m.Data) != `{"event":"order-shipped","order":42}` || m.ExpiresAfterSeconds != 600 {
+			if m.SkillID != skillID || m.UserID != userID || string(m.Data) != `{"event":"order-shipped","order":"42"}` || m.ExpiresAfterSeconds != 600 {
 				t.Fatalf("the fake received %+v; want the event's message from %s to %s", m, skillID, userID)
 			}
 			if res.RequestID != m.RequestID || res.Attempts != 1 || !strings.Contains(out, `"request_id":"`+m.RequestID+`"`) {

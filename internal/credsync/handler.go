@@ -25,7 +25,7 @@ func (s *Syncer) Handle(ctx context.Context, event json.RawMessage) (*Summary, e
 		// The first deploy creates the LWA secret with a placeholder: that
 		// is the expected state, not a failure of the deployment.
 		sum.Message = fmt.Sprintf("nothing synced: the LWA secret %s is not filled in yet; fill it in (README \"Deploy\") and run make sync", s.LWASecretID)
-		s.Logger.WarnContext(ctx, "deploy-time sync skipped", "reason", sum.Message)
+		s.Logger.WarnContext(ctx, "deploy-time sync skipped", "run", RunDeploy, "reason", sum.Message)
 		return sum, nil
 	}
 	return sum, err

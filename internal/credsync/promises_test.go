@@ -316,8 +316,8 @@ func TestLogLevels(t *testing.T) {
 	}
 
 	// The run's pacing is logged: two requests, none throttled, the rate
-	// grown by one request a second per answer from InitialRate.
-	if want := fmt.Sprintf(`"msg":"smapi pacing","requests":2,"throttled":0,"rate_cuts":0,"rate_per_second":%v`, smapi.InitialRate+2); !strings.Contains(e.logs.String(), want) {
+	// grown by SlowStartIncrease per answer from InitialRate.
+	if want := fmt.Sprintf(`"msg":"smapi pacing","requests":2,"throttled":0,"rate_cuts":0,"rate_per_second":%v`, smapi.InitialRate+2*smapi.SlowStartIncrease); !strings.Contains(e.logs.String(), want) {
 		t.Errorf("logs lack %s:\n%s", want, e.logs.String())
 	}
 	// A skill whose secret could not be read is logged too.

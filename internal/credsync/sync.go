@@ -5,10 +5,12 @@ package credsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -23,26 +25,43 @@ const (
 	StatusUpdated   = "updated"
 	StatusUnchanged = "unchanged"
 	StatusFailed    = "failed"
+	// StatusSkipped is a discovered skill without a secret for which SMAPI
+	// has no messaging credentials (404): not a failure, no secret made.
+	StatusSkipped = "skipped"
 )
 
 // Result is one skill's outcome.
 type Result struct {
-	SkillID   string `json:"skillId"`
-	Status    string `json:"status"`
+	SkillID string `json:"skillId"`
+	Status  string `json:"status"`
+	// Created says the function created the skill's secret in this run.
+	Created   bool   `json:"created,omitempty"`
 	Error     string `json:"error,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
+	// attempts counts the SMAPI calls made for the skill (0 when none).
+	attempts int
+	// notStarted is set when the run had no time left for the skill.
+	notStarted bool
 }
 
 // Summary is an invocation's result.
 type Summary struct {
-	Skills    int      `json:"skills"`
-	Updated   int      `json:"updated"`
-	Unchanged int      `json:"unchanged"`
-	Failed    int      `json:"failed"`
-	Results   []Result `json:"results"`
+	Skills    int `json:"skills"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
+	// Created counts the secrets the function created (they are also
+	// counted as updated, or failed when their rotation could not be
+	// scheduled).
+	Created int      `json:"created,omitempty"`
+	Results []Result `json:"results"`
 	// Message says why nothing was synced when that is not an error (the
 	// deploy-time sync before the LWA secret is filled in).
 	Message string `json:"message,omitempty"`
+	// throttled counts the SMAPI answers that were 429.
+	throttled int
 }
 
 // Syncer runs syncs. Build it once per process; Run is safe for concurrent
@@ -71,6 +90,32 @@ type Syncer struct {
 	// FunctionName is the dimension of the run's metrics.
 	FunctionName string
 	Logger       *slog.Logger
+
+	// Discover turns on vendor discovery (SKILL_DISCOVERY=vendor): a run for
+	// every skill also syncs every skill of the vendors the refresh token
+	// can see, or of VendorID only when it is set.
+	Discover bool
+	VendorID string
+	// Declared are skills to sync besides those with a secret under the
+	// prefix (SKILL_IDS_FILE).
+	Declared []string
+	// Create says how secrets the function creates are made.
+	Create Creation
+}
+
+// Creation says how the function creates the secret of a declared or
+// discovered skill that has none.
+type Creation struct {
+	// KMSKeyID encrypts the secrets (SKILL_SECRET_KMS_KEY_ID).
+	KMSKeyID string
+	// RotationDays is their rotation interval; 0 means no rotation schedule.
+	RotationDays int
+	// RotationLambdaARN is their rotation function; when empty,
+	// FunctionARN(ctx) is used.
+	RotationLambdaARN string
+	// FunctionARN returns the invoked function's ARN (main reads it from the
+	// Lambda context).
+	FunctionARN func(context.Context) string
 }
 
 // RunError is the error of a run that failed entirely or for some skills.
@@ -106,7 +151,7 @@ func (e *RunError) Unwrap() error { return e.Err }
 func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 	start := time.Now()
 	sum, runErr := s.run(ctx, req)
-	s.report(sum, runErr, time.Since(start))
+	var err error
 	if runErr != nil || sum.Failed > 0 {
 		e := &RunError{Err: runErr}
 		for _, r := range sum.Results {
@@ -114,9 +159,10 @@ func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 				e.Failed = append(e.Failed, r)
 			}
 		}
-		return sum, e
+		err = e
 	}
-	return sum, nil
+	report(s.Logger, s.FunctionName, req, sum, runErr, err, time.Since(start))
+	return sum, err
 }
 
 func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
@@ -127,7 +173,27 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	results, err := s.syncAll(ctx, call, req.SkillIDs)
+	// One pacer for the run: a 429 slows every worker, and discovery, not
+	// just its own call.
+	newPacer := s.NewPacer
+	if newPacer == nil {
+		newPacer = smapi.NewPacer
+	}
+	client := *s.Client
+	client.Retrier.Pacer = nil // nil turns pacing off
+	var pacer *smapi.Pacer
+	if pc := newPacer(); pc != nil {
+		client.Retrier.Pacer, pacer = pc, pc
+	}
+	p, perr := s.plan(ctx, call, &client, req.SkillIDs)
+	extra = errors.Join(extra, perr)
+	results, err := s.syncAll(ctx, &client, p)
+	extra = errors.Join(extra, p.awaitDiscovery())
+	if pacer != nil {
+		st := pacer.Stats()
+		sum.throttled = st.Throttled
+		s.logPacing(ctx, st)
+	}
 	sum.Results = results
 	for _, r := range results {
 		switch r.Status {
@@ -135,8 +201,13 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 			sum.Updated++
 		case StatusUnchanged:
 			sum.Unchanged++
+		case StatusSkipped:
+			sum.Skipped++
 		default:
 			sum.Failed++
+		}
+		if r.Created {
+			sum.Created++
 		}
 	}
 	sum.Skills = len(results)
@@ -196,16 +267,23 @@ func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 
 // syncAll reads the skill secrets (those of only, or every one under the
 // prefix) in batches and starts each skill's SMAPI fetch as soon as its
-// secret is read, at most Concurrency at once, starting none when too little
-// of the invocation's time is left; SMAPI is called within call (see
-// callContext). It returns the results in the order of only, or sorted by
-// skill id, and the error that stopped the reading.
-func (s *Syncer) syncAll(ctx, call context.Context, only []string) ([]Result, error) {
+// secret is read, then the fetches of the declared and discovered skills that
+// have no secret, at most Concurrency at once, starting none when too little
+// of the invocation's time is left. It returns the results in the order of
+// only, or sorted by skill id, and the error that stopped the reading.
+func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) ([]Result, error) {
+	only := p.only
 	reserve, minFetch := s.reserve(), s.MinFetch
 	if minFetch <= 0 {
 		minFetch = time.Second
 	}
+	fetchCtx := ctx
 	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		var cancel context.CancelFunc
+		fetchCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		defer cancel()
+	}
 
 	var mu sync.Mutex
 	byID := map[string]Result{}
@@ -244,21 +322,33 @@ func (s *Syncer) syncAll(ctx, call context.Context, only []string) ([]Result, er
 		}()
 	}
 
-	// One pacer for the run: a 429 slows every worker, not just its own.
-	newPacer := s.NewPacer
-	if newPacer == nil {
-		newPacer = smapi.NewPacer
-	}
-	client := *s.Client
-	if client.Retrier.Pacer = newPacer(); client.Retrier.Pacer != nil {
-		defer func() { s.logPacing(ctx, client.Retrier.Pacer.Stats()) }()
-	}
-
 	sem := make(chan struct{}, max(s.Concurrency, 1))
 	var wg sync.WaitGroup
+	start := func(j job) {
+		sem <- struct{}{}
+		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
+			<-sem
+			res := Result{SkillID: j.cur.SkillID, Status: StatusFailed, notStarted: true}
+			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
+			set(res)
+			s.logSkill(ctx, res, 0, 0)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			set(s.syncOne(ctx, fetchCtx, client, j))
+		}()
+	}
+	seen := map[string]bool{}
 	for v := range read {
+		seen[v.SkillID] = true
 		res := Result{SkillID: v.SkillID, Status: StatusFailed}
 		switch {
+		case v.Err != nil && store.IsNotFound(v.Err) && p.declared[v.SkillID]:
+			start(p.newJob(v.SkillID))
+			continue
 		case v.Err != nil && store.IsNotFound(v.Err):
 			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
 		case v.Err != nil:
@@ -273,23 +363,29 @@ func (s *Syncer) syncAll(ctx, call context.Context, only []string) ([]Result, er
 			}
 			continue
 		}
-		sem <- struct{}{}
-		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
-			<-sem
-			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
-			set(res)
-			s.logSkill(ctx, res, 0, 0)
+		start(p.existingJob(v))
+	}
+	err := <-readErr
+	// The declared and discovered skills without a secret, once every
+	// secret was read and discovery is done. After a failed read, missing is
+	// not known.
+	_ = p.awaitDiscovery() // its error is the run's, see run
+	for _, id := range p.extra {
+		if seen[id] {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			set(s.syncOne(ctx, call, &client, v))
-		}()
+		seen[id] = true
+		if err != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("not synced: whether secret %s%s exists is unknown, the skill secrets could not all be read", s.Prefix, id)})
+			continue
+		}
+		if verr := smapi.ValidateSkillID(id); verr != nil {
+			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", verr, s.Prefix, id)})
+			continue
+		}
+		start(p.newJob(id))
 	}
 	wg.Wait()
-	err := <-readErr
 
 	if len(only) == 0 {
 		results := make([]Result, 0, len(byID))
@@ -313,22 +409,33 @@ func (s *Syncer) syncAll(ctx, call context.Context, only []string) ([]Result, er
 	return results, err
 }
 
-func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cur store.SkillValue) Result {
+func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, j job) Result {
 	start := time.Now()
+	cur := j.cur
 	res := Result{SkillID: cur.SkillID, Status: StatusFailed}
 	creds, err := client.GetSkillCredentials(fetchCtx, cur.SkillID)
 	if err != nil {
 		res.Error, res.RequestID = err.Error(), smapi.RequestID(err)
 		var ce *smapi.CallError
-		attempts := 0
 		if errors.As(err, &ce) {
-			attempts = ce.Attempts
+			res.attempts = ce.Attempts
 		}
-		s.logSkill(ctx, res, attempts, time.Since(start))
+		var api *smapi.APIError
+		if j.discovered && j.create && errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
+			res.Status, res.Error = StatusSkipped, ""
+			res.Reason = fmt.Sprintf("discovered, but SMAPI has no skill messaging credentials for it (HTTP 404, request id %s): no secret created; it is synced once Amazon issues them", res.RequestID)
+		}
+		s.logSkill(ctx, res, res.attempts, time.Since(start))
 		return res
 	}
-	res.RequestID = creds.RequestID
-	changed, err := s.Store.ReplaceSkill(ctx, cur, store.SkillSecret{SkillID: cur.SkillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	res.RequestID, res.attempts = creds.RequestID, creds.Attempts
+	value := store.SkillSecret{SkillID: cur.SkillID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
+	var changed bool
+	if j.create {
+		res.Created, changed, err = s.Store.CreateSkillSecret(ctx, cur.Name, s.Create.KMSKeyID, value)
+	} else {
+		changed, err = s.Store.ReplaceSkill(ctx, cur, value)
+	}
 	switch {
 	case err != nil:
 		res.Error = fmt.Sprintf("skill %s: %v", cur.SkillID, err)
@@ -337,7 +444,13 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, cu
 	default:
 		res.Status = StatusUnchanged
 	}
-	s.logSkill(ctx, res, creds.Attempts, time.Since(start))
+	if err == nil && j.schedule {
+		if err := s.scheduleRotation(ctx, cur.Name); err != nil {
+			res.Status = StatusFailed
+			res.Error = fmt.Sprintf("skill %s: credentials stored, but %v; the next run tries again", cur.SkillID, err)
+		}
+	}
+	s.logSkill(ctx, res, res.attempts, time.Since(start))
 	return res
 }
 
@@ -360,6 +473,12 @@ func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Du
 		slog.Int("attempts", attempts),
 		slog.Int64("duration_ms", d.Milliseconds()),
 	}
+	if r.Created {
+		attrs = append(attrs, slog.Bool("created", true))
+	}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
 	if r.Error != "" {
 		level = slog.LevelError
 		attrs = append(attrs, slog.String("error", r.Error))
@@ -367,46 +486,128 @@ func (s *Syncer) logSkill(ctx context.Context, r Result, attempts int, d time.Du
 	s.Logger.LogAttrs(ctx, level, "skill synced", attrs...)
 }
 
+// Run kinds: the "run" attribute of the summary line.
+const (
+	// RunAll is a run over every skill: a scheduled event or {}.
+	RunAll = "all"
+	// RunSkills is a {"skillIds": [...]} run.
+	RunSkills = "skills"
+	// RunDeploy is the deploy-time run over every skill.
+	RunDeploy = "deploy"
+)
+
+// Kind is the run kind of req: RunAll, RunSkills or RunDeploy.
+func (req Request) Kind() string {
+	switch {
+	case req.Deploy:
+		return RunDeploy
+	case len(req.SkillIDs) > 0:
+		return RunSkills
+	default:
+		return RunAll
+	}
+}
+
+// Metric names of the summary line's Embedded Metric Format record.
+//
+// Every sync run emits the first six. Only a run over every skill (RunAll,
+// RunDeploy) emits MetricFullRunFailed, and MetricFullRunSkillsFailed only
+// when it completed: a {"skillIds"} run never counts as a full run, so the
+// stack's alarms watch these two.
+const (
+	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
+	MetricSkillsUpdated   = "SkillsUpdated"
+	MetricSkillsUnchanged = "SkillsUnchanged"
+	MetricSkillsFailed    = "SkillsFailed"
+	MetricSMAPIRetries    = "SMAPIRetries"   // SMAPI calls repeated after a 429, a 5xx or a timeout
+	MetricSMAPIThrottled  = "SMAPIThrottled" // SMAPI answers that were 429 (throttling)
+	// MetricFullRunFailed is 1 when a run over every skill could not
+	// complete (LWA refused, configuration, listing the secrets, saving a
+	// rotated refresh token, or no time left for some skills), else 0.
+	MetricFullRunFailed = "FullRunFailed"
+	// MetricFullRunSkillsFailed is the number of failed skills of a run over
+	// every skill that completed.
+	MetricFullRunSkillsFailed = "FullRunSkillsFailed"
+)
+
 // report writes the summary line, which is also an Embedded Metric Format
-// record: CloudWatch turns it into the SyncSucceeded, SkillsFailed and
-// SkillsUpdated metrics the stack's alarms watch.
-func (s *Syncer) report(sum *Summary, runErr error, d time.Duration) {
-	ok := runErr == nil && sum.Failed == 0
-	succeeded := 0
-	if ok {
-		succeeded = 1
+// record: CloudWatch turns its metrics (see MetricSyncSucceeded) into the
+// series the stack's alarms and dashboard watch. runErr is what stopped the
+// run or failed it besides the skills; err is the invocation's error, logged
+// as "error" (it names each failed skill).
+func report(logger *slog.Logger, functionName string, req Request, sum *Summary, runErr, err error, d time.Duration) {
+	kind := req.Kind()
+	retries, notStarted := 0, false
+	for _, r := range sum.Results {
+		retries += max(r.attempts-1, 0)
+		notStarted = notStarted || r.notStarted
+	}
+	metrics := []slog.Attr{
+		slog.Int(MetricSyncSucceeded, b2i(err == nil)),
+		slog.Int(MetricSkillsUpdated, sum.Updated),
+		slog.Int(MetricSkillsUnchanged, sum.Unchanged),
+		slog.Int(MetricSkillsFailed, sum.Failed),
+		slog.Int(MetricSMAPIRetries, retries),
+		slog.Int(MetricSMAPIThrottled, sum.throttled),
+	}
+	if kind != RunSkills {
+		completed := runErr == nil && !notStarted
+		metrics = append(metrics, slog.Int(MetricFullRunFailed, b2i(!completed)))
+		if completed {
+			metrics = append(metrics, slog.Int(MetricFullRunSkillsFailed, sum.Failed))
+		}
+	}
+	names := make([]map[string]string, len(metrics))
+	for i, m := range metrics {
+		names[i] = map[string]string{"Name": m.Key, "Unit": "Count"}
 	}
 	attrs := []slog.Attr{
+		slog.String("run", kind),
 		slog.Int("skills", sum.Skills),
 		slog.Int("updated", sum.Updated),
 		slog.Int("unchanged", sum.Unchanged),
 		slog.Int("failed", sum.Failed),
+		slog.Int("skipped", sum.Skipped),
+		slog.Int("created", sum.Created),
 		slog.Int64("duration_ms", d.Milliseconds()),
 		slog.Any("_aws", map[string]any{
 			"Timestamp": time.Now().UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  MetricNamespace,
 				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics": []map[string]string{
-					{"Name": "SyncSucceeded", "Unit": "Count"},
-					{"Name": "SkillsFailed", "Unit": "Count"},
-					{"Name": "SkillsUpdated", "Unit": "Count"},
-				},
+				"Metrics":    names,
 			}},
 		}),
-		slog.String("FunctionName", s.FunctionName),
-		slog.Int("SyncSucceeded", succeeded),
-		slog.Int("SkillsFailed", sum.Failed),
-		slog.Int("SkillsUpdated", sum.Updated),
+		slog.String("FunctionName", functionName),
 	}
+	attrs = append(attrs, metrics...)
 	level := slog.LevelInfo
-	if !ok {
+	if err != nil {
 		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	if runErr != nil {
-		attrs = append(attrs, slog.String("error", runErr.Error()))
+	logger.LogAttrs(context.Background(), level, "sync finished", attrs...)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	s.Logger.LogAttrs(context.Background(), level, "sync finished", attrs...)
+	return 0
+}
+
+// ReportConfigError is the handler of a function whose configuration is
+// invalid: every invocation fails with err, and a sync event also writes the
+// summary line, so that a run over every skill counts as failed
+// (MetricFullRunFailed) as soon as it happens.
+func ReportConfigError(logger *slog.Logger, functionName string, err error) func(context.Context, json.RawMessage) (*Summary, error) {
+	return func(_ context.Context, event json.RawMessage) (*Summary, error) {
+		err := fmt.Errorf("configuration error: %w", err)
+		if req, perr := ParseEvent(event); perr == nil && req.Rotation == nil {
+			report(logger, functionName, req, &Summary{Results: []Result{}}, err, err, 0)
+		}
+		return nil, err
+	}
 }
 
 // MetricNamespace is the CloudWatch namespace of the run's metrics.

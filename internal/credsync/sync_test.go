@@ -11,6 +11,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -65,6 +68,9 @@ type callCounter struct {
 	store.API
 	mu sync.Mutex
 	n  map[string]int
+	// editBatch, when set, changes a BatchGetSecretValue answer before the
+	// store sees it: a scripted answer where moto cannot produce AWS's.
+	editBatch func(*secretsmanager.BatchGetSecretValueOutput)
 }
 
 func (c *callCounter) add(op string) {
@@ -94,7 +100,11 @@ func (c *callCounter) GetSecretValue(ctx context.Context, in *secretsmanager.Get
 
 func (c *callCounter) BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	c.add("BatchGetSecretValue")
-	return c.API.BatchGetSecretValue(ctx, in, o...)
+	out, err := c.API.BatchGetSecretValue(ctx, in, o...)
+	if err == nil && c.editBatch != nil {
+		c.editBatch(out)
+	}
+	return out, err
 }
 
 func (c *callCounter) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
@@ -555,6 +565,205 @@ func TestSummaryLineIsEMF(t *testing.T) {
 	}
 }
 
+// summaryLine decodes the last "sync finished" line e logged, and checks
+// that it is a well-formed EMF record: every metric it declares is a
+// top-level number, and every metric-like key it has is declared.
+func (e *env) summaryLine() map[string]any {
+	e.t.Helper()
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			e.t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["msg"] == "sync finished" {
+			line = m
+		}
+	}
+	if line == nil {
+		e.t.Fatalf("no summary line in:\n%s", e.logs.String())
+	}
+	aws, _ := line["_aws"].(map[string]any)
+	cwm, _ := aws["CloudWatchMetrics"].([]any)
+	if len(cwm) != 1 {
+		e.t.Fatalf("summary line _aws = %s; want one CloudWatchMetrics directive", toJSON(line["_aws"]))
+	}
+	declared := map[string]bool{}
+	for _, m := range cwm[0].(map[string]any)["Metrics"].([]any) {
+		name := m.(map[string]any)["Name"].(string)
+		declared[name] = true
+		if _, ok := line[name].(float64); !ok {
+			e.t.Errorf("metric %s declared but its value is %v", name, line[name])
+		}
+	}
+	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricFullRunFailed, MetricFullRunSkillsFailed} {
+		if _, present := line[name]; present != declared[name] {
+			e.t.Errorf("%s: present %v, declared %v; want both or neither", name, present, declared[name])
+		}
+	}
+	return line
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestRunMetrics checks the metrics the stack's alarms and dashboard read:
+// a run over every skill says whether it completed (FullRunFailed) and, if
+// it did, how many skills failed (FullRunSkillsFailed); a {"skillIds"} run
+// emits neither, so it can never clear an alarm about the full runs.
+func TestRunMetrics(t *testing.T) {
+	absent := -1
+	tests := []struct {
+		name  string
+		setup func(e *env)
+		event string
+		want  map[string]any // metric or attribute -> value; absent means not in the line
+	}{
+		{"full run, every skill synced", nil, `{}`, map[string]any{
+			"run": RunAll, MetricSyncSucceeded: 1, MetricSkillsUpdated: 2, MetricSkillsUnchanged: 0, MetricSkillsFailed: 0,
+			MetricSMAPIRetries: 0, MetricSMAPIThrottled: 0, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+		{"scheduled event", nil, `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, map[string]any{
+			"run": RunAll, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+		{"full run, one skill gone", func(e *env) { e.fake.RemoveSkill(skill(2)) }, `{}`, map[string]any{
+			"run": RunAll, MetricSyncSucceeded: 0, MetricSkillsUpdated: 1, MetricSkillsFailed: 1,
+			MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 1}},
+		{"full run, throttled once", func(e *env) { e.fake.Script(skill(1), smapitest.Throttled("0")) }, `{}`, map[string]any{
+			MetricSyncSucceeded: 1, MetricSMAPIRetries: 1, MetricSMAPIThrottled: 1, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+		{"full run, LWA refused", func(e *env) { e.fake.ScriptToken(smapitest.InvalidGrant()) }, `{}`, map[string]any{
+			"run": RunAll, MetricSyncSucceeded: 0, MetricFullRunFailed: 1, MetricFullRunSkillsFailed: absent}},
+		{"skillIds run", nil, `{"skillIds":["` + skill(1) + `"]}`, map[string]any{
+			"run": RunSkills, MetricSyncSucceeded: 1, MetricSkillsUpdated: 1,
+			MetricFullRunFailed: absent, MetricFullRunSkillsFailed: absent}},
+		{"skillIds run, LWA refused", func(e *env) { e.fake.ScriptToken(smapitest.InvalidGrant()) }, `{"skillIds":["` + skill(1) + `"]}`, map[string]any{
+			"run": RunSkills, MetricSyncSucceeded: 0, MetricFullRunFailed: absent, MetricFullRunSkillsFailed: absent}},
+		{"deploy run", nil, `{"source":"alexa-skill-credentials.deploy"}`, map[string]any{
+			"run": RunDeploy, MetricSyncSucceeded: 1, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 1, 2)
+			if tt.setup != nil {
+				tt.setup(e)
+			}
+			_, _ = e.run(tt.event)
+			line := e.summaryLine()
+			for k, w := range tt.want {
+				got, present := line[k]
+				if w == absent {
+					if present {
+						t.Errorf("%s = %v; want it absent", k, got)
+					}
+					continue
+				}
+				if n, ok := w.(int); ok {
+					w = float64(n)
+				}
+				if got != w {
+					t.Errorf("%s = %v; want %v", k, got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestRunMetricsNotStarted checks that a full run that ran out of time
+// before some skills counts as a run that could not complete.
+func TestRunMetricsNotStarted(t *testing.T) {
+	e := newEnv(t, 1)
+	e.syncer.Reserve, e.syncer.MinFetch = 2*time.Second, time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if _, err := e.syncer.Handle(ctx, json.RawMessage(`{}`)); err == nil {
+		t.Fatal("err = nil; want the skill reported as not started")
+	}
+	line := e.summaryLine()
+	if line[MetricFullRunFailed] != float64(1) || line[MetricFullRunSkillsFailed] != nil {
+		t.Errorf("FullRunFailed %v FullRunSkillsFailed %v; want 1 and absent", line[MetricFullRunFailed], line[MetricFullRunSkillsFailed])
+	}
+}
+
+// TestSummaryLineNamesFailedSkills checks that the summary line's error is
+// the invocation's: each failed skill with its error and request id.
+func TestSummaryLineNamesFailedSkills(t *testing.T) {
+	e := newEnv(t, 1, 2)
+	e.fake.RemoveSkill(skill(2))
+	_, err := e.run(`{}`)
+	if err == nil {
+		t.Fatal("err = nil; want skill 2 failed")
+	}
+	line := e.summaryLine()
+	if line["error"] != err.Error() || !strings.Contains(err.Error(), skill(2)) || !strings.Contains(err.Error(), "request id") {
+		t.Errorf("summary error = %v; want the invocation's error %q naming the skill and its request id", line["error"], err)
+	}
+	if line["level"] != "ERROR" {
+		t.Errorf("summary level = %v; want ERROR", line["level"])
+	}
+}
+
+// TestReportConfigError checks that a misconfigured function fails every
+// invocation with the reason and reports a failed full run, but writes no
+// summary for a rotation step or a {"skillIds"} run's full-run metrics.
+func TestReportConfigError(t *testing.T) {
+	tests := []struct {
+		event   string
+		summary bool
+		full    bool
+	}{
+		{`{}`, true, true},
+		{`{"source":"alexa-skill-credentials.deploy"}`, true, true},
+		{`{"skillIds":["` + skill(1) + `"]}`, true, false},
+		{`{"Step":"createSecret","SecretId":"s","ClientRequestToken":"t"}`, false, false},
+		{`not json`, false, false},
+	}
+	for _, tt := range tests {
+		logs := &logbuf.Buffer{}
+		h := ReportConfigError(slog.New(slog.NewJSONHandler(logs, nil)), "fn", errors.New("LWA_SECRET_ID is not set"))
+		sum, err := h(context.Background(), json.RawMessage(tt.event))
+		if sum != nil || err == nil || err.Error() != "configuration error: LWA_SECRET_ID is not set" {
+			t.Errorf("handler(%s) = %v, %v; want nil and the configuration error", tt.event, sum, err)
+		}
+		out := logs.String()
+		if got := strings.Contains(out, `"msg":"sync finished"`); got != tt.summary {
+			t.Errorf("handler(%s) wrote a summary line: %v; want %v\n%s", tt.event, got, tt.summary, out)
+		}
+		if got := strings.Contains(out, `"FullRunFailed":1`); got != tt.full {
+			t.Errorf("handler(%s) reported FullRunFailed 1: %v; want %v\n%s", tt.event, got, tt.full, out)
+		}
+	}
+}
+
+// TestStackWatchesEmittedMetrics checks that every metric name the CDK app
+// (infra/stack.go, which imports no runtime package) declares is one the
+// summary line emits, so an alarm cannot watch a metric nobody writes.
+func TestStackWatchesEmittedMetrics(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "infra", "stack.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitted := map[string]bool{
+		MetricSyncSucceeded: true, MetricSkillsUpdated: true, MetricSkillsUnchanged: true, MetricSkillsFailed: true,
+		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
+	}
+	decl := regexp.MustCompile(`(?m)^\s*(Metric\w+)\s*=\s*"(\w+)"`)
+	matches := decl.FindAllStringSubmatch(string(src), -1)
+	if len(matches) < len(emitted) {
+		t.Fatalf("infra/stack.go declares %d metric names; want at least %d (was the block renamed?)", len(matches), len(emitted))
+	}
+	for _, m := range matches {
+		if m[1] == "MetricNamespace" {
+			if m[2] != MetricNamespace {
+				t.Errorf("infra namespace %q; the function emits %q", m[2], MetricNamespace)
+			}
+			continue
+		}
+		if !emitted[m[2]] {
+			t.Errorf("infra/stack.go %s = %q; the function emits no such metric", m[1], m[2])
+		}
+	}
+}
+
 // TestSecretsManagerCalls counts the Secrets Manager calls of a run of 45
 // skills: the LWA secret, one BatchGetSecretValue per 20 skills and, on the
 // first run only, one PutSecretValue per skill; nothing else.
@@ -609,5 +818,34 @@ func TestSecretsManagerCalls(t *testing.T) {
 	}
 	if sum.Results[0].SkillID != skill(25) || sum.Results[24].SkillID != skill(1) {
 		t.Fatalf("results are not in the order of the event: %+v", sum.Results)
+	}
+}
+
+// TestBatchReadErrorFailsOneSkill scripts what AWS answers when it cannot
+// decrypt one secret of a batch (an entry of Errors, by ARN, instead of its
+// value; moto never answers so): that skill fails, naming the secret and the
+// error, and is not sent to SMAPI; the others sync.
+func TestBatchReadErrorFailsOneSkill(t *testing.T) {
+	e := newEnv(t, 1, 2, 3)
+	broken := e.prefix + skill(2)
+	e.calls.editBatch = func(out *secretsmanager.BatchGetSecretValueOutput) {
+		out.SecretValues = slices.DeleteFunc(out.SecretValues, func(v types.SecretValueEntry) bool { return aws.ToString(v.Name) == broken })
+		out.Errors = append(out.Errors, types.APIErrorType{
+			SecretId:  aws.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:" + broken + "-AbCdEf"),
+			ErrorCode: aws.String("DecryptionFailure"), Message: aws.String("Access to KMS is not allowed")})
+	}
+	sum, err := e.run(`{}`)
+	wantCounts(t, sum, 3, 2, 0, 1)
+	e.wantSkill(1, 1)
+	e.wantSkill(3, 1)
+	var runErr *RunError
+	if !errors.As(err, &runErr) || len(runErr.Failed) != 1 || runErr.Failed[0].SkillID != skill(2) {
+		t.Fatalf("err = %v; want a RunError naming skill 2 only", err)
+	}
+	if msg := runErr.Failed[0].Error; !strings.Contains(msg, broken) || !strings.Contains(msg, "DecryptionFailure") {
+		t.Errorf("skill 2 error = %q; want the secret and DecryptionFailure", msg)
+	}
+	if n := e.fake.SkillRequests(skill(2)); n != 0 {
+		t.Errorf("skill 2 was sent to SMAPI %d times; want 0", n)
 	}
 }

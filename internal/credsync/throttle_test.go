@@ -101,3 +101,44 @@ func TestThrottledRunSyncsEverySkill(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottledDiscovery: discovery's list pages share the run's pacer and
+// the fake's rate limit with the credentials calls. 60 discovered skills
+// (120 entries, three pages) without secrets, SMAPI limited to 5 requests a
+// second, concurrency 16, in a synctest bubble: every secret is created and
+// at most 10% of the SMAPI calls are answered 429.
+func TestThrottledDiscovery(t *testing.T) {
+	fake := smapitest.New()
+	defer fake.Close()
+	synctest.Test(t, func(t *testing.T) {
+		w := newThrottledWorld(t, fake, &http.Client{Transport: fake.Transport()}, 5, 0, 16, 50*time.Millisecond)
+		w.syncer.Discover = true
+		w.syncer.Create = Creation{KMSKeyID: "alias/throttle", RotationDays: 30, RotationLambdaARN: "arn:aws:lambda:us-east-1:123456789012:function:throttle"}
+		fake.AddVendor("M1THROTTLE", "Throttle")
+		const skills = 60
+		for i := range skills {
+			id := fmt.Sprintf("amzn1.ask.skill.%08d-3333-4333-8333-333333333333", i)
+			fake.ListSkill("M1THROTTLE", id, "development", "live")
+			fake.SetSkill(id, "client-"+id, fmt.Sprintf("secret-%d", i))
+		}
+		w.fake.ResetLog()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		sum, err := w.syncer.Run(ctx, Request{})
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if sum.Skills != skills || sum.Created != skills || sum.Failed != 0 {
+			t.Fatalf("summary: %+v; want all %d created", sum, skills)
+		}
+		requests := 0
+		for _, r := range fake.Requests() {
+			if r.Path != smapitest.TokenPath {
+				requests++
+			}
+		}
+		if throttled := fake.Throttled(); throttled == 0 || throttled*10 > requests {
+			t.Fatalf("%d of %d SMAPI requests were answered 429; want some, at most 10%%", throttled, requests)
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 const (
@@ -28,6 +29,15 @@ var skills = []string{
 	"amzn1.ask.skill.6f1c2a9e-0b1d-4e8a-9c3f-1a2b3c4d5e01",
 	"amzn1.ask.skill.6f1c2a9e-0b1d-4e8a-9c3f-1a2b3c4d5e02",
 	"amzn1.ask.skill.6f1c2a9e-0b1d-4e8a-9c3f-1a2b3c4d5e03",
+}
+
+// demoVendor and discovered are the vendor and the skills only discovery
+// finds.
+const demoVendor = "M1DEMOVENDOR"
+
+var discovered = []string{
+	"amzn1.ask.skill.6f1c2a9e-0b1d-4e8a-9c3f-1a2b3c4d5e04",
+	"amzn1.ask.skill.6f1c2a9e-0b1d-4e8a-9c3f-1a2b3c4d5e05",
 }
 
 func main() {
@@ -82,18 +92,19 @@ func run(ctx context.Context) error {
 	logs, logw := io.Pipe()
 	defer logw.Close()
 	go printLogs(logs)
-	fn, err := rie.Start(ctx, bootstrap, append(moto.Env(),
+	env := append(moto.Env(),
 		"LWA_SECRET_ID="+lwaSecretName,
 		"SKILL_SECRET_PREFIX="+prefix,
 		"SMAPI_ENDPOINT="+fake.SMAPIURL(),
 		"LWA_TOKEN_URL="+fake.TokenURL(),
 		"SYNC_CONCURRENCY=8",
 		"AWS_LAMBDA_FUNCTION_NAME=alexa-skill-credentials-demo",
-	), logw)
+	)
+	fn, err := rie.Start(ctx, bootstrap, env, logw)
 	if err != nil {
 		return err
 	}
-	defer fn.Stop()
+	defer func() { fn.Stop() }()
 
 	step("Run 1: scheduled sync of every skill")
 	if err := invoke(ctx, fn, `{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`); err != nil {
@@ -105,6 +116,49 @@ func run(ctx context.Context) error {
 
 	step("Amazon issues new credentials for skill 2; run 2")
 	fake.SetSkill(skills[1], "amzn1.application-oa2-client.skill2", "demo-skill-2-secret-version-2")
+	if err := invoke(ctx, fn, `{}`); err != nil {
+		return err
+	}
+	if err := printSecrets(ctx, api); err != nil {
+		return err
+	}
+
+	step("Vendor discovery: the vendor lists the three skills (each in two stages) and two more, over pages of two")
+	fake.AddVendor(demoVendor, "Demo Vendor")
+	fake.SetListPageSize(2)
+	for _, id := range skills {
+		fake.ListSkill(demoVendor, id, "development", "live")
+	}
+	fake.ListSkill(demoVendor, discovered[0], "development")
+	fake.ListSkill(demoVendor, discovered[1], "development")
+	fake.SetSkill(discovered[0], "amzn1.application-oa2-client.skill4", "demo-skill-4-secret-version-1")
+	fmt.Printf("  %s has messaging credentials; %s has none yet (SMAPI answers 404)\n", discovered[0], discovered[1])
+	rotationARN, err := moto.RotationFunctionARN(ctx)
+	if err != nil {
+		return err
+	}
+	fn.Stop()
+	fn, err = rie.Start(ctx, bootstrap, append(env,
+		"SKILL_DISCOVERY=vendor",
+		"SKILL_SECRET_KMS_KEY_ID=alias/alexa-skill-credentials-demo",
+		"SKILL_SECRET_ROTATION_DAYS=30",
+		// moto runs no Lambda: the rotation function is one registered in
+		// its Lambda API. In the stack it is the function itself.
+		"SKILL_SECRET_ROTATION_LAMBDA_ARN="+rotationARN,
+	), logw)
+	if err != nil {
+		return err
+	}
+	fmt.Println("  restarted the function with SKILL_DISCOVERY=vendor")
+
+	step("Run 3: discovery creates the missing secret, skips the skill without credentials")
+	if err := invoke(ctx, fn, `{}`); err != nil {
+		return err
+	}
+	if err := printSecrets(ctx, api); err != nil {
+		return err
+	}
+	step("Run 4: discovery again: nothing created, nothing written")
 	if err := invoke(ctx, fn, `{}`); err != nil {
 		return err
 	}
@@ -123,9 +177,12 @@ func invoke(ctx context.Context, fn *rie.Function, payload string) error {
 		return err
 	}
 	var sum struct {
-		Skills, Updated, Unchanged, Failed int
-		Results                            []struct{ SkillID, Status, Error, RequestID string }
-		ErrorMessage                       string
+		Skills, Updated, Unchanged, Failed, Skipped, Created int
+		Results                                              []struct {
+			SkillID, Status, Error, Reason, RequestID string
+			Created                                   bool
+		}
+		ErrorMessage string
 	}
 	if err := json.Unmarshal(b, &sum); err != nil {
 		return fmt.Errorf("result %s: %w", b, err)
@@ -133,31 +190,54 @@ func invoke(ctx context.Context, fn *rie.Function, payload string) error {
 	if sum.ErrorMessage != "" {
 		return fmt.Errorf("the function failed: %s", sum.ErrorMessage)
 	}
-	fmt.Printf("  result: %d skills: %d updated, %d unchanged, %d failed\n", sum.Skills, sum.Updated, sum.Unchanged, sum.Failed)
+	fmt.Printf("  result: %d skills: %d updated (%d created), %d unchanged, %d failed, %d skipped\n", sum.Skills, sum.Updated, sum.Created, sum.Unchanged, sum.Failed, sum.Skipped)
 	for _, r := range sum.Results {
-		fmt.Printf("    %-55s %-9s request id %s %s\n", r.SkillID, r.Status, r.RequestID, r.Error)
+		note := r.Error + r.Reason
+		if r.Created {
+			note = "secret created " + note
+		}
+		fmt.Printf("    %-55s %-9s request id %s %s\n", r.SkillID, r.Status, r.RequestID, note)
 	}
 	return nil
 }
 
 // printSecrets shows each skill secret's AWSCURRENT value with the client
-// secret masked.
+// secret masked, and whether the function created it.
 func printSecrets(ctx context.Context, api *secretsmanager.Client) error {
 	fmt.Println("  skill secrets in Secrets Manager (AWSCURRENT, clientSecret masked):")
-	for _, id := range skills {
-		out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(prefix + id), VersionStage: aws.String("AWSCURRENT")})
+	p := secretsmanager.NewListSecretsPaginator(api, &secretsmanager.ListSecretsInput{
+		Filters: []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{prefix}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return err
 		}
-		var v map[string]string
-		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
-			return err
+		for _, e := range page.SecretList {
+			name := aws.ToString(e.Name)
+			out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name, VersionStage: aws.String("AWSCURRENT")})
+			if err != nil {
+				return err
+			}
+			var v map[string]string
+			if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+				return err
+			}
+			versions, err := api.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: &name, IncludeDeprecated: aws.Bool(true)})
+			if err != nil {
+				return err
+			}
+			note := ""
+			for _, t := range e.Tags {
+				if aws.ToString(t.Key) == "alexa-skill-credentials:managed" {
+					note = fmt.Sprintf(", tagged %s=%s", aws.ToString(t.Key), aws.ToString(t.Value))
+				}
+			}
+			if e.RotationRules != nil && aws.ToBool(e.RotationEnabled) {
+				note += fmt.Sprintf(", rotation every %d days", aws.ToInt64(e.RotationRules.AutomaticallyAfterDays))
+			}
+			fmt.Printf("    %s  clientId=%s clientSecret=%s  (%d versions%s)\n", name, v["clientId"], mask(v["clientSecret"]), len(versions.Versions), note)
 		}
-		versions, err := api.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(prefix + id), IncludeDeprecated: aws.Bool(true)})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("    %s%s  clientId=%s clientSecret=%s  (%d versions)\n", prefix, id, v["clientId"], mask(v["clientSecret"]), len(versions.Versions))
 	}
 	return nil
 }

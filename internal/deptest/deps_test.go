@@ -3,7 +3,10 @@
 package deptest
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,10 +24,13 @@ var rules = []struct {
 	{"./internal/secret", []string{"github.com/aws/", "golang.org/x/oauth2"}, "secret is a leaf"},
 	{"./internal/store", []string{module + "/internal/smapi", "github.com/aws/aws-lambda-go", "golang.org/x/oauth2"}, "store is the Secrets Manager seam only"},
 	{"./internal/credsync", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go"}, "the sync core does not know Lambda's runtime"},
-	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store/storetest", module + "/internal/logbuf"}, "the function ships no infrastructure or test code"},
+	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/skillmessaging/skillmessagingtest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store/storetest", module + "/internal/logbuf"}, "the function ships no infrastructure or test code"},
 	{"./infra", []string{module + "/internal/", module + "/lambda", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2"}, "infra imports no runtime package"},
-	{"./skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
-	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync"}, "the example function ships no infrastructure, test or sync code"},
+	{"./internal/smapi", []string{module + "/skillmessaging"}, "the sync's client shares internal/alexahttp with skillmessaging, it does not use the library"},
+	{module + "/internal/alexahttp", []string{"github.com/aws/", module + "/internal/smapi", module + "/internal/secret", module + "/skillmessaging"}, "the shared HTTP plumbing is a leaf: standard library and x/oauth2"},
+	{module + "/skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
+	{module + "/skillmessaging/skillmessagingtest", []string{"github.com/aws/", "golang.org/x/", module + "/internal/"}, "the public fake is the standard library only, so any test can use it"},
+	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync"}, "the example function ships no infrastructure, test or sync code"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -48,5 +54,65 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSkillmessagingIsLightToImport is a skill developer's module on Go 1.24
+// (testdata/consumer) that requires skillmessaging: after go mod tidy with
+// the local toolchain its go line is still 1.24 and its module graph holds
+// none of the sync's tools and infrastructure.
+func TestSkillmessagingIsLightToImport(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/consumer/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod := "module example.com/skill-lambda\n\ngo 1.24\n\n" +
+		"require github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.1.0\n\n" +
+		"replace github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => " + filepath.Join(root, "skillmessaging") + "\n" +
+		"replace github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp => " + filepath.Join(root, "internal", "alexahttp") + "\n"
+	for name, b := range map[string][]byte{"go.mod": []byte(gomod), "main.go": src} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("mod", "tidy")
+	run("vet", ".")
+	tidied, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(string(tidied)); m == nil || (m[1] != "1.24" && m[1] != "1.24.0") {
+		t.Errorf("after go mod tidy the consumer's go line is %q; want 1.24:\n%s", m, tidied)
+	}
+	if strings.Contains(string(tidied), "toolchain") {
+		t.Errorf("go mod tidy added a toolchain line:\n%s", tidied)
+	}
+	mods := run("list", "-m", "all")
+	for _, banned := range []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go", "github.com/cdklabs/",
+		"github.com/aws/aws-lambda-runtime-interface-emulator", "github.com/aws/aws-lambda-go", "honnef.co/go/tools", "github.com/go-gremlins/"} {
+		if strings.Contains(mods, banned) {
+			t.Errorf("the consumer's module graph holds %s:\n%s", banned, mods)
+		}
+	}
+	for _, line := range strings.Split(mods, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == module {
+			t.Errorf("the consumer's module graph holds the sync's module %s", line)
+		}
 	}
 }

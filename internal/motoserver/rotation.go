@@ -36,6 +36,12 @@ func (s *Server) ConfigureRotation(ctx context.Context, secretID, token string) 
 	return s.rotate(ctx, secretID, token, false)
 }
 
+// RotationFunctionARN returns the ARN of a function registered in moto's
+// Lambda API, which moto accepts as a secret's rotation function.
+func (s *Server) RotationFunctionARN(ctx context.Context) (string, error) {
+	return s.rotationFunction(ctx)
+}
+
 func (s *Server) rotate(ctx context.Context, secretID, token string, immediately bool) error {
 	arn, err := s.rotationFunction(ctx)
 	if err != nil {

@@ -115,7 +115,8 @@ func TestRetrierWithPacer(t *testing.T) {
 		defer cancel()
 		r := DefaultRetrier()
 		r.MaxAttempts = 2
-		r.Pacer = NewPacer()
+		pacer := NewPacer()
+		r.Pacer = pacer
 		calls := 0
 		n, err := r.Do(ctx, func(context.Context) error {
 			calls++
@@ -127,7 +128,7 @@ func TestRetrierWithPacer(t *testing.T) {
 		if err != nil || n != 4 {
 			t.Fatalf("Do = %d attempts, %v; want success on the 4th (429s do not count)", n, err)
 		}
-		if s := r.Pacer.Stats(); s.Requests != 4 || s.Throttled != 3 || s.Cuts < 1 || s.Rate <= 0 {
+		if s := pacer.Stats(); s.Requests != 4 || s.Throttled != 3 || s.Cuts < 1 || s.Rate <= 0 {
 			t.Fatalf("pacer stats = %+v; want 4 requests, 3 throttled, a cut", s)
 		}
 

@@ -6,14 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 )
@@ -21,12 +17,8 @@ import (
 // DefaultBaseURL is SMAPI's endpoint.
 const DefaultBaseURL = "https://api.amazonalexa.com"
 
-// MaxBodyBytes bounds how much of a response body is read. A credentials
-// answer is a few hundred bytes.
-const MaxBodyBytes = 64 << 10
-
-// Client calls the SMAPI Skill Credentials API. It is safe for concurrent
-// use.
+// Client calls SMAPI: the Skill Credentials API and the vendor and skill
+// lists. It is safe for concurrent use.
 type Client struct {
 	// BaseURL is SMAPI's endpoint; a path prefix is kept.
 	BaseURL *url.URL
@@ -86,17 +78,25 @@ type SkillCredentials struct {
 }
 
 // CallError is the error of a call that failed: it names the operation and
-// the skill and says how many attempts were made. Err is an *APIError, a
-// *ResponseError, or a transport or context error.
+// the skill (or vendor) and says how many attempts were made. Err is an
+// *APIError, a *ResponseError, or a transport or context error.
 type CallError struct {
 	Op       string
 	SkillID  string
+	VendorID string
 	Attempts int
 	Err      error
 }
 
 func (e *CallError) Error() string {
-	return fmt.Sprintf("%s for skill %s: %v (attempts: %d)", e.Op, e.SkillID, e.Err, e.Attempts)
+	subject := ""
+	switch {
+	case e.SkillID != "":
+		subject = " for skill " + e.SkillID
+	case e.VendorID != "":
+		subject = " of vendor " + e.VendorID
+	}
+	return fmt.Sprintf("%s%s: %v (attempts: %d)", e.Op, subject, e.Err, e.Attempts)
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
@@ -110,45 +110,58 @@ func (c *Client) GetSkillCredentials(ctx context.Context, skillID string) (*Skil
 		return nil, &CallError{Op: op, SkillID: skillID, Err: err}
 	}
 	u := c.BaseURL.JoinPath("v1", "skills", url.PathEscape(skillID), "credentials")
-	var creds *SkillCredentials
-	attempts, err := c.Retrier.Do(ctx, func(ctx context.Context) error {
-		var err error
-		creds, err = c.getOnce(ctx, u.String())
-		return err
+	var creds SkillCredentials
+	reqID, attempts, err := c.get(ctx, u.String(), func(contentType string, body []byte) string {
+		var reason string
+		creds.ClientID, creds.ClientSecret, reason = DecodeCredentials(contentType, body)
+		return reason
 	})
 	if err != nil {
 		return nil, &CallError{Op: op, SkillID: skillID, Attempts: attempts, Err: err}
 	}
-	creds.Attempts = attempts
-	return creds, nil
+	creds.RequestID, creds.Attempts = reqID, attempts
+	return &creds, nil
 }
 
-func (c *Client) getOnce(ctx context.Context, u string) (*SkillCredentials, error) {
+// get is the one request path of every SMAPI operation: a GET of u, retried
+// as Retrier says (and so paced and bounded alike), whose 2xx body decode
+// checks. decode returns why the body cannot be used, or "". get returns the
+// X-Amzn-RequestId of the answer used and the attempts made.
+func (c *Client) get(ctx context.Context, u string, decode func(contentType string, body []byte) (reason string)) (requestID string, attempts int, err error) {
+	attempts, err = c.Retrier.Do(ctx, func(ctx context.Context) error {
+		var err error
+		requestID, err = c.getOnce(ctx, u, decode)
+		return err
+	})
+	return requestID, attempts, err
+}
+
+func (c *Client) getOnce(ctx context.Context, u string, decode func(string, []byte) string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.HTTPClient.Do(req)
 	if err != nil {
-		return nil, transportError(err)
+		return "", transportError(err)
 	}
 	defer resp.Body.Close()
+	reqID := RequestIDFromHeader(resp.Header)
 	body, err := ReadBody(resp.Body)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
-			return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: RequestIDFromHeader(resp.Header), Reason: err.Error()}
+			return "", &ResponseError{StatusCode: resp.StatusCode, RequestID: reqID, Reason: err.Error()}
 		}
-		return nil, fmt.Errorf("read SMAPI response (HTTP %d, request id %q): %w", resp.StatusCode, RequestIDFromHeader(resp.Header), err)
+		return "", fmt.Errorf("read SMAPI response (HTTP %d, request id %q): %w", resp.StatusCode, reqID, err)
 	}
 	if err := CheckResponse("SMAPI", resp, body); err != nil {
-		return nil, err
+		return "", err
 	}
-	id, sec, reason := DecodeCredentials(resp.Header.Get("Content-Type"), body)
-	if reason != "" {
-		return nil, &ResponseError{StatusCode: resp.StatusCode, RequestID: RequestIDFromHeader(resp.Header), Reason: reason}
+	if reason := decode(resp.Header.Get("Content-Type"), body); reason != "" {
+		return "", &ResponseError{StatusCode: resp.StatusCode, RequestID: reqID, Reason: reason}
 	}
-	return &SkillCredentials{ClientID: id, ClientSecret: sec, RequestID: RequestIDFromHeader(resp.Header)}, nil
+	return reqID, nil
 }
 
 // transportError unwraps a failed token refresh from the *url.Error
@@ -168,72 +181,18 @@ type tokenError struct{ err error }
 func (e *tokenError) Error() string { return e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
-var errBodyTooLarge = fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
-
-// ReadBody reads at most MaxBodyBytes of r; a longer body is an error.
-func ReadBody(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(body) > MaxBodyBytes {
-		return nil, errBodyTooLarge
-	}
-	return body, nil
-}
-
-// CheckResponse returns nil for a 2xx answer and otherwise an *APIError for
-// service with the status, the X-Amzn-RequestId, Retry-After and the
-// service's {"message"} from body (cut to a bounded length, never the body
-// itself). Every client of Amazon's APIs in this module uses it, so Retrier
-// classifies their errors alike.
-func CheckResponse(service string, resp *http.Response, body []byte) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	e := &APIError{
-		Service:    service,
-		StatusCode: resp.StatusCode,
-		RequestID:  RequestIDFromHeader(resp.Header),
-		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-	}
-	var m struct {
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &m) == nil {
-		e.Message = clip(m.Message)
-	}
-	return e
-}
-
 // DecodeCredentials checks a 2xx answer's content type and body and returns
 // the credentials, or a reason (which never quotes the body) why they cannot
 // be used.
 func DecodeCredentials(contentType string, body []byte) (clientID string, clientSecret secret.Value, reason string) {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return "", "", fmt.Sprintf("content type %q, want application/json", clip(contentType))
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return "", "", "empty body"
-	}
 	var v struct {
 		Creds *struct {
 			ClientID     *string `json:"clientId"`
 			ClientSecret *string `json:"clientSecret"`
 		} `json:"skillMessagingCredentials"`
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn):
-			return "", "", fmt.Sprintf("body is not valid JSON (at byte %d of %d)", syn.Offset, len(body))
-		case errors.As(err, &typ):
-			return "", "", fmt.Sprintf("body has the wrong JSON shape (field %q)", clip(typ.Field))
-		default:
-			return "", "", "body is not valid JSON"
-		}
+	if reason := decodeJSON(contentType, body, &v); reason != "" {
+		return "", "", reason
 	}
 	switch {
 	case v.Creds == nil:
@@ -246,24 +205,30 @@ func DecodeCredentials(contentType string, body []byte) (clientID string, client
 	return *v.Creds.ClientID, secret.Value(*v.Creds.ClientSecret), ""
 }
 
-// clip keeps a service-provided string printable and short.
-func clip(s string) string {
-	const max = 200
-	s = strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "?")
+// decodeJSON checks a 2xx answer's content type and decodes its body into v.
+// It returns why the body cannot be used (never quoting it), or "".
+// SMAPI's own specification gives some list operations the content type
+// "application/json+hal" (alexa/ask-cli test/integration/fixtures/smapi_spec.json,
+// listSkillsForVendorV1); that and any */*+json type count as JSON.
+func decodeJSON(contentType string, body []byte, v any) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !strings.HasPrefix(mt, "application/json+")) {
+		return fmt.Sprintf("content type %q, want application/json", clip(contentType))
 	}
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "empty body"
 	}
-	return s
+	if err := json.Unmarshal(body, v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return fmt.Sprintf("body is not valid JSON (at byte %d of %d)", syn.Offset, len(body))
+		case errors.As(err, &typ):
+			return fmt.Sprintf("body has the wrong JSON shape (field %q)", clip(typ.Field))
+		default:
+			return "body is not valid JSON"
+		}
+	}
+	return ""
 }

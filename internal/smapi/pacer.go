@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Pacer spaces out the requests of a whole run, shared by all its workers,
@@ -13,15 +15,17 @@ import (
 // request slots, in the spirit of the AWS SDKs' adaptive retry mode:
 //
 //   - Every request takes the next slot, 1/rate after the previous one.
-//   - Before the first throttle the rate grows fast (slow start: +1 request
-//     per second for every answer); afterwards slowly (+AdditiveIncrease of
-//     a request per second for every answer, about 5% a second).
+//   - A run starts at InitialRate. Before the first throttle the rate grows
+//     fast (slow start: +SlowStartIncrease requests per second for every
+//     answer); afterwards slowly (+AdditiveIncrease of a request per second
+//     for every answer, about 5% a second).
 //   - A 429 cuts the rate to Backoff times the rate the service granted
-//     since the previous cut (answers that were not 429, per second), once
-//     per congestion, not once per throttled request in flight; and it
-//     pauses every worker until its Retry-After has passed. The slots the
-//     pause took may go at once when it ends (a token bucket refills while
-//     its clients wait); later ones follow at the new rate.
+//     since the previous cut (answers that were not 429, per second; after
+//     the first cut, never below half the rate), once per congestion, not
+//     once per throttled request in flight; and it pauses every worker
+//     until its Retry-After has passed. A quarter of the slots the pause
+//     took (PauseCredit) may go at once when it ends (a token bucket
+//     refills while its clients wait); later ones follow at the new rate.
 //
 // The zero Pacer is not usable; use NewPacer. A Pacer is safe for
 // concurrent use.
@@ -57,7 +61,11 @@ type PacerStats struct {
 // Pacing constants; see Pacer.
 const (
 	// InitialRate is the rate a run starts at, in requests per second.
-	InitialRate = 10.0
+	InitialRate = 25.0
+	// SlowStartIncrease is what each answer adds to the rate before the
+	// first throttle, in requests per second: the rate grows by e in
+	// 1/SlowStartIncrease seconds.
+	SlowStartIncrease = 3.0
 	// MinRate is the lowest rate a cut goes to.
 	MinRate = 0.5
 	// MaxRate bounds the rate's growth.
@@ -67,6 +75,9 @@ const (
 	// AdditiveIncrease is what each answer adds to the rate after the first
 	// throttle, as a share of a request per second.
 	AdditiveIncrease = 0.05
+	// PauseCredit is the share of a pause's slots that may go at once
+	// when it ends.
+	PauseCredit = 0.25
 )
 
 // NewPacer returns a Pacer at InitialRate, in slow start.
@@ -141,7 +152,7 @@ func (p *Pacer) Answered() {
 	defer p.mu.Unlock()
 	p.answered++
 	if p.slowStart {
-		p.rate += 1
+		p.rate += SlowStartIncrease
 	} else {
 		p.rate += AdditiveIncrease
 	}
@@ -156,12 +167,18 @@ func (p *Pacer) Throttled(sent time.Time, retryAfter time.Duration) {
 	defer p.mu.Unlock()
 	now := time.Now()
 	p.stats.Throttled++
-	if !sent.Before(p.cutAt) { // else sent before the last cut: that congestion is handled
+	if sent.After(p.cutAt) { // else sent before the last cut: that congestion is handled
 		granted := p.rate
 		if el := now.Sub(p.cutAt).Seconds(); el > 0 {
 			granted = min(granted, float64(p.answered)/el)
 		}
-		p.rate = max(MinRate, Backoff*granted)
+		cut := Backoff * granted
+		if !p.slowStart {
+			// A window that is mostly a pause measures little: after
+			// the first cut, never cut by more than half at once.
+			cut = max(cut, p.rate/2)
+		}
+		p.rate = max(MinRate, cut)
 		p.slowStart = false
 		p.cutAt, p.answered = now, 0
 		p.stats.Cuts++
@@ -169,7 +186,7 @@ func (p *Pacer) Throttled(sent time.Time, retryAfter time.Duration) {
 	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 		p.pauses++
-		p.credit = int(retryAfter.Seconds() * p.rate)
+		p.credit = int(PauseCredit * retryAfter.Seconds() * p.rate)
 	}
 }
 
@@ -180,13 +197,5 @@ func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
 	return sleepTimer(ctx, d)
 }
 
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepTimer is the timer wait the retrier uses too.
+var sleepTimer = alexahttp.SleepTimer

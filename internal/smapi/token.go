@@ -13,7 +13,6 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/amazon"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // DefaultTokenURL is LWA's token endpoint.
@@ -198,36 +197,6 @@ func (ts *TokenSource) RefreshToken() secret.Value {
 	return ts.latest
 }
 
-// LWAError turns an error of the golang.org/x/oauth2 packages into an
-// *APIError with Service "LWA" (status, OAuth error code, description,
-// request id, Retry-After) so that callers and Retrier can classify it, and
-// drops the raw response body the oauth2 error carries. Other errors are
-// returned as they are.
-func LWAError(err error) error {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return err
-	}
-	e := &APIError{Service: "LWA", Code: re.ErrorCode, Message: clip(re.ErrorDescription)}
-	if re.Response != nil {
-		e.StatusCode = re.Response.StatusCode
-		e.RequestID = RequestIDFromHeader(re.Response.Header)
-		e.RetryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
-	}
-	return e
-}
-
-// RequestIDFromHeader returns the request id Amazon's services set
-// (X-Amzn-RequestId and its variants), cut to a bounded length, or "".
-func RequestIDFromHeader(h http.Header) string {
-	for _, k := range []string{"X-Amzn-RequestId", "X-Amzn-Request-Id", "X-Amz-Request-Id"} {
-		if v := h.Get(k); v != "" {
-			return clip(v)
-		}
-	}
-	return ""
-}
-
 // MessagingScope is the scope of a Skill Messaging API token.
 const MessagingScope = "alexa:skill_messaging"
 
@@ -241,20 +210,11 @@ func (ts *TokenSource) CheckMessagingCredentials(ctx context.Context, clientID s
 }
 
 // MessagingToken gets a Skill Messaging access token from LWA at tokenURL:
-// the client_credentials grant with scope alexa:skill_messaging, credentials
-// as form parameters (no probing of the auth style), one request, no retry.
-// A refusal is an *APIError with Service "LWA".
+// ClientCredentialsToken with scope alexa:skill_messaging.
 func MessagingToken(ctx context.Context, client *http.Client, tokenURL, clientID string, clientSecret secret.Value) (*oauth2.Token, error) {
-	conf := &clientcredentials.Config{
-		ClientID:     clientID,
-		ClientSecret: clientSecret.Reveal(),
-		TokenURL:     tokenURL,
-		Scopes:       []string{MessagingScope},
-		AuthStyle:    oauth2.AuthStyleInParams,
-	}
-	tok, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
+	tok, err := ClientCredentialsToken(ctx, client, tokenURL, MessagingScope, clientID, clientSecret.Reveal())
 	if err != nil {
-		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", MessagingScope, lwaCallError(ctx, err))
+		return nil, lwaCallError(ctx, err)
 	}
 	return tok, nil
 }

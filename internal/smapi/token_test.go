@@ -18,12 +18,13 @@ import (
 // requestTimeout is the Lambda's per-request timeout (lambda/main.go).
 const requestTimeout = 10 * time.Second
 
-// newBubbleClient returns the client NewHTTPClient builds, served by the
-// fake's in-process transport. Inside a synctest bubble, deadlines and
-// timeouts then pass in fake time, at once and exactly.
+// newBubbleClient returns the client NewHTTPClient builds (its per-request
+// timeout and redirect policy), served by the fake's in-process transport.
+// Inside a synctest bubble, deadlines and timeouts then pass in fake time, at
+// once and exactly.
 func newBubbleClient(fake *smapitest.Server) *http.Client {
 	hc := NewHTTPClient(requestTimeout)
-	hc.Transport.(*headerTransport).base = fake.Transport()
+	hc.Transport = fake.Transport()
 	return hc
 }
 

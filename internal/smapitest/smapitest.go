@@ -1,7 +1,10 @@
-// Package smapitest is a fake of Login with Amazon and the SMAPI Skill
-// Credentials API on an httptest server: the status codes, headers and JSON
-// bodies of the real services, per-skill scripted faults, optional latency
-// and a log of every request. Tests, the demo and the benchmarks share it.
+// Package smapitest is a fake of Login with Amazon, the SMAPI Skill
+// Credentials API and SMAPI's vendor and skill lists (vendors.go) on an
+// httptest server (LWA's client_credentials grant is
+// skillmessaging/skillmessagingtest's, the public fake): the status codes,
+// headers and JSON bodies of the real services, scripted faults, optional
+// latency and a log of every request. Tests, the demo and the benchmarks
+// share it.
 //
 // The fake mounts SMAPI under /smapi and LWA under /lwa, so a client that
 // drops the configured path prefix fails against it.
@@ -18,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 // Paths of the fake's endpoints below its URL.
@@ -93,8 +98,11 @@ type Request struct {
 	Method string
 	// Path is the request path, below the fake's URL.
 	Path string
-	// SkillID is set for SMAPI requests.
+	// SkillID is set for SMAPI credentials requests.
 	SkillID string
+	// VendorID and NextToken are set for SMAPI skill list requests.
+	VendorID  string
+	NextToken string
 	// GrantType and ClientID are set for LWA requests.
 	GrantType string
 	ClientID  string
@@ -124,38 +132,41 @@ type Server struct {
 	clients       map[string]string // LWA client id -> client secret
 	refreshTokens map[string]string // refresh token -> client id
 	accessTokens  map[string]time.Time
-	// messagingTokens are client_credentials tokens, by token.
-	messagingTokens map[string]messagingToken
-	rotateTo        string
-	lwaFaults       []Fault
-	skills          map[string]Credentials
-	faults          map[string][]Fault
-	latency         time.Duration
-	limit           *bucket
-	inFlight        int
-	maxInFlight     int
-	log             []Request
-	seq             int
-	// Skill Messaging, see messaging.go.
-	msgFaults []Fault
-	users     map[string]bool
-	messages  []Message
+	rotateTo      string
+	lwaFaults     []Fault
+	skills        map[string]Credentials
+	faults        map[string][]Fault
+	latency       time.Duration
+	limit         *bucket
+	inFlight      int
+	maxInFlight   int
+	log           []Request
+	seq           int
+	// Vendor discovery, see vendors.go.
+	vendors    []vendor
+	listings   map[string][]listing
+	listPage   int
+	pageTokens map[string]pageToken
+	// msg answers the client_credentials grants: the one fake of LWA's
+	// Skill Messaging grant, public for skill developers.
+	msg *skillmessagingtest.Server
 }
 
 // New starts a fake on a loopback port. Close it when done.
 func New() *Server {
 	s := &Server{
-		clients:         map[string]string{},
-		refreshTokens:   map[string]string{},
-		accessTokens:    map[string]time.Time{},
-		messagingTokens: map[string]messagingToken{},
-		skills:          map[string]Credentials{},
-		faults:          map[string][]Fault{},
+		clients:       map[string]string{},
+		refreshTokens: map[string]string{},
+		accessTokens:  map[string]time.Time{},
+		skills:        map[string]Credentials{},
+		faults:        map[string][]Fault{},
+		msg:           skillmessagingtest.NewServer(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	mux.HandleFunc("GET "+credsPattern, s.serveCredentials)
-	mux.HandleFunc("POST "+messagesPattern, s.serveMessage)
+	mux.HandleFunc("GET "+vendorsPattern, s.serveVendors)
+	mux.HandleFunc("GET "+skillListPattern, s.serveSkillList)
 	mux.HandleFunc("/", s.serveNotFound)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
@@ -163,7 +174,10 @@ func New() *Server {
 }
 
 // Close shuts the fake down.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.srv.Close()
+	s.msg.Close()
+}
 
 // SMAPIURL is the value for SMAPI_ENDPOINT.
 func (s *Server) SMAPIURL() string { return s.URL + SMAPIPrefix }
@@ -200,6 +214,7 @@ func (s *Server) SetSkill(skillID, clientID, clientSecret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skills[skillID] = Credentials{ClientID: clientID, ClientSecret: clientSecret}
+	s.msg.SetSkill(skillID, clientID, clientSecret)
 }
 
 // RemoveSkill makes SMAPI forget skillID: it answers 404 for it.
@@ -207,6 +222,7 @@ func (s *Server) RemoveSkill(skillID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.skills, skillID)
+	s.msg.SetSkill(skillID, "", "") // no credentials: LWA grants nothing
 }
 
 // Script queues faults for the next requests for skillID, one each.
@@ -223,8 +239,8 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// SetRateLimit makes SMAPI's credentials endpoint allow perSecond requests a
-// second with bursts of burst, for all skills together: a token bucket that
+// SetRateLimit makes SMAPI's credentials and list endpoints allow perSecond
+// requests a second with bursts of burst, for all skills together: a token bucket that
 // starts full; a request that finds it empty gets 429 with Retry-After: 1,
 // as a throttled SMAPI answers. A rate of 0 removes the limit.
 //
@@ -259,11 +275,12 @@ func (b *bucket) take(now time.Time) bool {
 	return true
 }
 
-// Throttled returns how many SMAPI requests were answered 429.
+// Throttled returns how many SMAPI requests (credentials and lists) were
+// answered 429.
 func (s *Server) Throttled() int {
 	n := 0
 	for _, r := range s.Requests() {
-		if r.SkillID != "" && r.Status == http.StatusTooManyRequests {
+		if (r.SkillID != "" || r.Path == vendorsPattern || r.Path == skillListPattern) && r.Status == http.StatusTooManyRequests {
 			n++
 		}
 	}
@@ -406,55 +423,18 @@ func (s *Server) grant(f url.Values) (int, any) {
 		at := s.issueLocked()
 		return http.StatusOK, map[string]any{"access_token": at, "refresh_token": rt, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
 	case "client_credentials":
-		skillID, ok := s.messagingClientLocked(clientID, clientSecret)
-		if !ok {
-			return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
-		}
-		if f.Get("scope") != MessagingScope {
-			return http.StatusBadRequest, lwaErr("invalid_scope", "The request has an invalid parameter : scope")
-		}
-		at := fmt.Sprintf("Atc|fake-messaging-token-%d", len(s.messagingTokens)+1)
-		s.messagingTokens[at] = messagingToken{skillID: skillID, expires: time.Now().Add(tokenLife)}
-		return http.StatusOK, map[string]any{"access_token": at, "scope": MessagingScope, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
+		return s.msg.Grant(f)
 	default:
 		return http.StatusBadRequest, lwaErr("unsupported_grant_type", "The authorization grant type is not supported by the authorization server")
 	}
 }
 
 // MessagingScope is the scope of a Skill Messaging token.
-const MessagingScope = "alexa:skill_messaging"
+const MessagingScope = skillmessagingtest.MessagingScope
 
-type messagingToken struct {
-	skillID string
-	expires time.Time
-}
-
-// messagingClientLocked finds the skill whose current messaging credentials
-// these are. Credentials replaced by SetSkill no longer work, as after a
-// rotation at Amazon.
-func (s *Server) messagingClientLocked(clientID, clientSecret string) (string, bool) {
-	if clientSecret == "" {
-		return "", false
-	}
-	for id, c := range s.skills {
-		if c.ClientID == clientID && c.ClientSecret == clientSecret {
-			return id, true
-		}
-	}
-	return "", false
-}
-
-// MessagingTokenSkill returns the skill a valid Skill Messaging access token
-// was issued for.
-func (s *Server) MessagingTokenSkill(token string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.messagingTokens[token]
-	if !ok || time.Now().After(t.expires) {
-		return "", false
-	}
-	return t.skillID, true
-}
+// MessagingTokenSkill returns the skill a valid client_credentials access
+// token was issued for.
+func (s *Server) MessagingTokenSkill(token string) (string, bool) { return s.msg.TokenSkill(token) }
 
 func (s *Server) issueLocked() string {
 	at := fmt.Sprintf("Atza|fake-access-token-%d", len(s.accessTokens)+1)
@@ -485,15 +465,7 @@ func (s *Server) MaxInFlight() int {
 }
 
 func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.inFlight++
-	s.maxInFlight = max(s.maxInFlight, s.inFlight)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}()
+	defer s.enter()()
 	skillID := r.PathValue("skillId")
 	authorized := s.authorized(r)
 	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})

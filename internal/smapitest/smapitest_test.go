@@ -71,3 +71,48 @@ func TestErrorsCarryRequestIDs(t *testing.T) {
 		t.Fatalf("unauthenticated request = %d %v; want SMAPI's 401 with a request id", resp.StatusCode, m)
 	}
 }
+
+// TestSkillListIsAsStrictAsSMAPI checks the fake refuses what SMAPI refuses:
+// no vendorId, maxResults above 50, a nextToken it did not issue.
+func TestSkillListIsAsStrictAsSMAPI(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.AddClient("c", "cs", "rt")
+	status, body, _ := postToken(t, s, url.Values{"grant_type": {"refresh_token"}, "client_id": {"c"}, "client_secret": {"cs"}, "refresh_token": {"rt"}})
+	if status != http.StatusOK {
+		t.Fatalf("token = %d %v", status, body)
+	}
+	token := body["access_token"].(string)
+	s.AddVendor("M1VENDOR", "V")
+	s.ListSkill("M1VENDOR", "amzn1.ask.skill.0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0", "development", "live")
+	s.SetListPageSize(1)
+	get := func(query string) (int, string, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, s.SMAPIURL()+"/v1/skills?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), m
+	}
+	for _, q := range []string{"", "vendorId=M1VENDOR&maxResults=51", "vendorId=M1VENDOR&maxResults=0", "vendorId=M1VENDOR&nextToken=made-up"} {
+		if st, _, m := get(q); st != http.StatusBadRequest || m["message"] == "" {
+			t.Errorf("GET /v1/skills?%s = %d %v; want 400 with a message", q, st, m)
+		}
+	}
+	st, ct, m := get("vendorId=M1VENDOR&maxResults=50")
+	next, _ := m["nextToken"].(string)
+	if st != http.StatusOK || ct != ListContentType || m["isTruncated"] != true || next == "" || len(m["skills"].([]any)) != 1 {
+		t.Fatalf("first page = %d %q %v; want one entry, truncated, with a nextToken", st, ct, m)
+	}
+	st, _, m = get("vendorId=M1VENDOR&nextToken=" + url.QueryEscape(next))
+	if _, has := m["nextToken"]; st != http.StatusOK || m["isTruncated"] != false || has {
+		t.Fatalf("last page = %d %v; want not truncated and no nextToken", st, m)
+	}
+	if st, _, _ := get("vendorId=M9OTHER"); st != http.StatusUnauthorized {
+		t.Errorf("another vendor's list = %d; want 401", st)
+	}
+}

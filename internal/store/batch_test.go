@@ -251,3 +251,21 @@ func TestSecretName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSecretName: the name taken from a batch error's SecretId is always a
+// part of it, and anything but an ARN is kept whole.
+func FuzzSecretName(f *testing.F) {
+	for _, s := range []string{"alexa/skill/amzn1.ask.skill.x", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:alexa/x-AbCdEf",
+		"arn:aws:secretsmanager:::secret:-", "arn:", "arn:aws:s3:::bucket", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		name := secretName(id)
+		if !strings.Contains(id, name) {
+			t.Fatalf("secretName(%q) = %q, not a part of it", id, name)
+		}
+		if !strings.HasPrefix(id, "arn:") && name != id {
+			t.Fatalf("secretName(%q) = %q; want it unchanged", id, name)
+		}
+	})
+}

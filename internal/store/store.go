@@ -1,6 +1,7 @@
 // Package store is the Secrets Manager seam: it lists the skill secrets under
-// a prefix, reads the LWA secret and a skill secret's AWSCURRENT version, and
-// writes new versions only when the value changed, idempotently.
+// a prefix, reads the LWA secret and a skill secret's AWSCURRENT version,
+// writes new versions only when the value changed, idempotently, and creates
+// the secrets of skills that have none (create.go).
 package store
 
 import (
@@ -29,6 +30,8 @@ type API interface {
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	RotateSecret(context.Context, *secretsmanager.RotateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error)
 }
 
 // StageCurrent is the staging label of a secret's live version. Reads always
@@ -53,6 +56,11 @@ type SkillSecretRef struct {
 	Name string
 	// SkillID is the name without the prefix. It is not validated here.
 	SkillID string
+	// RotationEnabled says whether the secret has a rotation schedule.
+	RotationEnabled bool
+	// Managed says whether the secret carries ManagedTagKey=true (the
+	// function created it).
+	Managed bool
 }
 
 // ListSkillSecrets returns the secrets whose names start with prefix (exact,
@@ -76,12 +84,21 @@ func (s *Store) ListSkillSecrets(ctx context.Context, prefix string) ([]SkillSec
 		for _, e := range page.SecretList {
 			name := aws.ToString(e.Name)
 			if id, ok := strings.CutPrefix(name, prefix); ok && id != "" {
-				refs = append(refs, SkillSecretRef{Name: name, SkillID: id})
+				refs = append(refs, SkillSecretRef{Name: name, SkillID: id, RotationEnabled: aws.ToBool(e.RotationEnabled), Managed: managed(e.Tags)})
 			}
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Name < refs[j].Name })
 	return refs, nil
+}
+
+func managed(tags []types.Tag) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == ManagedTagKey && aws.ToString(t.Value) == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // LWASecret is the LWA secret's current version.

@@ -19,13 +19,57 @@ import (
 // Mem keeps each secret's AWSCURRENT value and counts versions. It is safe
 // for concurrent use.
 type Mem struct {
-	mu      sync.Mutex
-	current map[string]string
-	version map[string]int
+	mu       sync.Mutex
+	current  map[string]string
+	version  map[string]int
+	tags     map[string][]types.Tag
+	rotation map[string]bool
+	calls    map[string]int
 }
 
 // NewMem returns an empty store.
-func NewMem() *Mem { return &Mem{current: map[string]string{}, version: map[string]int{}} }
+func NewMem() *Mem {
+	return &Mem{current: map[string]string{}, version: map[string]int{}, tags: map[string][]types.Tag{}, rotation: map[string]bool{}, calls: map[string]int{}}
+}
+
+// Calls returns how many calls of each operation were made since the last
+// Calls, and starts counting again.
+func (m *Mem) Calls() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = map[string]int{}
+	return c
+}
+
+// CreateSecret implements store.API: the value becomes the first version.
+func (m *Mem) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls["CreateSecret"]++
+	name := aws.ToString(in.Name)
+	if _, ok := m.current[name]; ok {
+		return nil, &types.ResourceExistsException{Message: aws.String("The operation failed because the secret " + name + " already exists.")}
+	}
+	m.current[name] = aws.ToString(in.SecretString)
+	m.version[name] = 1
+	m.tags[name] = in.Tags
+	return &secretsmanager.CreateSecretOutput{Name: &name, VersionId: aws.String("v1")}, nil
+}
+
+// RotateSecret implements store.API by recording the schedule; it does not
+// rotate.
+func (m *Mem) RotateSecret(_ context.Context, in *secretsmanager.RotateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls["RotateSecret"]++
+	name := aws.ToString(in.SecretId)
+	if _, ok := m.current[name]; !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	m.rotation[name] = true
+	return &secretsmanager.RotateSecretOutput{Name: &name}, nil
+}
 
 // Create adds a secret with its first version.
 func (m *Mem) Create(name, value string) {
@@ -46,10 +90,11 @@ func (m *Mem) Versions(name string) int {
 func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["ListSecrets"]++
 	names, next := m.pageLocked(in.Filters, in.NextToken, in.MaxResults, 100)
 	out := &secretsmanager.ListSecretsOutput{NextToken: next}
 	for _, n := range names {
-		out.SecretList = append(out.SecretList, types.SecretListEntry{Name: aws.String(n)})
+		out.SecretList = append(out.SecretList, types.SecretListEntry{Name: aws.String(n), Tags: m.tags[n], RotationEnabled: aws.Bool(m.rotation[n])})
 	}
 	return out, nil
 }
@@ -60,6 +105,7 @@ func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput
 func (m *Mem) BatchGetSecretValue(_ context.Context, in *secretsmanager.BatchGetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["BatchGetSecretValue"]++
 	out := &secretsmanager.BatchGetSecretValueOutput{}
 	names := in.SecretIdList
 	if len(names) == 0 {
@@ -110,6 +156,7 @@ func (m *Mem) pageLocked(filters []types.Filter, token *string, maxResults *int3
 func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetSecretValue"]++
 	name := aws.ToString(in.SecretId)
 	v, ok := m.current[name]
 	if !ok {
@@ -122,6 +169,7 @@ func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValu
 func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["PutSecretValue"]++
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
@@ -136,6 +184,7 @@ func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValu
 func (m *Mem) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["DescribeSecret"]++
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}

@@ -1,4 +1,4 @@
-package smapi
+package alexahttp
 
 import (
 	"context"
@@ -37,8 +37,17 @@ type Retrier struct {
 	// for its slot, every answer adjusts the shared rate, and a 429 pauses
 	// all calls until its Retry-After. With a Pacer and a context deadline,
 	// a 429 does not count against MaxAttempts: a call is throttled until
-	// it is answered or runs out of time.
-	Pacer *Pacer
+	// it is answered or runs out of time. The sync's is *smapi.Pacer.
+	Pacer Pacer
+}
+
+// Pacer spaces out the requests of a whole run (see Retrier.Pacer): Wait
+// before each attempt, then Throttled for a 429 sent at sent, or Answered
+// for any other answer of the service.
+type Pacer interface {
+	Wait(ctx context.Context) error
+	Throttled(sent time.Time, retryAfter time.Duration)
+	Answered()
 }
 
 // DefaultRetrier returns the policy the Lambda uses: 5 attempts, 200 ms
@@ -167,7 +176,7 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
-	return sleepTimer(ctx, d)
+	return SleepTimer(ctx, d)
 }
 
 // ParseRetryAfter reads a Retry-After header as delay-seconds or an HTTP
@@ -192,4 +201,16 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// SleepTimer waits d on a timer, or until ctx is done and returns its error.
+func SleepTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 func TestReaderCachesForTTL(t *testing.T) {
@@ -30,10 +26,10 @@ func TestReaderCachesForTTL(t *testing.T) {
 			skill := newSkillID()
 			prefix := "ttl-" + tc.name + "/"
 			putSecret(t, prefix+skill, skillValue(skill, "client-1", "secret-1-"+never))
-			sm := &countingSM{api: moto.SecretsManager()}
+			sm := &countingSM{api: secrets}
 			clk := newClock()
-			r := NewReader(sm, prefix)
-			r.TTL, r.Now = tc.ttl, clk.Now
+			r := NewCredentialsCache(sm, prefix, WithTTL(tc.ttl))
+			r.now = clk.Now
 			ctx := context.Background()
 
 			get := func() Credentials {
@@ -70,37 +66,6 @@ func TestReaderCachesForTTL(t *testing.T) {
 	}
 }
 
-// TestReaderConcurrentLoadsOnce runs in a synctest bubble over the in-memory
-// Secrets Manager, so the test knows, without sleeping, that every reader is
-// waiting before the one load may finish.
-func TestReaderConcurrentLoadsOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		skill := newSkillID()
-		mem := storetest.NewMem()
-		mem.Create("concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
-		sm := &countingSM{api: mem, gate: make(chan struct{})}
-		r := NewReader(sm, "concurrent/")
-
-		const n = 64
-		var done sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			done.Go(func() { _, errs[i] = r.Credentials(context.Background(), skill) })
-		}
-		synctest.Wait() // every reader is blocked: on the gate or on the load in flight
-		close(sm.gate)
-		done.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("reader %d: Credentials(%q) = %v; want credentials", i, skill, err)
-			}
-		}
-		if got := sm.calls.Load(); got != 1 {
-			t.Fatalf("%d concurrent readers made %d GetSecretValue calls; want 1", n, got)
-		}
-	})
-}
-
 func TestReaderErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -130,9 +95,7 @@ func TestReaderErrors(t *testing.T) {
 			ctx := context.Background()
 			switch {
 			case tc.bin:
-				if _, err := moto.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretBinary: []byte(never)}); err != nil {
-					t.Fatal(err)
-				}
+				secrets.putBinary(name, []byte(never))
 			case tc.value != nil:
 				v := *tc.value
 				if bytes.Contains([]byte(v), []byte("%s")) {
@@ -144,8 +107,8 @@ func TestReaderErrors(t *testing.T) {
 			if ask == "" {
 				ask = skill
 			}
-			sm := &countingSM{api: moto.SecretsManager()}
-			r := NewReader(sm, prefix)
+			sm := &countingSM{api: secrets}
+			r := NewCredentialsCache(sm, prefix)
 			_, err := r.Credentials(ctx, ask)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Credentials(%q) = %v; want %v", ask, err, tc.want)
@@ -173,7 +136,7 @@ func TestReaderErrors(t *testing.T) {
 func TestReaderNotSyncedThenSynced(t *testing.T) {
 	skill := newSkillID()
 	putSecret(t, "later/"+skill, fmt.Sprintf(`{"skillId":%q}`, skill))
-	r := NewReader(moto.SecretsManager(), "later/")
+	r := NewCredentialsCache(secrets, "later/")
 	ctx := context.Background()
 	if _, err := r.Credentials(ctx, skill); !errors.Is(err, ErrNotSynced) {
 		t.Fatalf("Credentials(%q) = %v; want %v", skill, err, ErrNotSynced)
@@ -188,7 +151,7 @@ func TestSecretReader(t *testing.T) {
 	skill := newSkillID()
 	name := "full-name/" + skill + "-custom"
 	putSecret(t, name, skillValue(skill, "client-1", "secret-"+never))
-	r := NewSecretReader(moto.SecretsManager(), name)
+	r := NewSecretCredentialsCache(secrets, name)
 	ctx := context.Background()
 	tests := []struct {
 		ask  string
@@ -210,8 +173,8 @@ func TestSecretReader(t *testing.T) {
 func TestReaderCallerGivesUp(t *testing.T) {
 	skill := newSkillID()
 	putSecret(t, "cancel/"+skill, skillValue(skill, "client-1", "secret-"+never))
-	sm := &countingSM{api: moto.SecretsManager(), gate: make(chan struct{})}
-	r := NewReader(sm, "cancel/")
+	sm := &countingSM{api: secrets, gate: make(chan struct{})}
+	r := NewCredentialsCache(sm, "cancel/")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.Credentials(ctx, skill); !errors.Is(err, context.Canceled) {
@@ -229,8 +192,8 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("creds", "creds", c, "secret", c.ClientSecret)
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("creds", "creds", c, "secret", c.ClientSecret)
-	r := NewReader(moto.SecretsManager(), "x/")
-	r.cache = map[string]*cacheEntry{"x": {creds: c}}
+	r := NewCredentialsCache(secrets, "x/")
+	r.cache = map[string]*cacheEntry{"x": {creds: c, read: time.Now()}}
 	texts := []string{logs.String()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		texts = append(texts, fmt.Sprintf(verb, c), fmt.Sprintf(verb, c.ClientSecret), fmt.Sprintf(verb, r), fmt.Sprintf(verb, &c))

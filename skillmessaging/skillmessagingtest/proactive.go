@@ -1,0 +1,162 @@
+package skillmessagingtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The Proactive Events API, POST /v1/proactiveEvents (live) and
+// /v1/proactiveEvents/stages/development, with a token of scope
+// alexa::proactive_events. Sources: Amazon's reference,
+// https://developer.amazon.com/docs/smapi/proactive-events-api-reference.html,
+// and Amazon's Python SDK model, alexa/alexa-apis-for-python
+// ask_sdk_model/services/proactive_events (answers 202, 400, 403, 409 for a
+// duplicate referenceId of the same customer, 429, 500; error body
+// {"code", "message"}; referenceId of 1 to 100 characters).
+const (
+	// EventsPath is the live stage's endpoint below the fake's URL; the
+	// development stage's is EventsPath + "/stages/development".
+	EventsPath = AlexaPrefix + "/v1/proactiveEvents"
+)
+
+// Event is one proactive event the fake accepted with 202.
+type Event struct {
+	SkillID string
+	// Stage is "live" or "development".
+	Stage       string
+	ReferenceID string
+	Name        string
+	// Audience is "Multicast" or "Unicast"; UserID is set for Unicast.
+	Audience string
+	UserID   string
+	// Body is the request body as received.
+	Body      json.RawMessage
+	RequestID string
+}
+
+// ScriptEvents queues faults for the next Proactive Events requests that
+// carry a valid token, one each.
+func (s *Server) ScriptEvents(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eventFaults = append(s.eventFaults, faults...)
+}
+
+// Events returns the events accepted so far, in order.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Event(nil), s.events...)
+}
+
+// EventRequests returns how many requests reached the Proactive Events
+// endpoints, whatever their answer.
+func (s *Server) EventRequests() int {
+	return s.count(func(r Request) bool { return strings.HasPrefix(r.Path, EventsPath) })
+}
+
+func (s *Server) serveEvent(stage string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		skillID, authorized := s.authorized(r, ProactiveEventsScope)
+		i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
+		w.Header().Set("X-Amzn-RequestId", reqID)
+		if !authorized {
+			s.finish(i, writeEventError(w, http.StatusForbidden, "The authentication token is invalid or doesn't have authentication to access the resource"))
+			return
+		}
+		s.mu.Lock()
+		fault, faulted := pop(&s.eventFaults)
+		s.mu.Unlock()
+		if faulted {
+			s.finish(i, writeFault(w, fault, false))
+			return
+		}
+		ev, problem := decodeEvent(r)
+		if problem != "" {
+			s.finish(i, writeEventError(w, http.StatusBadRequest, problem))
+			return
+		}
+		ev.SkillID, ev.Stage, ev.RequestID = skillID, stage, reqID
+		s.mu.Lock()
+		for _, old := range s.events {
+			if old.SkillID == skillID && old.Stage == stage && old.ReferenceID == ev.ReferenceID && old.UserID == ev.UserID {
+				s.mu.Unlock()
+				s.finish(i, writeEventError(w, http.StatusConflict, "A skill attempts to create duplicate events using the same referenceId for the same customer."))
+				return
+			}
+		}
+		s.events = append(s.events, ev)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		s.finish(i, http.StatusAccepted)
+	}
+}
+
+func writeEventError(w http.ResponseWriter, status int, msg string) int {
+	writeJSON(w, status, map[string]any{"code": status, "message": msg})
+	return status
+}
+
+// decodeEvent checks an event as the API documents it.
+func decodeEvent(r *http.Request) (Event, string) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return Event{}, "Content-Type must be application/json."
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<10))
+	if err != nil {
+		return Event{}, "The request body could not be read."
+	}
+	var e struct {
+		Timestamp   *time.Time `json:"timestamp"`
+		ReferenceID string     `json:"referenceId"`
+		ExpiryTime  *time.Time `json:"expiryTime"`
+		Event       struct {
+			Name    string          `json:"name"`
+			Payload json.RawMessage `json:"payload"`
+		} `json:"event"`
+		Localized []map[string]any `json:"localizedAttributes"`
+		Audience  struct {
+			Type    string            `json:"type"`
+			Payload map[string]string `json:"payload"`
+		} `json:"relevantAudience"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		return Event{}, "The request body is not valid JSON."
+	}
+	switch {
+	case e.Timestamp == nil || e.ExpiryTime == nil:
+		return Event{}, "timestamp and expiryTime are required (ISO 8601)."
+	case e.ReferenceID == "" || len(e.ReferenceID) > 100:
+		return Event{}, "referenceId must be 1 to 100 characters."
+	case e.ExpiryTime.Sub(*e.Timestamp) < 5*time.Minute || e.ExpiryTime.Sub(*e.Timestamp) > 24*time.Hour:
+		return Event{}, "expiryTime must be 5 minutes to 24 hours after timestamp."
+	case !strings.HasPrefix(e.Event.Name, "AMAZON.") || strings.Count(e.Event.Name, ".") != 2:
+		return Event{}, "event.name must be a supported schema name."
+	case len(bytes.TrimSpace(e.Event.Payload)) == 0 || bytes.TrimSpace(e.Event.Payload)[0] != '{':
+		return Event{}, "event.payload must be an object."
+	case e.Localized == nil:
+		return Event{}, "localizedAttributes is required."
+	}
+	for _, a := range e.Localized {
+		if l, _ := a["locale"].(string); l == "" {
+			return Event{}, "Every localizedAttributes item needs a locale."
+		}
+	}
+	ev := Event{ReferenceID: e.ReferenceID, Name: e.Event.Name, Audience: e.Audience.Type, Body: body}
+	switch e.Audience.Type {
+	case "Multicast":
+	case "Unicast":
+		ev.UserID = e.Audience.Payload["user"]
+		if ev.UserID == "" {
+			return Event{}, "relevantAudience.payload.user is required for Unicast."
+		}
+	default:
+		return Event{}, "relevantAudience.type must be Multicast or Unicast."
+	}
+	return ev, ""
+}
