@@ -39,12 +39,14 @@ bench: check-moto bootstrap
 ## mutants, test efficacy and mutator coverage. Slow (about 20 minutes on two
 ## cores), so not part of make test; the figures are in README "Development".
 ## internal/store/storetest (the benchmark's in-memory Secrets Manager) is a
-## test double, left out.
+## test double, left out. A package that is a module of its own (skillmessaging)
+## is mutated from its own directory.
 MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging
 mutation: check-moto
-	@summary=""; for p in $(MUTATION_PKGS); do \
+	@gr=$$($(GO) tool -n gremlins) || exit 1; summary=""; for p in $(MUTATION_PKGS); do \
 	  echo "== $$p"; \
-	  out=$$(GOFLAGS="$$GOFLAGS -count=1" $(GO) tool gremlins unleash --output-statuses lt --timeout-coefficient 5 --exclude-files 'storetest/' ./$$p 2>&1); \
+	  if [ -f $$p/go.mod ]; then dir=$$p; target=.; else dir=.; target=./$$p; fi; \
+	  out=$$(cd $$dir && GOFLAGS="$$GOFLAGS -count=1" $$gr unleash --output-statuses lt --timeout-coefficient 5 --exclude-files 'storetest/' $$target 2>&1); \
 	  eff=$$(echo "$$out" | sed -n 's/^Test efficacy: //p'); cov=$$(echo "$$out" | sed -n 's/^Mutator coverage: //p'); \
 	  if [ -z "$$eff" ]; then echo "$$out"; else echo "$$out" | grep -E 'LIVED|TIMED OUT|Killed:|Timed out:'; fi; \
 	  summary="$$summary$$(printf '%-24s efficacy %8s   mutator coverage %8s' $$p "$${eff:-failed}" "$${cov:-failed}")\n"; \
