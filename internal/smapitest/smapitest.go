@@ -477,15 +477,7 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
-	if !wait(r.Context(), latency+fault.Delay) {
-		return
-	}
-	if limited {
-		s.finish(i, s.writeFault(w, Throttled("1"), false))
-		return
-	}
-	if !authorized {
-		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
 		return
 	}
 	if faulted && (fault.Status != 0 || fault.Body != "" || fault.CutShort) {
@@ -515,6 +507,24 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 	i, reqID := s.begin(r, Request{})
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
+}
+
+// admit waits the answer's latency, then answers as SMAPI does a request
+// over the shared rate limit (429, Retry-After: 1) or without a valid token
+// (401); it reports whether the request goes on to its own answer.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, i int, delay time.Duration, limited, authorized bool) bool {
+	if !wait(r.Context(), delay) {
+		return false
+	}
+	if limited {
+		s.finish(i, s.writeFault(w, Throttled("1"), false))
+		return false
+	}
+	if !authorized {
+		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+		return false
+	}
+	return true
 }
 
 // writeFault answers with f (the public fake's answer, one shape for every
