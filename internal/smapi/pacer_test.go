@@ -229,3 +229,38 @@ func TestPacedClientUnderRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestPacerPauseCredit: when a pause ends, PauseCredit of the pause's slots
+// at the cut rate go at once (the service's bucket refilled while everyone
+// waited), then requests are spaced by the rate again.
+func TestPacerPauseCredit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPacer()
+		for range 20 {
+			p.Answered()
+		}
+		time.Sleep(time.Second)
+		p.Throttled(time.Now(), 2*time.Second)
+		pauseEnd := time.Now().Add(2 * time.Second)
+		rate := p.Stats().Rate // Backoff x 20 answers in 1 s = 17 a second
+		credit := int(PauseCredit * 2 * rate)
+		if credit < 2 {
+			t.Fatalf("credit %d at rate %g; the test needs a few", credit, rate)
+		}
+		var at []time.Time
+		for range credit + 2 {
+			if err := p.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, time.Now())
+		}
+		for i := range credit + 1 {
+			if !at[i].Equal(pauseEnd) {
+				t.Fatalf("request %d went at %s; want the %d credited slots and the pause's own at its end %s", i, at[i], credit, pauseEnd)
+			}
+		}
+		if want := pauseEnd.Add(time.Duration(float64(time.Second) / rate)); !at[credit+1].Equal(want) {
+			t.Fatalf("request after the credit went at %s; want %s (one slot at %g a second later)", at[credit+1], want, rate)
+		}
+	})
+}
