@@ -53,9 +53,9 @@ type Stack struct {
 	// DiscoveryFunction is the function role of the same stack with
 	// skillDiscovery "vendor": Function's policies and the policy that lets
 	// it create, tag and schedule the rotation of skill secrets.
-	DiscoveryFunction Principal `json:"discoveryFunction"`
-	Readers           []Principal       `json:"readers"`
-	RawKeyPolicy      json.RawMessage   `json:"keyPolicy"`
+	DiscoveryFunction Principal       `json:"discoveryFunction"`
+	Readers           []Principal     `json:"readers"`
+	RawKeyPolicy      json.RawMessage `json:"keyPolicy"`
 
 	// KeyPolicy is the key policy of KeyARN, parsed.
 	KeyPolicy *iampolicy.Policy `json:"-"`
