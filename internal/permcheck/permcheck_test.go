@@ -341,9 +341,7 @@ func TestCheckCreationCalls(t *testing.T) {
 	create := func(key string, tags map[string]string) awsrecord.Call {
 		c := call("CreateSecret", "Name", name, "KmsKeyId", key)
 		c.Tags = tags
-		for _, k := range slices.Sorted(maps.Keys(tags)) {
-			c.Params["Tags"] = append(c.Params["Tags"], k)
-		}
+		c.Params["Tags"] = append(c.Params["Tags"], slices.Sorted(maps.Keys(tags))...)
 		return c
 	}
 	managed := map[string]string{managedTag: "true"}
