@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
@@ -65,6 +66,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		"SMAPI_ENDPOINT="+fake.SMAPIURL(),
 		"LWA_TOKEN_URL="+fake.TokenURL(),
 		"AWS_LAMBDA_FUNCTION_NAME=e2e-sync",
+		"SYNC_CONCURRENCY=2",
 	))
 	out := &logbuf.Buffer{}
 	fn, err := rie.Start(ctx, bootstrap, env, out)
@@ -92,10 +94,19 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 
 	fake.RotateRefreshToken(rotatedRT) // LWA hands out a new refresh token: the function saves it
+	// SYNC_CONCURRENCY reaches the running syncer: with answers taking
+	// 500 ms, the three fetches overlap as far as it allows (the run's
+	// pacer starts them at most 1/InitialRate apart; the default of 8 would
+	// have all three in flight).
+	fake.SetLatency(500 * time.Millisecond)
 	first := invoke(`{}`)
 	if first["updated"] != 3.0 || first["failed"] != 0.0 {
 		t.Fatalf("first invocation = %v; want 3 updated", first)
 	}
+	if n := fake.MaxInFlight(); n != 2 {
+		t.Fatalf("at most %d SMAPI requests were in flight; want SYNC_CONCURRENCY=2", n)
+	}
+	fake.SetLatency(0)
 	out2, _ := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(prefix + skills[1]), VersionStage: aws.String("AWSCURRENT")})
 	if want := fmt.Sprintf(`{"skillId":%q,"clientId":"amzn1.application-oa2-client.skill-2","clientSecret":"%s2"}`, skills[1], skillSecPf); aws.ToString(out2.SecretString) != want {
 		t.Fatalf("skill secret = %s; want %s", aws.ToString(out2.SecretString), want)

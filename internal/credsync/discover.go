@@ -69,8 +69,9 @@ func (p *runPlan) newJob(id string) job {
 // plan gathers the declared skills, starts vendor discovery (for a run of
 // every skill) in the background, so the vendors' skill lists are read while
 // the secrets are read and synced, and, when the function may create secrets,
-// reads the rotation state of those under the prefix.
-func (s *Syncer) plan(ctx context.Context, client *smapi.Client, only []string) (*runPlan, error) {
+// reads the rotation state of those under the prefix. SMAPI is called within
+// call (see Syncer.callContext).
+func (s *Syncer) plan(ctx, call context.Context, client *smapi.Client, only []string) (*runPlan, error) {
 	p := &runPlan{only: only, declared: map[string]bool{}, discovered: map[string]bool{}, prefix: s.Prefix, rotation: s.Create.RotationDays > 0}
 	for _, id := range s.Declared {
 		p.declared[id] = true
@@ -84,7 +85,7 @@ func (s *Syncer) plan(ctx context.Context, client *smapi.Client, only []string) 
 			p.discovery = make(chan struct{})
 			go func() {
 				defer close(p.discovery)
-				p.found, p.discoveryErr = s.discover(ctx, client)
+				p.found, p.discoveryErr = s.discover(call, client)
 			}()
 		}
 	}

@@ -32,7 +32,9 @@ var ErrRotation = errors.New("rotation refused")
 func (s *Syncer) Rotate(ctx context.Context, ev RotationEvent) error {
 	start := time.Now()
 	rs := rotationStep{Syncer: s, ev: ev}
-	status, err := rs.run(ctx)
+	call, cancel := s.callContext(ctx)
+	defer cancel()
+	status, err := rs.run(ctx, call)
 	attrs := []slog.Attr{
 		slog.String("skill_id", rs.skillID),
 		slog.String("secret_id", ev.SecretID),
@@ -62,7 +64,9 @@ type rotationStep struct {
 	requestID string
 }
 
-func (r *rotationStep) run(ctx context.Context) (string, error) {
+// run runs the step; LWA and SMAPI are called within call (see
+// Syncer.callContext).
+func (r *rotationStep) run(ctx, call context.Context) (string, error) {
 	info, err := r.Store.Describe(ctx, r.ev.SecretID)
 	if err != nil {
 		return StatusFailed, err
@@ -89,12 +93,12 @@ func (r *rotationStep) run(ctx context.Context) (string, error) {
 	}
 	switch r.ev.Step {
 	case StepCreate:
-		return r.create(ctx, info)
+		return r.create(ctx, call, info)
 	case StepSet:
 		// The credentials live at Amazon: there is nothing to set.
 		return "done", nil
 	case StepTest:
-		return r.test(ctx, info)
+		return r.test(ctx, call, info)
 	case StepFinish:
 		return r.finish(ctx, info)
 	}
@@ -103,17 +107,17 @@ func (r *rotationStep) run(ctx context.Context) (string, error) {
 
 // create fetches the skill's credentials and stores them as the pending
 // version, unless an earlier call already did.
-func (r *rotationStep) create(ctx context.Context, info *store.SecretInfo) (string, error) {
+func (r *rotationStep) create(ctx, call context.Context, info *store.SecretInfo) (string, error) {
 	if v, found, err := r.Store.ReadVersion(ctx, info.ARN, r.ev.ClientRequestToken, store.StagePending); err != nil {
 		return StatusFailed, err
 	} else if found && v != "" {
 		return "already created", nil
 	}
-	extra, err := r.authenticate(ctx)
+	extra, err := r.authenticate(ctx, call)
 	if err != nil {
 		return StatusFailed, err
 	}
-	creds, err := r.Client.GetSkillCredentials(ctx, r.skillID)
+	creds, err := r.Client.GetSkillCredentials(call, r.skillID)
 	if err != nil {
 		r.requestID = smapi.RequestID(err)
 		return StatusFailed, err
@@ -135,7 +139,7 @@ func (r *rotationStep) create(ctx context.Context, info *store.SecretInfo) (stri
 }
 
 // test proves the pending credentials with an LWA client_credentials grant.
-func (r *rotationStep) test(ctx context.Context, info *store.SecretInfo) (string, error) {
+func (r *rotationStep) test(ctx, call context.Context, info *store.SecretInfo) (string, error) {
 	v, found, err := r.Store.ReadVersion(ctx, info.ARN, r.ev.ClientRequestToken, store.StagePending)
 	if err != nil {
 		return StatusFailed, err
@@ -157,7 +161,7 @@ func (r *rotationStep) test(ctx context.Context, info *store.SecretInfo) (string
 		}
 		return StatusFailed, fmt.Errorf("pending version %s: %w", r.ev.ClientRequestToken, err)
 	}
-	if _, err := r.Client.Retrier.Do(ctx, func(ctx context.Context) error {
+	if _, err := r.Client.Retrier.Do(call, func(ctx context.Context) error {
 		return r.Tokens.CheckMessagingCredentials(ctx, pending.ClientID, pending.ClientSecret)
 	}); err != nil {
 		r.requestID = smapi.RequestID(err)

@@ -167,7 +167,9 @@ func (s *Syncer) Run(ctx context.Context, req Request) (*Summary, error) {
 
 func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	sum := &Summary{Results: []Result{}}
-	extra, err := s.authenticate(ctx)
+	call, cancel := s.callContext(ctx)
+	defer cancel()
+	extra, err := s.authenticate(ctx, call)
 	if err != nil {
 		return sum, err
 	}
@@ -183,7 +185,7 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if pc := newPacer(); pc != nil {
 		client.Retrier.Pacer, pacer = pc, pc
 	}
-	p, perr := s.plan(ctx, &client, req.SkillIDs)
+	p, perr := s.plan(ctx, call, &client, req.SkillIDs)
 	extra = errors.Join(extra, perr)
 	results, err := s.syncAll(ctx, &client, p)
 	extra = errors.Join(extra, p.awaitDiscovery())
@@ -212,22 +214,44 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	return sum, errors.Join(extra, err)
 }
 
+// reserve is Reserve or its default.
+func (s *Syncer) reserve() time.Duration {
+	if s.Reserve > 0 {
+		return s.Reserve
+	}
+	return 3 * time.Second
+}
+
+// callContext returns the context for calls to LWA and SMAPI: it ends
+// Reserve before ctx's deadline, so the writes and the summary always have
+// time, even when LWA or SMAPI does not answer.
+func (s *Syncer) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-s.reserve()))
+	}
+	return context.WithCancel(ctx)
+}
+
 // authenticate reads the LWA secret and gets an access token, before any
-// skill is touched. A rotated refresh token is saved back; failing to save it
-// is returned as extra, which does not stop the run but fails it.
-func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
+// skill is touched; LWA is called within call (see callContext). A rotated
+// refresh token is saved back; failing to save it is returned as extra,
+// which does not stop the run but fails it.
+func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
 	if err != nil {
 		return nil, err
 	}
 	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
-	if _, err := s.Client.Retrier.Do(ctx, func(context.Context) error {
-		_, err := s.Tokens.Token()
+	if _, err := s.Client.Retrier.Do(call, func(ctx context.Context) error {
+		_, err := s.Tokens.TokenContext(ctx)
 		return err
 	}); err != nil {
 		var api *smapi.APIError
-		if errors.As(err, &api) && api.NeedsNewRefreshToken() {
+		switch {
+		case errors.As(err, &api) && api.NeedsNewRefreshToken():
 			return nil, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
+		case errors.Is(err, smapi.ErrLWATimeout):
+			return nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
 		}
 		return nil, fmt.Errorf("no skill secret was touched: %w", err)
 	}
@@ -249,10 +273,7 @@ func (s *Syncer) authenticate(ctx context.Context) (extra, err error) {
 // only, or sorted by skill id, and the error that stopped the reading.
 func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) ([]Result, error) {
 	only := p.only
-	reserve, minFetch := s.Reserve, s.MinFetch
-	if reserve <= 0 {
-		reserve = 3 * time.Second
-	}
+	reserve, minFetch := s.reserve(), s.MinFetch
 	if minFetch <= 0 {
 		minFetch = time.Second
 	}

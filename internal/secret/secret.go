@@ -4,6 +4,8 @@ package secret
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -27,6 +29,11 @@ func (v Value) String() string { return Mask }
 
 // GoString implements fmt.GoStringer with a fixed mask, for %#v.
 func (v Value) GoString() string { return Mask }
+
+// Format implements fmt.Formatter: every verb prints the mask. Without it
+// a verb that does not fit a string (%d, %c, …) makes fmt print the content
+// inside %!d(…), bypassing String.
+func (v Value) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Mask) }
 
 // LogValue implements slog.LogValuer with a fixed mask.
 func (v Value) LogValue() slog.Value { return slog.StringValue(Mask) }

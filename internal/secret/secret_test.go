@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 )
 
 func TestValueNeverPrints(t *testing.T) {
@@ -49,5 +51,29 @@ func TestValueNeverPrints(t *testing.T) {
 	}
 	if v.IsZero() || !Value("").IsZero() {
 		t.Error("IsZero is wrong")
+	}
+}
+
+// TestRedaction: a Value prints no secret with any fmt verb, through either
+// slog handler or as JSON, alone or inside what holds it.
+func TestRedaction(t *testing.T) {
+	const content = "s3cr3t-content-NEVER-PRINTED"
+	v := Value(content)
+	type holder struct {
+		Name   string
+		Secret Value
+	}
+	for name, x := range map[string]any{
+		"Value":              v,
+		"*Value":             &v,
+		"struct with Value":  holder{"x", v},
+		"*struct with Value": &holder{"x", v},
+		"[]Value":            []Value{v, v},
+		"map of Value":       map[string]Value{"k": v},
+	} {
+		redacttest.Check(t, name, x, content)
+	}
+	if got := fmt.Sprintf("%d|%c|%q", v, v, v); got != Mask+"|"+Mask+"|"+Mask {
+		t.Errorf("Value prints %q; want the mask for every verb", got)
 	}
 }

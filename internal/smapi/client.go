@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
-	"golang.org/x/oauth2"
 )
 
 // DefaultBaseURL is SMAPI's endpoint.
@@ -23,8 +22,8 @@ const DefaultBaseURL = "https://api.amazonalexa.com"
 type Client struct {
 	// BaseURL is SMAPI's endpoint; a path prefix is kept.
 	BaseURL *url.URL
-	// HTTPClient sends the requests and adds the Authorization header (an
-	// oauth2.Transport over a TokenSource).
+	// HTTPClient sends the requests and adds the Authorization header (a
+	// transport over a TokenSource).
 	HTTPClient *http.Client
 	// Retrier decides what is tried again and how long to wait.
 	Retrier Retrier
@@ -33,14 +32,39 @@ type Client struct {
 // NewClient returns a Client for baseURL (see ParseEndpoint) that
 // authenticates with tokens from src over base, with the default retry
 // policy.
-func NewClient(baseURL string, src oauth2.TokenSource, base *http.Client) (*Client, error) {
+func NewClient(baseURL string, src *TokenSource, base *http.Client) (*Client, error) {
 	u, err := ParseEndpoint(baseURL)
 	if err != nil {
 		return nil, err
 	}
 	hc := *base
-	hc.Transport = &oauth2.Transport{Source: src, Base: base.Transport}
+	hc.Transport = &authTransport{src: src, base: base.Transport}
 	return &Client{BaseURL: u, HTTPClient: &hc, Retrier: DefaultRetrier()}, nil
+}
+
+// authTransport adds the LWA access token to every request, like
+// oauth2.Transport, but refreshes it within the request's context, so a slow
+// LWA cannot hold a request past its deadline.
+type authTransport struct {
+	src  *TokenSource
+	base http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.src.TokenContext(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &tokenError{err}
+	}
+	req = req.Clone(req.Context())
+	tok.SetAuthHeader(req)
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(req)
 }
 
 // SkillCredentials are a skill's Skill Messaging credentials.
@@ -140,19 +164,22 @@ func (c *Client) getOnce(ctx context.Context, u string, decode func(string, []by
 	return reqID, nil
 }
 
-// transportError unwraps an LWA refusal that happened inside the
-// oauth2.Transport, so it is classified as LWA's answer, not a network error.
+// transportError unwraps a failed token refresh from the *url.Error
+// around it, so it reads as the refresh error it is (an LWA answer or
+// timeout), not as a network error.
 func transportError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		return fmt.Errorf("refresh LWA access token: %w", LWAError(re))
-	}
-	var api *APIError
-	if errors.As(err, &api) {
-		return api
+	var te *tokenError
+	if errors.As(err, &te) {
+		return te.err
 	}
 	return err
 }
+
+// tokenError marks an error of the token source inside a round trip.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
 
 // DecodeCredentials checks a 2xx answer's content type and body and returns
 // the credentials, or a reason (which never quotes the body) why they cannot

@@ -3,13 +3,13 @@ package smapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 )
@@ -232,21 +232,6 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	}
 }
 
-func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
-	c, fake, _ := newTestClient(t)
-	// Long enough for a normal answer on a loaded CI machine, short
-	// enough for a fast test.
-	c.HTTPClient.Timeout = 300 * time.Millisecond
-	fake.Script(skillA, smapitest.Slow(time.Minute))
-	got, err := c.GetSkillCredentials(context.Background(), skillA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Attempts != 2 {
-		t.Fatalf("attempts = %d; want 2 (timeout, then OK)", got.Attempts)
-	}
-}
-
 func TestTokenSource(t *testing.T) {
 	t.Run("one refresh for many calls", func(t *testing.T) {
 		c, fake, _ := newTestClient(t)
@@ -355,8 +340,83 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
-func TestSecretsDoNotPrint(t *testing.T) {
+// TestRedaction: no smapi type that holds a secret prints it, with any fmt
+// verb, through either slog handler or as JSON; the token source is checked
+// after a refresh that rotated the refresh token, holding every secret.
+func TestRedaction(t *testing.T) {
+	const rotated = "Atzr|rotated-DO-NOT-PRINT"
+	fake := smapitest.New()
+	t.Cleanup(fake.Close)
+	fake.AddClient(lwaClientID, lwaSecret, refreshToken)
+	fake.RotateRefreshToken(rotated)
+	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(5*time.Second))
 	creds := RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken}
-	sc := SkillCredentials{ClientID: "x", ClientSecret: secret.Value(skillSecret)}
-	assertNoSecret(t, "RefreshCredentials", fmt.Sprintf("%v %+v %#v %v %+v %#v", creds, creds, creds, sc, sc, sc))
+	ts.SetCredentials(creds)
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(fake.SMAPIURL(), ts, NewHTTPClient(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := SkillCredentials{ClientID: "x", ClientSecret: secret.Value(skillSecret), RequestID: "r"}
+	secrets := []string{lwaSecret, refreshToken, rotated, skillSecret, tok.AccessToken}
+	for name, v := range map[string]any{
+		"RefreshCredentials":  creds,
+		"*RefreshCredentials": &creds,
+		"SkillCredentials":    sc,
+		"*SkillCredentials":   &sc,
+		"*TokenSource":        ts,
+		"*Client":             c,
+	} {
+		redacttest.Check(t, name, v, secrets...)
+	}
+}
+
+// TestFullJitter: each backoff is drawn from [0, cap] with the cap doubling
+// from BaseDelay, spread over the whole range (full jitter, not a fixed or
+// halved wait); an injected source is asked for exactly those caps.
+func TestFullJitter(t *testing.T) {
+	caps := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}
+	fail := func(context.Context) error {
+		return &APIError{Service: "SMAPI", StatusCode: http.StatusServiceUnavailable}
+	}
+	low, high := make([]int, len(caps)), make([]int, len(caps))
+	for range 200 {
+		rec := &sleepRecorder{}
+		r := DefaultRetrier()
+		r.Sleep = rec.Sleep
+		if n, _ := r.Do(context.Background(), fail); n != 5 || len(rec.waits) != len(caps) {
+			t.Fatalf("attempts %d, waits %v; want 5 attempts and 4 waits", n, rec.waits)
+		}
+		for i, w := range rec.waits {
+			if w < 0 || w > caps[i] {
+				t.Fatalf("wait %d = %s; want it in [0, %s]", i+1, w, caps[i])
+			}
+			if w < caps[i]/2 {
+				low[i]++
+			} else {
+				high[i]++
+			}
+		}
+	}
+	for i := range caps {
+		if low[i] == 0 || high[i] == 0 {
+			t.Errorf("wait %d: %d of 200 below %s, %d above; want both halves of [0, %s]", i+1, low[i], caps[i]/2, high[i], caps[i])
+		}
+	}
+
+	var asked []time.Duration
+	rec := &sleepRecorder{}
+	r := DefaultRetrier()
+	r.Sleep = rec.Sleep
+	r.Jitter = func(d time.Duration) time.Duration { asked = append(asked, d); return d / 4 }
+	_, _ = r.Do(context.Background(), fail)
+	// (The backoff after the last attempt is asked for too, and not used.)
+	for i := range caps {
+		if len(asked) < len(caps) || len(rec.waits) != len(caps) || asked[i] != caps[i] || rec.waits[i] != caps[i]/4 {
+			t.Fatalf("jitter asked %v, waits %v; want caps %v and a quarter of each", asked, rec.waits, caps)
+		}
+	}
 }

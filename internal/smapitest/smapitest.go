@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -478,15 +477,7 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
-	if !wait(r.Context(), latency+fault.Delay) {
-		return
-	}
-	if limited {
-		s.finish(i, s.writeFault(w, Throttled("1"), false))
-		return
-	}
-	if !authorized {
-		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
 		return
 	}
 	if faulted && (fault.Status != 0 || fault.Body != "" || fault.CutShort) {
@@ -518,39 +509,32 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 	s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
 }
 
-// writeFault answers with f and returns the status sent.
+// admit waits the answer's latency, then answers as SMAPI does a request
+// over the shared rate limit (429, Retry-After: 1) or without a valid token
+// (401); it reports whether the request goes on to its own answer.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, i int, delay time.Duration, limited, authorized bool) bool {
+	if !wait(r.Context(), delay) {
+		return false
+	}
+	if limited {
+		s.finish(i, s.writeFault(w, Throttled("1"), false))
+		return false
+	}
+	if !authorized {
+		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+		return false
+	}
+	return true
+}
+
+// writeFault answers with f (the public fake's answer, one shape for every
+// fake) and returns the status sent.
 func (s *Server) writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
-	status := f.Status
-	if status == 0 {
-		status = http.StatusOK
+	pf := skillmessagingtest.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Code: f.Code, Message: f.Message, ContentType: f.ContentType, Body: f.Body, CutShort: f.CutShort}
+	if lwa {
+		return pf.ServeLWA(w)
 	}
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	body := f.Body
-	if body == "" {
-		if lwa {
-			b, _ := json.Marshal(lwaErr(f.Code, f.Message))
-			body = string(b)
-		} else {
-			b, _ := json.Marshal(map[string]string{"message": f.Message})
-			body = string(b)
-		}
-	}
-	ct := f.ContentType
-	if ct == "" {
-		ct = "application/json"
-	}
-	w.Header().Set("Content-Type", ct)
-	if f.CutShort {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body[:len(body)/2]))
-		return status
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
-	return status
+	return pf.Serve(w)
 }
 
 func writeSMAPIError(w http.ResponseWriter, status int, msg string) int {

@@ -156,15 +156,7 @@ func (s *Server) serveVendors(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if !wait(r.Context(), latency+fault.Delay) {
-		return
-	}
-	if limited {
-		s.finish(i, s.writeFault(w, Throttled("1"), false))
-		return
-	}
-	if !authorized {
-		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
 		return
 	}
 	if s.serveListFault(w, i, fault, faulted) {
@@ -188,15 +180,7 @@ func (s *Server) serveSkillList(w http.ResponseWriter, r *http.Request) {
 	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
-	if !wait(r.Context(), latency+fault.Delay) {
-		return
-	}
-	if limited {
-		s.finish(i, s.writeFault(w, Throttled("1"), false))
-		return
-	}
-	if !authorized {
-		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
+	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
 		return
 	}
 	if s.serveListFault(w, i, fault, faulted) {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -109,6 +110,20 @@ type LWASecret struct {
 	RefreshToken secret.Value
 	// fields keeps every key, those an operator added included.
 	fields map[string]json.RawMessage
+}
+
+// Format implements fmt.Formatter: an LWASecret prints its id, version and
+// client id, and masks the rest, whatever the verb. (fmt would print the
+// raw JSON of every key, secrets included, as bytes.)
+func (l LWASecret) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "store.LWASecret{ID: %s, VersionID: %s, ClientID: %s, ClientSecret: %s, RefreshToken: %s}",
+		l.ID, l.VersionID, l.ClientID, secret.Mask, secret.Mask)
+}
+
+// LogValue implements slog.LogValuer with what Format prints.
+func (l LWASecret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", l.ID), slog.String("versionId", l.VersionID), slog.String("clientId", l.ClientID),
+		slog.String("clientSecret", secret.Mask), slog.String("refreshToken", secret.Mask))
 }
 
 // ErrLWANotConfigured says the LWA secret does not hold usable credentials

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -176,5 +177,56 @@ func TestRequestToken(t *testing.T) {
 	a, b := RequestToken("v1", "x"), RequestToken("v2", "x")
 	if a == b || a != RequestToken("v1", "x") || len(a) != 64 || a == RequestToken("v1", "y") {
 		t.Fatalf("RequestToken is not a stable function of version and value: %s %s", a, b)
+	}
+}
+
+// TestRedaction: no store type that holds a secret prints it, with any fmt
+// verb, through either slog handler or as JSON. The LWA record keeps every
+// key of the secret as raw JSON, the operator's own keys included.
+func TestRedaction(t *testing.T) {
+	api := moto.SecretsManager()
+	id := "lwa/" + t.Name()
+	create(t, api, id, `{"clientId":"cid","clientSecret":"csec-NEVER-PRINTED","refreshToken":"Atzr|rt-NEVER-PRINTED","apiKey":"extra-NEVER-PRINTED"}`)
+	l, err := New(api).ReadLWA(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := SkillSecret{SkillID: "amzn1.ask.skill.x", ClientID: "c", ClientSecret: "skill-secret-NEVER-PRINTED"}
+	sv := SkillValue{SkillSecretRef: SkillSecretRef{Name: "p/x", SkillID: "x"}, VersionID: "v", Value: secret.Value(sk.Value())}
+	secrets := []string{"csec-NEVER-PRINTED", "Atzr|rt-NEVER-PRINTED", "extra-NEVER-PRINTED", "skill-secret-NEVER-PRINTED"}
+	for name, v := range map[string]any{
+		"LWASecret":    *l,
+		"*LWASecret":   l,
+		"SkillSecret":  sk,
+		"*SkillSecret": &sk,
+		"SkillValue":   sv,
+		"*SkillValue":  &sv,
+	} {
+		redacttest.Check(t, name, v, secrets...)
+	}
+	if got := fmt.Sprint(l); !strings.Contains(got, id) || !strings.Contains(got, "cid") {
+		t.Errorf("LWASecret prints %q; want its id and client id", got)
+	}
+}
+
+// TestReadLWAWhilePending: the LWA secret is read by AWSCURRENT even when an
+// AWSPENDING version holds other values (moto answers a read without a stage
+// with the newest version).
+func TestReadLWAWhilePending(t *testing.T) {
+	api := moto.SecretsManager()
+	id := "lwa/" + t.Name()
+	create(t, api, id, `{"clientId":"cid","clientSecret":"csec","refreshToken":"Atzr|current"}`)
+	token := "pending-token-0000000000000000000000001"
+	if _, err := api.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: &id, ClientRequestToken: &token,
+		SecretString: aws.String(`{"clientId":"other","clientSecret":"other","refreshToken":"Atzr|pending"}`), VersionStages: []string{StagePending}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(api).ReadLWA(context.Background(), id)
+	if err != nil || l.ClientID != "cid" || l.RefreshToken.Reveal() != "Atzr|current" {
+		t.Fatalf("ReadLWA = %v, %v; want the AWSCURRENT values", l, err)
+	}
+	_, version := current(t, api, id)
+	if l.VersionID != version {
+		t.Fatalf("VersionID = %s; want AWSCURRENT's %s", l.VersionID, version)
 	}
 }

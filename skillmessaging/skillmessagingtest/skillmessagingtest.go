@@ -385,6 +385,14 @@ func lwaErr(code, desc string) map[string]string {
 	return map[string]string{"error": code, "error_description": desc}
 }
 
+// Serve answers w with f as an Alexa API answers an error ({"message"}) and
+// returns the status sent; for fakes of other Alexa APIs built beside this one.
+func (f Fault) Serve(w http.ResponseWriter) int { return writeFault(w, f, false) }
+
+// ServeLWA answers w with f as LWA answers a refused grant ({"error",
+// "error_description"}) and returns the status sent.
+func (f Fault) ServeLWA(w http.ResponseWriter) int { return writeFault(w, f, true) }
+
 // writeFault answers with f and returns the status sent.
 func writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
 	status := f.Status

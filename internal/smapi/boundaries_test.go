@@ -1,0 +1,145 @@
+package smapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The tests in this file pin the edges of the limits the README states, so
+// an off-by-one in any of them fails a test.
+
+func TestReadBodyLimit(t *testing.T) {
+	for n, wantErr := range map[int]bool{0: false, MaxBodyBytes: false, MaxBodyBytes + 1: true} {
+		body, err := ReadBody(bytes.NewReader(make([]byte, n)))
+		if (err != nil) != wantErr || (err == nil && len(body) != n) {
+			t.Errorf("ReadBody(%d bytes) = %d bytes, %v; want error %v", n, len(body), err, wantErr)
+		}
+	}
+}
+
+func TestCheckResponseStatuses(t *testing.T) {
+	for status, ok := range map[int]bool{199: false, 200: true, 204: true, 299: true, 300: false, 404: false} {
+		err := CheckResponse("SMAPI", &http.Response{StatusCode: status, Header: http.Header{}}, nil)
+		if (err == nil) != ok {
+			t.Errorf("CheckResponse(HTTP %d) = %v; want ok=%v", status, err, ok)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	exact := strings.Repeat("a", 200)
+	if got := clip(exact); got != exact {
+		t.Errorf("clip(200 bytes) = %q; want it whole", got)
+	}
+	if got := clip(exact + "b"); got != exact+"…" {
+		t.Errorf("clip(201 bytes) = %q; want 200 bytes and …", got)
+	}
+	// A cut never splits a character: é is 2 bytes, at bytes 199 and 200.
+	if got := clip(strings.Repeat("a", 199) + "é" + "z"); got != strings.Repeat("a", 199)+"…" {
+		t.Errorf("clip(multibyte at the cut) = %q; want the cut before é", got)
+	}
+	if got := clip("a\x00b\n"); got != "a b " {
+		t.Errorf("clip(control characters) = %q; want them as spaces", got)
+	}
+}
+
+func TestInvalidSkillIDIsShownCut(t *testing.T) {
+	exact := strings.Repeat("x", 80)
+	if err := ValidateSkillID(exact); !strings.Contains(err.Error(), `"`+exact+`"`) {
+		t.Errorf("ValidateSkillID(80 bytes) = %v; want the id whole", err)
+	}
+	if err := ValidateSkillID(exact + "y"); !strings.Contains(err.Error(), `"`+exact+`…"`) {
+		t.Errorf("ValidateSkillID(81 bytes) = %v; want 80 bytes and …", err)
+	}
+}
+
+func TestParseRetryAfterLimits(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"86400":                         24 * time.Hour,
+		"86401":                         0,
+		"Thu, 26 Nov 2026 12:00:00 GMT": 24 * time.Hour,
+		"Wed, 25 Nov 2026 12:00:00 GMT": 0,
+	} {
+		if got := ParseRetryAfter(in, now); got != want {
+			t.Errorf("ParseRetryAfter(%q) = %s; want %s", in, got, want)
+		}
+	}
+}
+
+func TestDescribeAnswer(t *testing.T) {
+	tests := []struct {
+		code, message, requestID, hint, want string
+	}{
+		{"", "", "", "", "LWA answered HTTP 400"},
+		{"invalid_grant", "", "", "", "LWA answered HTTP 400 invalid_grant"},
+		{"", "bad", "", "", "LWA answered HTTP 400: bad"},
+		{"", "", "r-1", "", "LWA answered HTTP 400 (request id r-1)"},
+		{"", "", "", "do this", "LWA answered HTTP 400; do this"},
+		{"invalid_grant", "bad", "r-1", "do this", "LWA answered HTTP 400 invalid_grant: bad (request id r-1); do this"},
+	}
+	for _, tt := range tests {
+		if got := DescribeAnswer("LWA", 400, tt.code, tt.message, tt.requestID, tt.hint); got != tt.want {
+			t.Errorf("DescribeAnswer(%q, %q, %q, %q) = %q; want %q", tt.code, tt.message, tt.requestID, tt.hint, got, tt.want)
+		}
+	}
+}
+
+// TestNoRetryThatEndsAtTheDeadline: a wait that would end exactly at the
+// deadline is not started.
+func TestNoRetryThatEndsAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := DefaultRetrier().Do(ctx, func(context.Context) error {
+			return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+		})
+		if n != 1 || !errors.Is(err, ErrNoTimeToRetry) {
+			t.Fatalf("Do = %d attempts, %v; want 1 attempt and ErrNoTimeToRetry", n, err)
+		}
+	})
+}
+
+// TestRetrierWithPacer: with a run's Pacer and a deadline, 429s do not use
+// up the attempts, every answer is counted, and a pause longer than the time
+// left ends the call with ErrNoTimeToRetry.
+func TestRetrierWithPacer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		r := DefaultRetrier()
+		r.MaxAttempts = 2
+		pacer := NewPacer()
+		r.Pacer = pacer
+		calls := 0
+		n, err := r.Do(ctx, func(context.Context) error {
+			calls++
+			if calls <= 3 {
+				return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+			}
+			return nil
+		})
+		if err != nil || n != 4 {
+			t.Fatalf("Do = %d attempts, %v; want success on the 4th (429s do not count)", n, err)
+		}
+		if s := pacer.Stats(); s.Requests != 4 || s.Throttled != 3 || s.Cuts < 1 || s.Rate <= 0 {
+			t.Fatalf("pacer stats = %+v; want 4 requests, 3 throttled, a cut", s)
+		}
+
+		short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel2()
+		r.Pacer = NewPacer()
+		n, err = r.Do(short, func(context.Context) error {
+			return &APIError{Service: "SMAPI", StatusCode: http.StatusTooManyRequests, RetryAfter: 5 * time.Second}
+		})
+		if n != 1 || !errors.Is(err, ErrNoTimeToRetry) || !strings.Contains(err.Error(), "HTTP 429") {
+			t.Fatalf("Do = %d attempts, %v; want 1 attempt, ErrNoTimeToRetry around the 429", n, err)
+		}
+	})
+}
