@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,6 +51,15 @@ var policyFileContext = map[string]any{
 	},
 }
 
+// policyFileDiscoveryContext is the same stack with vendor discovery: the
+// function may then create, tag and schedule the rotation of skill secrets
+// (CreateSkillSecretsPolicy), which the discovery end-to-end test checks.
+var policyFileDiscoveryContext = func() map[string]any {
+	ctx := maps.Clone(policyFileContext)
+	ctx[ctxSkillDiscovery] = DiscoveryVendor
+	return ctx
+}()
+
 // readerSkills returns, for each reader role of cfg, the skill ids whose
 // secrets it is meant to read; "*" means every skill under the prefix.
 // permcheck.CheckReader proves the role reads exactly those.
@@ -78,6 +88,9 @@ type stackPolicies struct {
 	KeyARN            string            `json:"keyArn"`
 	Secrets           map[string]string `json:"secrets"`
 	Function          principalPolicies `json:"function"`
+	// DiscoveryFunction is the function role of the same stack synthesized
+	// with skillDiscovery "vendor"; everything else is the same.
+	DiscoveryFunction principalPolicies `json:"discoveryFunction"`
 	KeyPolicy         any               `json:"keyPolicy"`
 	Readers           []readerPolicies  `json:"readers"`
 }
@@ -101,16 +114,22 @@ type namedPolicy struct {
 
 // TestIAMPolicyFile checks that testdata/iam/stack-policies.json holds the
 // IAM the stack synthesizes (the function role's policies, the key policy,
-// the reader policies) with every token resolved; -update rewrites it. The
-// runtime tests check the calls the real bootstrap makes against it.
+// the reader policies) with every token resolved, and the function role of
+// the same stack with vendor discovery; -update rewrites it. The runtime
+// tests check the calls the real bootstrap makes against it.
 func TestIAMPolicyFile(t *testing.T) {
-	s := synth(t, policyFileContext)
-	app := newTestApp(t, policyFileContext)
-	cfg, err := LoadConfig(app.Node())
-	if err != nil {
-		t.Fatal(err)
+	file := policyFileOf(t, policyFileContext)
+	discovery := policyFileOf(t, policyFileDiscoveryContext)
+	// The file holds one key, key policy, set of secrets and readers: the
+	// discovery stack must not change them, only the function.
+	if a, b := toJSON(withoutFunction(file)), toJSON(withoutFunction(discovery)); a != b {
+		t.Fatalf("with skillDiscovery %q the stack's IAM changes beyond the function role; the policy file cannot describe it:\n%s", DiscoveryVendor, firstDifference([]byte(a), []byte(b)))
 	}
-	got, err := json.MarshalIndent(buildPolicyFile(t, s, cfg), "", "  ")
+	if discovery.Function.Environment[envSkillDiscovery] != DiscoveryVendor {
+		t.Fatalf("discovery stack's function environment %v lacks %s=%s", discovery.Function.Environment, envSkillDiscovery, DiscoveryVendor)
+	}
+	file.DiscoveryFunction = discovery.Function
+	got, err := json.MarshalIndent(file, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +147,26 @@ func TestIAMPolicyFile(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale: the stack's IAM changed (%v). Regenerate it with\n\tgo test ./infra -run TestIAMPolicyFile -update\nreview the diff and commit it; the runtime tests (go test ./lambda) then check the function's calls against it.\n%s", iamPolicyFile, err, firstDifference(want, got))
 	}
+}
+
+// envSkillDiscovery is the function's variable that turns discovery on.
+const envSkillDiscovery = "SKILL_DISCOVERY"
+
+// policyFileOf synthesizes the stack of ctx and returns its policy file.
+func policyFileOf(t *testing.T, ctx map[string]any) stackPolicies {
+	t.Helper()
+	s := synth(t, ctx)
+	cfg, err := LoadConfig(newTestApp(t, ctx).Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buildPolicyFile(t, s, cfg)
+}
+
+// withoutFunction is f without its function role.
+func withoutFunction(f stackPolicies) stackPolicies {
+	f.Function, f.DiscoveryFunction = principalPolicies{}, principalPolicies{}
+	return f
 }
 
 // firstDifference shows the lines around the first line where got differs

@@ -202,20 +202,30 @@ func TestBootstrapConfigError(t *testing.T) {
 // moto and the fake Amazon: the existing secret is synced, the discovered and
 // the declared skill without secrets get theirs (tagged, with the key and a
 // rotation schedule), the discovered skill SMAPI has no credentials for is
-// skipped, and a second invocation creates and writes nothing.
+// skipped, and a second invocation creates and writes nothing. Its AWS calls
+// are checked against the function role of the stack with vendor discovery
+// (recordAWS), with the stack's names, key and function ARN, so that the
+// creation policy's conditions are evaluated on the values the deployed
+// function sends.
 func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 	ctx := context.Background()
 	moto := motoserver.StartT(t)
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
+	stack, err := stackIAM()
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := moto.SecretsManager()
-	mustCreate := func(name, value string) {
-		if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+	mustCreate := func(name, value string) string {
+		out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return aws.ToString(out.ARN)
 	}
-	mustCreate("alexa/lwa", fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
+	lwaARN := mustCreate(lwaName, fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
 	id := func(i int) string { return fmt.Sprintf("amzn1.ask.skill.%08d-5555-4555-8555-555555555555", i) }
 	existing, found, noCreds, declared := id(1), id(2), id(3), id(4)
 	mustCreate(prefix+existing, fmt.Sprintf(`{"skillId":%q}`, existing))
@@ -231,19 +241,23 @@ func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "skill-ids.json"), []byte(`["`+declared+`"]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rotationARN, err := moto.RotationFunctionARN(ctx)
+	// moto accepts only a rotation function registered in it: register the
+	// stack's, so that the request names the ARN the deployed function
+	// sends (its own, from the invocation context).
+	fnARN := stack.DiscoveryFunction.FunctionARN
+	rotationARN, err := moto.RegisterFunction(ctx, fnARN[strings.LastIndex(fnARN, ":")+1:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	const key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	key := stack.DiscoveryFunction.Environment["SKILL_SECRET_KMS_KEY_ID"]
 
 	bootstrap, err := rie.Build(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := &logbuf.Buffer{}
-	fn, err := rie.Start(ctx, bootstrap, append(moto.Env(),
-		"LWA_SECRET_ID=alexa/lwa",
+	fn, err := rie.Start(ctx, bootstrap, recordAWS(t, append(moto.Env(),
+		"LWA_SECRET_ID="+lwaARN,
 		"SKILL_SECRET_PREFIX="+prefix,
 		"SMAPI_ENDPOINT="+fake.SMAPIURL(),
 		"LWA_TOKEN_URL="+fake.TokenURL(),
@@ -256,8 +270,11 @@ func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 		// rotation function (its ARN from the invocation context).
 		"SKILL_SECRET_ROTATION_LAMBDA_ARN="+rotationARN,
 		"LAMBDA_TASK_ROOT="+dir,
+		// The declared skills' file of a stack with more skills than it
+		// creates secrets for; their secrets are made under the same
+		// creation policy.
 		"SKILL_IDS_FILE=skill-ids.json",
-	), out)
+	)), out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,13 @@
 // calls can refuse it rather than miss it.
 //
 // Secret values never reach a Call: only the parameters that name resources
-// (ResourceParams) are kept, never SecretString, SecretBinary or a response's
-// values.
+// (ResourceParams) and the request's tags are kept, never SecretString,
+// SecretBinary or a response's values.
 package awsrecord
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +41,10 @@ type Call struct {
 	// Params holds the request's resource-naming parameters (see
 	// ResourceParams) by name; Filters as "key=value" items, Tags as keys.
 	Params map[string][]string
+	// Tags are the request's tags (CreateSecret, TagResource), key to value,
+	// for the aws:RequestTag/… and aws:TagKeys condition keys. Tag values
+	// are not secret: AWS shows them to anyone who may describe the secret.
+	Tags map[string]string
 	// Returned holds the ARNs of the secrets a response handed out values of
 	// (BatchGetSecretValue's SecretValues), which need their own
 	// GetSecretValue permission.
@@ -101,6 +106,8 @@ func Start(target string) (*Recorder, error) {
 		// An uncompressed answer, so that the recorder can read it.
 		pr.Out.Header.Del("Accept-Encoding")
 	}}
+	r.proxy.ModifyResponse = r.modifyResponse
+	r.proxy.ErrorHandler = r.proxyError
 	r.srv = &http.Server{Handler: r}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
@@ -140,7 +147,9 @@ func (r *Recorder) Close() { _ = r.srv.Close() }
 // find names in; bodies are forwarded whole either way.
 const maxBody = 1 << 20
 
-// ServeHTTP records req and forwards it.
+// ServeHTTP records req and forwards it. The call is recorded before the
+// answer goes back (ModifyResponse, or the error handler when moto cannot
+// be reached), so that a caller that has its answer finds its call in Calls.
 func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -149,35 +158,42 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	call := parseRequest(req, body)
-	tw := &teeWriter{ResponseWriter: w, status: http.StatusOK}
-	r.proxy.ServeHTTP(tw, req)
-	call.Status = tw.status
-	parseResponse(&call, tw.buf.Bytes())
-	r.mu.Lock()
-	r.calls = append(r.calls, call)
-	r.mu.Unlock()
+	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), callKey{}, &call)))
 }
 
-// teeWriter keeps the status and the first maxBody bytes of an answer.
-type teeWriter struct {
-	http.ResponseWriter
-	status int
-	buf    bytes.Buffer
-}
+// callKey carries a request's *Call from ServeHTTP to the proxy's hooks.
+type callKey struct{}
 
-func (t *teeWriter) WriteHeader(code int) {
-	t.status = code
-	t.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes).
-func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
-
-func (t *teeWriter) Write(b []byte) (int, error) {
-	if room := maxBody - t.buf.Len(); room > 0 {
-		t.buf.Write(b[:min(room, len(b))])
+// modifyResponse reads the first maxBody bytes of an answer, records its
+// call, and hands the answer on unchanged.
+func (r *Recorder) modifyResponse(resp *http.Response) error {
+	call := resp.Request.Context().Value(callKey{}).(*Call)
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return err
 	}
-	return t.ResponseWriter.Write(b)
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	call.Status = resp.StatusCode
+	parseResponse(call, head)
+	r.record(*call)
+	return nil
+}
+
+// proxyError records a call moto did not answer, and answers 502.
+func (r *Recorder) proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	call := req.Context().Value(callKey{}).(*Call)
+	call.Status = http.StatusBadGateway
+	r.record(*call)
+	http.Error(w, "awsrecord: "+err.Error(), http.StatusBadGateway)
+}
+
+func (r *Recorder) record(c Call) {
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
 }
 
 // parseRequest reads the service, operation and resource parameters.
@@ -190,6 +206,7 @@ func parseRequest(req *http.Request, body []byte) Call {
 			c.Service = strings.ToLower(prefix)
 		}
 		c.Params = jsonParams(body)
+		c.Tags = jsonTags(body)
 		return c
 	}
 	if strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -255,6 +272,21 @@ func jsonParams(body []byte) map[string][]string {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// jsonTags reads the Tags list ([{"Key","Value"}]) of a JSON request body.
+func jsonTags(body []byte) map[string]string {
+	var m struct {
+		Tags []struct{ Key, Value string }
+	}
+	if len(body) > maxBody || json.Unmarshal(body, &m) != nil || m.Tags == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m.Tags))
+	for _, t := range m.Tags {
+		out[t.Key] = t.Value
 	}
 	return out
 }

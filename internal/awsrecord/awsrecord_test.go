@@ -28,7 +28,7 @@ func TestRecordsSecretsManagerCalls(t *testing.T) {
 
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("app/one"), SecretString: aws.String(`{"v":"` + secretValue + `"}`),
-		KmsKeyId: aws.String("alias/app"), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("t-" + secretValue)}},
+		KmsKeyId: aws.String("alias/app"), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("platform")}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +73,9 @@ func TestRecordsSecretsManagerCalls(t *testing.T) {
 		if s := fmt.Sprintf("%+v", c); strings.Contains(s, secretValue) {
 			t.Errorf("call %d keeps a secret value: %s", i, s)
 		}
+	}
+	if tags := calls[0].Tags; len(tags) != 1 || tags["team"] != "platform" {
+		t.Errorf("CreateSecret tags = %v; want team=platform", tags)
 	}
 	if r := calls[3].Returned; len(r) != 1 || r[0] != aws.ToString(created.ARN) {
 		t.Errorf("BatchGetSecretValue returned = %v; want [%s]", r, aws.ToString(created.ARN))

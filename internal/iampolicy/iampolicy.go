@@ -11,11 +11,13 @@
 //   - Resource and NotResource with * and ?, matched with regard to case.
 //   - Principal ("*", or AWS/Service names; an account id means its root)
 //     for resource policies such as a KMS key policy.
-//   - Condition: the string, ARN and Bool operators on the keys the request
-//     carries in its Context. Any other operator, a key the request does not
-//     carry, and the IfExists, ForAnyValue and ForAllValues forms are not
-//     guessed: the condition is taken to hold and reported in
-//     Result.NotEvaluated.
+//   - Condition: the string, ARN and Bool operators, also in their IfExists
+//     form and as ForAllValues:/ForAnyValue: over multivalued keys (Sets),
+//     and Null, on the keys the request carries in its Context and Sets. A
+//     key the request is known not to carry (Request.Complete) is evaluated
+//     as IAM does a missing key. Any other operator, and a key of which it
+//     is not known whether the request carries it, are not guessed: the
+//     condition is taken to hold and reported in Result.NotEvaluated.
 //
 // NotPrincipal is refused with an error by Parse. Permission boundaries,
 // session policies, service control policies and resource policies other
@@ -26,8 +28,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -214,9 +217,18 @@ type Request struct {
 	// Principal is the caller's ARN; only resource policies (statements with
 	// a Principal) look at it.
 	Principal string
-	// Context holds the condition keys the request is known to carry, by
-	// key (matched without regard to case).
+	// Context holds the single-valued condition keys the request is known
+	// to carry, by key (matched without regard to case).
 	Context map[string]string
+	// Sets holds the multivalued condition keys the request carries, such
+	// as aws:TagKeys, each with its values.
+	Sets map[string][]string
+	// Complete lists condition keys (patterns with * and ?, without regard
+	// to case, e.g. "aws:RequestTag/*") of which Context and Sets hold every
+	// one the request carries: a matching key in neither is absent from the
+	// request, and evaluated so (false, true for the negated operators, the
+	// IfExists forms and ForAllValues), not reported as not evaluated.
+	Complete []string
 }
 
 // Decision is the outcome of an evaluation.
@@ -308,7 +320,7 @@ func (s Statement) applies(req Request) (bool, []string) {
 	if s.NotResource != nil && anyMatch(s.NotResource, req.Resource, ResourceMatch) {
 		return false, nil
 	}
-	return s.conditionsHold(req.Context)
+	return s.conditionsHold(req)
 }
 
 func anyMatch(patterns []string, value string, match func(pattern, value string) bool) bool {
@@ -337,33 +349,19 @@ func (s Statement) principalMatches(principal string) bool {
 	return false
 }
 
-// conditionsHold evaluates the statement's Condition against ctx.
-func (s Statement) conditionsHold(ctx map[string]string) (bool, []string) {
+// conditionsHold evaluates the statement's Condition against req: every
+// operator and key must hold.
+func (s Statement) conditionsHold(req Request) (bool, []string) {
 	var notEval []string
-	ops := make([]string, 0, len(s.Condition))
-	for op := range s.Condition {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		keys := make([]string, 0, len(s.Condition[op]))
-		for k := range s.Condition[op] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+	for _, op := range slices.Sorted(maps.Keys(s.Condition)) {
+		for _, k := range slices.Sorted(maps.Keys(s.Condition[op])) {
 			want := s.Condition[op][k]
-			got, known := lookup(ctx, k)
-			test, supported := operators[op]
-			if !known || !supported {
-				why := "operator not supported"
-				if supported {
-					why = "key not in the request context"
-				}
+			holds, why := condition(op, want, req, k)
+			if why != "" {
 				notEval = append(notEval, fmt.Sprintf("condition %s %s %v not evaluated (%s)", op, k, want, why))
 				continue
 			}
-			if !test(want, got) {
+			if !holds {
 				return false, nil
 			}
 		}
@@ -371,13 +369,58 @@ func (s Statement) conditionsHold(ctx map[string]string) (bool, []string) {
 	return true, notEval
 }
 
-func lookup(ctx map[string]string, key string) (string, bool) {
-	for k, v := range ctx {
+// condition evaluates one operator on one key, as the IAM User Guide's
+// "Condition operators" and "Set operators for multivalued context keys"
+// describe; why is not empty when it cannot.
+func condition(op string, want []string, req Request, key string) (holds bool, why string) {
+	values, present, known := lookup(req, key)
+	if !known {
+		return false, "key not in the request context"
+	}
+	if op == "Null" {
+		// Null "true": the key is absent; "false": it is present.
+		return slices.ContainsFunc(want, func(v string) bool { return strings.EqualFold(v, strconv.FormatBool(!present)) }), ""
+	}
+	set, base, _ := strings.Cut(op, ":")
+	if base == "" {
+		set, base = "", op
+	}
+	base, ifExists := strings.CutSuffix(base, "IfExists")
+	test, ok := operators[base]
+	if !ok || (set != "" && set != "ForAllValues" && set != "ForAnyValue") {
+		return false, "operator not supported"
+	}
+	negated := strings.Contains(base, "Not")
+	switch {
+	case set == "ForAllValues":
+		// True when every value of the request's key matches; also when the
+		// key is absent or empty.
+		return !slices.ContainsFunc(values, func(v string) bool { return !test(want, v) }), ""
+	case set == "ForAnyValue":
+		return slices.ContainsFunc(values, func(v string) bool { return test(want, v) }), ""
+	case !present:
+		return ifExists || negated, ""
+	case len(values) != 1:
+		return false, "multivalued key without ForAllValues or ForAnyValue"
+	}
+	return test(want, values[0]), ""
+}
+
+// lookup returns the values of key in req, whether the request carries it,
+// and whether that is known.
+func lookup(req Request, key string) (values []string, present, known bool) {
+	for k, v := range req.Context {
 		if strings.EqualFold(k, key) {
-			return v, true
+			return []string{v}, true, true
 		}
 	}
-	return "", false
+	for k, v := range req.Sets {
+		if strings.EqualFold(k, key) {
+			return v, true, true
+		}
+	}
+	complete := slices.ContainsFunc(req.Complete, func(p string) bool { return Glob(strings.ToLower(p), strings.ToLower(key)) })
+	return nil, false, complete
 }
 
 // operators are the condition operators evaluated, each true when the

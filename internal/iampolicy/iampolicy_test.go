@@ -245,9 +245,77 @@ func TestConditionOperators(t *testing.T) {
 	}
 	for _, tt := range tests {
 		st := Statement{Effect: "Allow", Condition: map[string]map[string][]string{tt.op: {"k": {tt.want}}}}
-		holds, notEval := st.conditionsHold(map[string]string{"k": tt.got})
+		holds, notEval := st.conditionsHold(Request{Context: map[string]string{"k": tt.got}})
 		if holds != tt.holds || len(notEval) != 0 {
 			t.Errorf("%s %q on %q = %v (not evaluated %q); want %v", tt.op, tt.want, tt.got, holds, notEval, tt.holds)
 		}
+	}
+}
+
+// TestConditionKeysOfRequest covers multivalued keys (ForAllValues,
+// ForAnyValue), keys the request is known not to carry (Complete), the
+// IfExists forms and Null, with the creation conditions the stack uses.
+func TestConditionKeysOfRequest(t *testing.T) {
+	const managed = "aws:RequestTag/alexa-skill-credentials:managed"
+	create := Statement{Effect: "Allow", Condition: map[string]map[string][]string{
+		"StringEquals":              {managed: {"true"}, "secretsmanager:KmsKeyArn": {"arn:aws:kms:us-east-1:123456789012:key/k"}},
+		"ForAllValues:StringEquals": {"aws:TagKeys": {"alexa-skill-credentials:managed"}},
+	}}
+	complete := []string{"aws:RequestTag/*", "aws:TagKeys", "secretsmanager:KmsKeyArn"}
+	req := func(tags map[string]string, key string) Request {
+		r := Request{Context: map[string]string{}, Sets: map[string][]string{}, Complete: complete}
+		for k, v := range tags {
+			r.Context["aws:RequestTag/"+k] = v
+			r.Sets["aws:TagKeys"] = append(r.Sets["aws:TagKeys"], k)
+		}
+		if key != "" {
+			r.Context["secretsmanager:KmsKeyArn"] = key
+		}
+		return r
+	}
+	const key = "arn:aws:kms:us-east-1:123456789012:key/k"
+	tests := []struct {
+		name  string
+		st    Statement
+		req   Request
+		holds bool
+	}{
+		{"managed tag and key", create, req(map[string]string{"alexa-skill-credentials:managed": "true"}, key), true},
+		{"tag false", create, req(map[string]string{"alexa-skill-credentials:managed": "false"}, key), false},
+		{"another tag too", create, req(map[string]string{"alexa-skill-credentials:managed": "true", "team": "a"}, key), false},
+		{"no tags", create, req(nil, key), false},
+		{"other key", create, req(map[string]string{"alexa-skill-credentials:managed": "true"}, "arn:aws:kms:us-east-1:123456789012:key/other"), false},
+		{"no key", create, req(map[string]string{"alexa-skill-credentials:managed": "true"}, ""), false},
+		{"ForAllValues of no tags", Statement{Condition: map[string]map[string][]string{"ForAllValues:StringEquals": {"aws:TagKeys": {"a"}}}}, req(nil, ""), true},
+		{"ForAnyValue", Statement{Condition: map[string]map[string][]string{"ForAnyValue:StringLike": {"aws:TagKeys": {"t*"}}}}, req(map[string]string{"a": "1", "team": "2"}, ""), true},
+		{"ForAnyValue of no tags", Statement{Condition: map[string]map[string][]string{"ForAnyValue:StringLike": {"aws:TagKeys": {"*"}}}}, req(nil, ""), false},
+		{"negated on an absent key", Statement{Condition: map[string]map[string][]string{"StringNotEquals": {managed: {"false"}}}}, req(nil, ""), true},
+		{"IfExists on an absent key", Statement{Condition: map[string]map[string][]string{"ArnEqualsIfExists": {"secretsmanager:KmsKeyArn": {key}}}}, req(nil, ""), true},
+		{"IfExists on a present key", Statement{Condition: map[string]map[string][]string{"ArnEqualsIfExists": {"secretsmanager:KmsKeyArn": {key}}}}, req(nil, "arn:aws:kms:us-east-1:123456789012:key/other"), false},
+		{"Null of an absent key", Statement{Condition: map[string]map[string][]string{"Null": {"secretsmanager:KmsKeyArn": {"true"}}}}, req(nil, ""), true},
+		{"Null of a present key", Statement{Condition: map[string]map[string][]string{"Null": {"secretsmanager:KmsKeyArn": {"true"}}}}, req(nil, key), false},
+	}
+	for _, tt := range tests {
+		holds, notEval := tt.st.conditionsHold(tt.req)
+		if holds != tt.holds || len(notEval) != 0 {
+			t.Errorf("%s: conditions hold = %v (not evaluated %q); want %v", tt.name, holds, notEval, tt.holds)
+		}
+	}
+
+	// Without Complete, an absent key is not evaluated: taken to hold and
+	// reported.
+	holds, notEval := create.conditionsHold(Request{})
+	if !holds || len(notEval) != 3 {
+		t.Errorf("conditions on an unknown request = %v, not evaluated %q; want true and all three reported", holds, notEval)
+	}
+	for _, op := range []string{"ForEachValue:StringEquals", "NumericLessThan", "DateGreaterThan"} {
+		st := Statement{Condition: map[string]map[string][]string{op: {"k": {"1"}}}}
+		if holds, notEval := st.conditionsHold(Request{Context: map[string]string{"k": "1"}}); !holds || len(notEval) != 1 || !strings.Contains(notEval[0], "operator not supported") {
+			t.Errorf("%s = %v, %q; want taken to hold and reported unsupported", op, holds, notEval)
+		}
+	}
+	st := Statement{Condition: map[string]map[string][]string{"StringEquals": {"aws:TagKeys": {"a"}}}}
+	if _, notEval := st.conditionsHold(Request{Sets: map[string][]string{"aws:TagKeys": {"a", "b"}}}); len(notEval) != 1 || !strings.Contains(notEval[0], "multivalued") {
+		t.Errorf("StringEquals on a multivalued key: not evaluated %q; want it reported", notEval)
 	}
 }

@@ -34,8 +34,9 @@ type Server struct {
 	URL string
 	cmd *exec.Cmd
 
-	rotationMu  sync.Mutex
-	rotationARN string
+	rotationMu sync.Mutex
+	roleARN    string
+	functions  map[string]string // name → ARN
 }
 
 // Start runs moto_server on a free loopback port and waits until it answers.

@@ -60,21 +60,32 @@ func (s *Server) rotate(ctx context.Context, secretID, token string, immediately
 	return nil
 }
 
-// rotationFunction creates (once per server) the IAM role and the function
-// moto requires before it accepts a rotation.
+// rotationFunction registers (once per server) the function moto requires
+// before it accepts a rotation.
 func (s *Server) rotationFunction(ctx context.Context) (string, error) {
+	return s.RegisterFunction(ctx, RotationFunctionName)
+}
+
+// RegisterFunction registers a placeholder function named name in moto's
+// Lambda API, with the IAM role moto requires (both once per server), and
+// returns its ARN, which moto then accepts as a secret's rotation function.
+// A test that must name the stack's function registers the stack's name.
+func (s *Server) RegisterFunction(ctx context.Context, name string) (string, error) {
 	s.rotationMu.Lock()
 	defer s.rotationMu.Unlock()
-	if s.rotationARN != "" {
-		return s.rotationARN, nil
+	if arn := s.functions[name]; arn != "" {
+		return arn, nil
 	}
 	cfg := s.Config()
-	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
-		RoleName:                 aws.String("skill-credentials-rotation-test"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-	})
-	if err != nil {
-		return "", fmt.Errorf("create rotation role in moto: %w", err)
+	if s.roleARN == "" {
+		role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName:                 aws.String("skill-credentials-rotation-test"),
+			AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		})
+		if err != nil {
+			return "", fmt.Errorf("create rotation role in moto: %w", err)
+		}
+		s.roleARN = aws.ToString(role.Role.Arn)
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -84,19 +95,23 @@ func (s *Server) rotationFunction(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fn, err := lambda.NewFromConfig(cfg).CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName:  aws.String(RotationFunctionName),
-		Role:          role.Role.Arn,
+		FunctionName:  aws.String(name),
+		Role:          aws.String(s.roleARN),
 		Runtime:       lambdatypes.RuntimeProvidedal2023,
 		Handler:       aws.String("bootstrap"),
 		Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
 		Code:          &lambdatypes.FunctionCode{ZipFile: buf.Bytes()},
 	})
 	if err != nil {
-		return "", fmt.Errorf("create rotation function in moto: %w", err)
+		return "", fmt.Errorf("create function %s in moto: %w", name, err)
 	}
-	s.rotationARN = aws.ToString(fn.FunctionArn)
-	if s.rotationARN == "" {
+	arn := aws.ToString(fn.FunctionArn)
+	if arn == "" {
 		return "", errors.New("moto returned no function ARN")
 	}
-	return s.rotationARN, nil
+	if s.functions == nil {
+		s.functions = map[string]string{}
+	}
+	s.functions[name] = arn
+	return arn, nil
 }

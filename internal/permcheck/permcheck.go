@@ -21,6 +21,7 @@ package permcheck
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -49,8 +50,12 @@ type Stack struct {
 	KeyARN            string            `json:"keyArn"`
 	Secrets           map[string]string `json:"secrets"` // name → ARN
 	Function          Principal         `json:"function"`
-	Readers           []Principal       `json:"readers"`
-	RawKeyPolicy      json.RawMessage   `json:"keyPolicy"`
+	// DiscoveryFunction is the function role of the same stack with
+	// skillDiscovery "vendor": Function's policies and the policy that lets
+	// it create, tag and schedule the rotation of skill secrets.
+	DiscoveryFunction Principal       `json:"discoveryFunction"`
+	Readers           []Principal     `json:"readers"`
+	RawKeyPolicy      json.RawMessage `json:"keyPolicy"`
 
 	// KeyPolicy is the key policy of KeyARN, parsed.
 	KeyPolicy *iampolicy.Policy `json:"-"`
@@ -86,7 +91,7 @@ func Load(path string) (*Stack, error) {
 	if s.KeyPolicy, err = iampolicy.Parse("key policy", s.RawKeyPolicy); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, p := range append([]*Principal{&s.Function}, ptrs(s.Readers)...) {
+	for _, p := range append([]*Principal{&s.Function, &s.DiscoveryFunction}, ptrs(s.Readers)...) {
 		for _, rp := range p.RawPolicies {
 			parsed, err := iampolicy.Parse(rp.Name, rp.Document)
 			if err != nil {
@@ -95,8 +100,8 @@ func Load(path string) (*Stack, error) {
 			p.Policies = append(p.Policies, parsed)
 		}
 	}
-	if s.Function.RoleARN == "" || len(s.Function.Policies) == 0 || s.KeyARN == "" {
-		return nil, fmt.Errorf("%s: no function role, policies or key", path)
+	if s.Function.RoleARN == "" || len(s.Function.Policies) == 0 || len(s.DiscoveryFunction.Policies) == 0 || s.KeyARN == "" {
+		return nil, fmt.Errorf("%s: no function role, policies (with and without discovery) or key", path)
 	}
 	return &s, nil
 }
@@ -114,7 +119,12 @@ type Permission struct {
 	Action   string            // e.g. secretsmanager:GetSecretValue
 	Resource string            // an ARN in the file's account, or "*"
 	Context  map[string]string // condition keys the request carries
-	Why      string            // how the call leads to it, for messages
+	// Sets are its multivalued condition keys (aws:TagKeys); Complete the
+	// keys known to be absent when not in Context or Sets (see
+	// iampolicy.Request).
+	Sets     map[string][]string
+	Complete []string
+	Why      string // how the call leads to it, for messages
 }
 
 func (p Permission) String() string { return p.Action + " on " + p.Resource }
@@ -153,7 +163,6 @@ var secretOps = map[string][]string{
 	"DescribeSecret":           nil,
 	"UpdateSecretVersionStage": nil,
 	"ListSecretVersionIds":     nil,
-	"TagResource":              nil,
 	"UntagResource":            nil,
 	"CancelRotateSecret":       nil,
 	"DeleteSecret":             nil,
@@ -229,25 +238,60 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 		case "CreateSecret":
 			// TagResource too when tags are given; a customer managed key
 			// needs GenerateDataKey and Decrypt ("Permissions for the KMS
-			// key"). Every key the function names stands for the stack's:
-			// it is the only key the stack gives the function.
+			// key"). The request's tags and key are condition keys:
+			// aws:RequestTag/…, aws:TagKeys and secretsmanager:KmsKeyArn,
+			// "the key ARN of the KMS key in the request" (Service
+			// Authorization Reference, "Actions, resources, and condition
+			// keys for AWS Secrets Manager").
 			arn := s.SecretARN(one("Name"))
-			add(action, arn, "")
+			tags := tagContext(c)
+			create := tags
+			create.Action, create.Resource = action, arn
+			create.Context = maps.Clone(tags.Context)
+			key, known := s.keyARN(one("KmsKeyId"))
+			switch {
+			case !known: // an alias: the key condition is not evaluated
+			case key == "": // no key: secretsmanager:KmsKeyArn is absent
+				create.Complete = slices.Concat(tags.Complete, []string{"secretsmanager:KmsKeyArn"})
+			default:
+				create.Context["secretsmanager:KmsKeyArn"] = key
+			}
+			out = append(out, create)
 			if len(c.Params["Tags"]) > 0 {
-				add("secretsmanager:TagResource", arn, "CreateSecret with Tags")
+				tags.Action, tags.Resource, tags.Why = "secretsmanager:TagResource", arn, "CreateSecret with Tags"
+				out = append(out, tags)
 			}
 			if one("KmsKeyId") != "" {
-				secretKMS(arn, s.KeyARN, []string{"kms:GenerateDataKey", "kms:Decrypt"})
+				if key == "" {
+					key = s.KeyARN // an alias stands for the stack's key
+				}
+				secretKMS(arn, key, []string{"kms:GenerateDataKey", "kms:Decrypt"})
 			}
 			return out, nil
+		case "TagResource":
+			id := one("SecretId")
+			if id == "" {
+				return nil, fmt.Errorf("%s: no SecretId", c)
+			}
+			tags := tagContext(c)
+			tags.Action, tags.Resource = action, s.SecretARN(id)
+			return append(out, tags), nil
 		case "RotateSecret":
 			// "You also need lambda:InvokeFunction permissions on the
-			// rotation function." The stack's only function is the sync
-			// function, which is also the rotation function.
-			arn := s.SecretARN(one("SecretId"))
-			add(action, arn, "")
-			if one("RotationLambdaARN") != "" {
-				add("lambda:InvokeFunction", s.Function.FunctionARN, "RotateSecret with RotationLambdaARN")
+			// rotation function": the function the request names, which is
+			// also the condition key secretsmanager:RotationLambdaARN.
+			id := one("SecretId")
+			if id == "" {
+				return nil, fmt.Errorf("%s: no SecretId", c)
+			}
+			rotate := Permission{Action: action, Resource: s.SecretARN(id), Context: map[string]string{}, Complete: []string{"secretsmanager:RotationLambdaARN"}}
+			fn := one("RotationLambdaARN")
+			if fn != "" {
+				rotate.Context["secretsmanager:RotationLambdaARN"] = fn
+			}
+			out = append(out, rotate)
+			if fn != "" {
+				add("lambda:InvokeFunction", fn, "RotateSecret with RotationLambdaARN")
 			}
 			return out, nil
 		}
@@ -257,6 +301,34 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%s: permcheck has no rule for %s; add the permissions the API reference lists for it to permcheck.Required", c, action)
+}
+
+// tagContext is a permission whose condition keys are the call's tags:
+// aws:RequestTag/<key> for each, aws:TagKeys for all, and no other
+// aws:RequestTag/… or aws:TagKeys (the recorder keeps every tag of the
+// request).
+func tagContext(c awsrecord.Call) Permission {
+	p := Permission{Context: map[string]string{}, Sets: map[string][]string{}, Complete: []string{"aws:RequestTag/*", "aws:TagKeys"}}
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
+		p.Context["aws:RequestTag/"+k] = c.Tags[k]
+		p.Sets["aws:TagKeys"] = append(p.Sets["aws:TagKeys"], k)
+	}
+	return p
+}
+
+// keyARN returns the ARN of the KMS key a request names by ARN or key id
+// ("" for none); known is false for an alias, which cannot be resolved
+// offline.
+func (s *Stack) keyARN(id string) (arn string, known bool) {
+	switch {
+	case id == "":
+		return "", true
+	case strings.HasPrefix(id, "alias/") || strings.Contains(id, ":alias/"):
+		return "", false
+	case strings.HasPrefix(id, "arn:"):
+		return id, true
+	}
+	return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", s.Partition, s.Region, s.Account, id), true
 }
 
 func first(s []string) string {
@@ -281,7 +353,7 @@ type Verdict struct {
 
 // Authorize decides p for the role roleARN with its identity policies.
 func (s *Stack) Authorize(p Permission, roleARN string, identity []*iampolicy.Policy) Verdict {
-	req := iampolicy.Request{Action: p.Action, Resource: p.Resource, Principal: roleARN, Context: p.Context}
+	req := iampolicy.Request{Action: p.Action, Resource: p.Resource, Principal: roleARN, Context: p.Context, Sets: p.Sets, Complete: p.Complete}
 	v := Verdict{Permission: p}
 	id := iampolicy.Evaluate(req, identity...)
 	v.NotEvaluated = id.NotEvaluated

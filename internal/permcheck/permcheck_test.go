@@ -1,6 +1,7 @@
 package permcheck
 
 import (
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,7 +81,9 @@ func TestRequired(t *testing.T) {
 		{"create", call("CreateSecret", "Name", skill, "KmsKeyId", "alias/x", "Tags", "team"), []string{"secretsmanager:CreateSecret on " + arn, "secretsmanager:TagResource on " + arn, "kms:GenerateDataKey on " + s.KeyARN, "kms:Decrypt on " + s.KeyARN}},
 		{"create with the managed key", call("CreateSecret", "Name", skill), []string{"secretsmanager:CreateSecret on " + arn}},
 		{"kms directly", awsrecord.Call{Service: "kms", Operation: "Decrypt", Params: map[string][]string{"KeyId": {"k"}}}, []string{"kms:Decrypt on " + s.KeyARN}},
-		{"rotate", call("RotateSecret", "SecretId", skill, "RotationLambdaARN", "arn:aws:lambda:us-east-1:123456789012:function:f"), []string{"secretsmanager:RotateSecret on " + arn, "lambda:InvokeFunction on " + s.Function.FunctionARN}},
+		{"rotate", call("RotateSecret", "SecretId", skill, "RotationLambdaARN", "arn:aws:lambda:us-east-1:123456789012:function:f"), []string{"secretsmanager:RotateSecret on " + arn, "lambda:InvokeFunction on arn:aws:lambda:us-east-1:123456789012:function:f"}},
+		{"tag", call("TagResource", "SecretId", skill, "Tags", "team"), []string{"secretsmanager:TagResource on " + arn}},
+		{"create with a key ARN", call("CreateSecret", "Name", skill, "KmsKeyId", "arn:aws:kms:us-east-1:123456789012:key/other"), []string{"secretsmanager:CreateSecret on " + arn, "kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key/other", "kms:Decrypt on arn:aws:kms:us-east-1:123456789012:key/other"}},
 	}
 	for _, tt := range tests {
 		perms, err := s.Required(tt.c)
@@ -283,6 +286,127 @@ func TestReaders(t *testing.T) {
 			}
 			if tt.want != "" && !strings.Contains(joined, tt.want) {
 				t.Errorf("CheckReader = %q; want a problem containing %q", joined, tt.want)
+			}
+		})
+	}
+}
+
+// creationCalls are the calls of a discovery run that creates a skill's
+// secret, as the recorder notes them: CreateSecret with the managed tag and
+// the stack's key, and RotateSecret with the stack's function.
+func creationCalls(s *Stack) []awsrecord.Call {
+	name := s.SkillSecretPrefix + OtherSkillID
+	create := call("CreateSecret", "Name", name, "KmsKeyId", s.KeyARN, "Tags", managedTag)
+	create.Tags = map[string]string{managedTag: "true"}
+	return []awsrecord.Call{
+		create,
+		call("RotateSecret", "SecretId", name, "RotationLambdaARN", s.DiscoveryFunction.FunctionARN),
+	}
+}
+
+const managedTag = "alexa-skill-credentials:managed"
+
+// TestCheckCreationCalls checks the calls that create a skill secret
+// against the function role with and without discovery, and each IAM
+// condition of the creation policy against a call that breaks it.
+func TestCheckCreationCalls(t *testing.T) {
+	s := load(t)
+	calls := creationCalls(s)
+	r := s.Check(calls, s.DiscoveryFunction)
+	if r.Failed() {
+		t.Fatalf("discovery function: denied %q, errors %q; want none", r.Denied, r.Errors)
+	}
+	for _, ne := range r.NotEvaluated {
+		if strings.Contains(ne, "CreateSkillSecretsPolicy") {
+			t.Errorf("a condition of the creation policy was not evaluated: %s", ne)
+		}
+	}
+	var used []string
+	for g, n := range r.Used {
+		if n > 0 {
+			used = append(used, g.Statement+" "+g.Action)
+		}
+	}
+	slices.Sort(used)
+	want := []string{"CreateManagedSkillSecrets secretsmanager:CreateSecret", "InvokeSelfAsRotationFunction lambda:InvokeFunction", "ScheduleRotationOfSkillSecrets secretsmanager:RotateSecret", "TagManagedSkillSecrets secretsmanager:TagResource", "UseKeyThroughSecretsManager kms:Decrypt", "UseKeyThroughSecretsManager kms:GenerateDataKey"}
+	if !slices.Equal(used, want) {
+		t.Errorf("grants used = %q; want %q", used, want)
+	}
+	if r := s.CheckFunction(calls); len(r.Denied) == 0 || !strings.Contains(strings.Join(r.Denied, "\n"), "needs secretsmanager:CreateSecret on ") {
+		t.Errorf("function without discovery: denied %q; want CreateSecret denied", r.Denied)
+	}
+
+	name := s.SkillSecretPrefix + OtherSkillID
+	arn := s.SecretARN(name)
+	create := func(key string, tags map[string]string) awsrecord.Call {
+		c := call("CreateSecret", "Name", name, "KmsKeyId", key)
+		c.Tags = tags
+		c.Params["Tags"] = append(c.Params["Tags"], slices.Sorted(maps.Keys(tags))...)
+		return c
+	}
+	managed := map[string]string{managedTag: "true"}
+	tests := []struct {
+		name string
+		c    awsrecord.Call
+		want string // a denial containing it
+	}{
+		{"tag false", create(s.KeyARN, map[string]string{managedTag: "false"}), "needs secretsmanager:CreateSecret on " + arn},
+		{"no tag", create(s.KeyARN, nil), "needs secretsmanager:CreateSecret on " + arn},
+		{"another tag", create(s.KeyARN, map[string]string{managedTag: "true", "team": "a"}), "needs secretsmanager:TagResource on " + arn + " (CreateSecret with Tags)"},
+		{"another key", create("arn:aws:kms:us-east-1:123456789012:key/other", managed), "needs secretsmanager:CreateSecret on " + arn},
+		{"the default key", create("", managed), "needs secretsmanager:CreateSecret on " + arn},
+		{"outside the prefix", create(s.KeyARN, managed), ""},
+		{"another rotation function", call("RotateSecret", "SecretId", name, "RotationLambdaARN", "arn:aws:lambda:us-east-1:123456789012:function:other"), "needs secretsmanager:RotateSecret on " + arn},
+		{"tagging another tag", func() awsrecord.Call {
+			c := call("TagResource", "SecretId", name, "Tags", "team")
+			c.Tags = map[string]string{"team": "a"}
+			return c
+		}(), "needs secretsmanager:TagResource on " + arn},
+	}
+	tests[5].c.Params["Name"] = []string{"other-app/" + OtherSkillID}
+	tests[5].want = "needs secretsmanager:CreateSecret on " + s.SecretARN("other-app/"+OtherSkillID)
+	for _, tt := range tests {
+		r := s.Check([]awsrecord.Call{tt.c}, s.DiscoveryFunction)
+		if !strings.Contains(strings.Join(r.Denied, "\n"), tt.want) {
+			t.Errorf("%s: %s: denied %q; want a denial containing %q", tt.name, tt.c, r.Denied, tt.want)
+		}
+	}
+
+	// A key named by alias cannot be resolved offline: the key condition is
+	// reported as not evaluated rather than guessed.
+	r = s.Check([]awsrecord.Call{create("alias/skills", managed)}, s.DiscoveryFunction)
+	if r.Failed() || !strings.Contains(strings.Join(r.NotEvaluated, "\n"), "secretsmanager:KmsKeyArn") {
+		t.Errorf("CreateSecret with an alias: denied %q, not evaluated %q; want allowed with the key condition not evaluated", r.Denied, r.NotEvaluated)
+	}
+}
+
+// TestCheckFailsWithoutCreationStatement removes each statement of the
+// creation policy and checks the check then fails, naming the call and the
+// permission the statement gave.
+func TestCheckFailsWithoutCreationStatement(t *testing.T) {
+	s := load(t)
+	tests := []struct{ sid, want string }{
+		{"CreateManagedSkillSecrets", "call secretsmanager:CreateSecret Name=" + s.SkillSecretPrefix + OtherSkillID + " KmsKeyId=" + s.KeyARN + " Tags=" + managedTag + " needs secretsmanager:CreateSecret on " + s.SecretARN(s.SkillSecretPrefix+OtherSkillID) + ": implicitly denied by the role's identity policies (no statement allows it)"},
+		{"TagManagedSkillSecrets", "needs secretsmanager:TagResource on " + s.SecretARN(s.SkillSecretPrefix+OtherSkillID) + " (CreateSecret with Tags): implicitly denied"},
+		{"ScheduleRotationOfSkillSecrets", "call secretsmanager:RotateSecret SecretId=" + s.SkillSecretPrefix + OtherSkillID + " RotationLambdaARN=" + s.DiscoveryFunction.FunctionARN + " needs secretsmanager:RotateSecret on "},
+		{"InvokeSelfAsRotationFunction", "needs lambda:InvokeFunction on " + s.DiscoveryFunction.FunctionARN + " (RotateSecret with RotationLambdaARN): implicitly denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sid, func(t *testing.T) {
+			var g Grant
+			for _, pol := range s.DiscoveryFunction.Policies {
+				for i, st := range pol.Statement {
+					if st.ID(i) == tt.sid {
+						g = Grant{Policy: pol.Name, Statement: tt.sid}
+					}
+				}
+			}
+			if g.Policy == "" {
+				t.Fatalf("no statement %s in the discovery function's policies", tt.sid)
+			}
+			r := s.Check(creationCalls(s), s.DiscoveryFunction.Without(g))
+			if len(r.Denied) != 1 || !strings.Contains(r.Denied[0], tt.want) {
+				t.Errorf("without %s: denied %q; want one denial containing %q", tt.sid, r.Denied, tt.want)
 			}
 		})
 	}
