@@ -39,15 +39,9 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
 
 	api := moto.SecretsManager()
-	mustCreate := func(name, value string) string {
-		out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(out.ARN)
-	}
+	mustCreate := secretCreator(ctx, t, api)
 	// By ARN, as the stack passes it.
-	lwaARN := mustCreate(lwaName, fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
+	lwaARN := mustCreate(lwaName, lwaValue)
 	var skills []string
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("amzn1.ask.skill.%08d-2222-4222-8222-222222222222", i)
@@ -218,14 +212,8 @@ func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := moto.SecretsManager()
-	mustCreate := func(name, value string) string {
-		out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(out.ARN)
-	}
-	lwaARN := mustCreate(lwaName, fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh))
+	mustCreate := secretCreator(ctx, t, api)
+	lwaARN := mustCreate(lwaName, lwaValue)
 	id := func(i int) string { return fmt.Sprintf("amzn1.ask.skill.%08d-5555-4555-8555-555555555555", i) }
 	existing, found, noCreds, declared := id(1), id(2), id(3), id(4)
 	mustCreate(prefix+existing, fmt.Sprintf(`{"skillId":%q}`, existing))
@@ -329,5 +317,21 @@ func TestInvokedFunctionARN(t *testing.T) {
 	}
 	if got := invokedFunctionARN(context.Background()); got != "" {
 		t.Errorf("invokedFunctionARN outside Lambda = %q; want empty", got)
+	}
+}
+
+// lwaValue is the end-to-end tests' LWA secret, for the fake's client.
+var lwaValue = fmt.Sprintf(`{"clientId":"amzn1.application-oa2-client.e2e","clientSecret":%q,"refreshToken":%q}`, lwaSecret, refresh)
+
+// secretCreator returns a function that creates a secret in api and returns
+// its ARN, failing the test on error.
+func secretCreator(ctx context.Context, t *testing.T, api *secretsmanager.Client) func(name, value string) string {
+	return func(name, value string) string {
+		t.Helper()
+		out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ARN)
 	}
 }
