@@ -131,8 +131,8 @@ func (p *paced) wait(ctx context.Context, op string) error {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return err
 		}
-		return fmt.Errorf("not sent: no slot of the %s quota (%g requests a second, paced at %g) before the deadline less the %s reserve (%v): %w",
-			g, p.quotas[g], p.quotas[g]*PaceShare, p.reserve, err, ErrNoTimeLeft)
+		return fmt.Errorf("no slot of the %s quota (%g requests a second, paced at %g) before the deadline less the %s reserve: %w",
+			g, p.quotas[g], p.quotas[g]*PaceShare, p.reserve, ErrNoTimeLeft)
 	}
 	return nil
 }
@@ -149,14 +149,22 @@ func call[In, Out any](ctx context.Context, p *paced, op string, f func(context.
 		defer cancel()
 	}
 	if err := p.wait(ctx, op); err != nil {
-		return zero, &smithy.OperationError{ServiceID: secretsmanager.ServiceID, OperationName: op, Err: err}
+		return zero, &smithy.OperationError{ServiceID: secretsmanager.ServiceID, OperationName: op, Err: fmt.Errorf("not sent: %w", err)}
 	}
+	cr := &callRetryer{p: p, op: op, deadline: deadline.Add(-p.reserve), hasDeadline: hasDeadline}
 	bound := func(o *secretsmanager.Options) {
 		if r, ok := o.Retryer.(aws.RetryerV2); ok {
-			o.Retryer = &callRetryer{RetryerV2: r, p: p, op: op, deadline: deadline.Add(-p.reserve), hasDeadline: hasDeadline}
+			cr.RetryerV2 = r
+			o.Retryer = cr
 		}
 	}
-	return f(ctx, in, append(optFns[:len(optFns):len(optFns)], bound)...)
+	out, err := f(ctx, in, append(optFns[:len(optFns):len(optFns)], bound)...)
+	if err != nil && ctx.Err() != nil && cr.last != nil && !errors.Is(err, ErrNoTimeLeft) {
+		// An attempt in flight when the deadline came: the SDK reports only
+		// "canceled"; say what the attempts before it were answered.
+		err = fmt.Errorf("%w; cut after %d attempts, the one before answered %v: %w", err, cr.attempts, cr.last, ErrNoTimeLeft)
+	}
+	return out, err
 }
 
 // callRetryer is the client's retryer for one call: unlimited attempts
@@ -171,6 +179,7 @@ type callRetryer struct {
 	deadline    time.Time
 	hasDeadline bool
 	attempts    int
+	last        error // the last attempt's error, from RetryDelay
 }
 
 func (r *callRetryer) MaxAttempts() int {
@@ -181,11 +190,12 @@ func (r *callRetryer) MaxAttempts() int {
 }
 
 // GetAttemptToken waits for a slot of the call's quota group before each
-// retry (call waited for the first attempt's).
+// retry (call waited for the first attempt's). When none comes in time, the
+// error is the last attempt's, with why it was not retried.
 func (r *callRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
 	if r.attempts++; r.attempts > 1 {
 		if err := r.p.wait(ctx, r.op); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w; not retried after %d attempts: %w", r.last, r.attempts-1, err)
 		}
 	}
 	return r.RetryerV2.GetAttemptToken(ctx)
@@ -196,6 +206,7 @@ func (r *callRetryer) GetAttemptToken(ctx context.Context) (func(error) error, e
 // instead of sleeping until the context ends and reporting only
 // "canceled").
 func (r *callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	r.last = err
 	d, derr := r.RetryerV2.RetryDelay(attempt, err)
 	if derr != nil {
 		return d, derr

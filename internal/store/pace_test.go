@@ -169,7 +169,7 @@ func TestThrottledUntilTheDeadline(t *testing.T) {
 		}
 		return false
 	})
-	name := "deadline/" + t.Name()
+	name := fmt.Sprintf("deadline/%s/%d", t.Name(), time.Now().UnixNano()) // a new secret on each -count
 	if _, err := moto.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String("{}")}); err != nil {
 		t.Fatal(err)
 	}
