@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // requestTimeout bounds one HTTP request to LWA or SMAPI.
@@ -52,7 +51,7 @@ func setup(ctx context.Context, logger *slog.Logger) (*credsync.Syncer, error) {
 		return nil, err
 	}
 	return &credsync.Syncer{
-		Store:        store.New(secretsmanager.NewFromConfig(awsCfg)),
+		Store:        store.NewFromConfig(awsCfg, store.Options{}),
 		Client:       client,
 		Tokens:       tokens,
 		LWASecretID:  cfg.LWASecretID,

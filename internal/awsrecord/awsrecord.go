@@ -9,6 +9,10 @@
 // still forwarded and recorded, with an empty Operation, so a check over the
 // calls can refuse it rather than miss it.
 //
+// It can also stand in for a request quota (SetThrottle): a request the
+// hook refuses is not forwarded, and is answered as Secrets Manager answers a
+// throttled request, which moto never does.
+//
 // Secret values never reach a Call: only the parameters that name resources
 // (ResourceParams) and the request's tags are kept, never SecretString,
 // SecretBinary or a response's values.
@@ -17,6 +21,7 @@ package awsrecord
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,8 +90,9 @@ type Recorder struct {
 	ln    net.Listener
 	proxy *httputil.ReverseProxy
 
-	mu    sync.Mutex
-	calls []Call
+	mu       sync.Mutex
+	calls    []Call
+	throttle func(Call) bool
 }
 
 // Start listens on a free loopback port and forwards every request to
@@ -147,6 +153,25 @@ func (r *Recorder) Close() { _ = r.srv.Close() }
 // find names in; bodies are forwarded whole either way.
 const maxBody = 1 << 20
 
+// SetThrottle makes the recorder answer every request for which fn returns
+// true itself, as Secrets Manager answers a request beyond its quota: HTTP
+// 400, Content-Type application/x-amz-json-1.1, an x-amzn-RequestId, and the
+// body {"__type":"ThrottlingException","message":"Rate exceeded"} (Secrets
+// Manager's CommonErrors: ThrottlingException, HTTP status code 400,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html;
+// the quotas: https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html).
+// Such a call is recorded with Status 400 and ErrorCode ThrottlingException.
+// fn is called once per request, from the request's goroutine; nil forwards
+// everything.
+func (r *Recorder) SetThrottle(fn func(Call) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.throttle = fn
+}
+
+// ThrottlingBody is what Secrets Manager answers a throttled request with.
+const ThrottlingBody = `{"__type":"ThrottlingException","message":"Rate exceeded"}`
+
 // ServeHTTP records req and forwards it. The call is recorded before the
 // answer goes back (ModifyResponse, or the error handler when moto cannot
 // be reached), so that a caller that has its answer finds its call in Calls.
@@ -158,6 +183,18 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	call := parseRequest(req, body)
+	r.mu.Lock()
+	throttle := r.throttle
+	r.mu.Unlock()
+	if throttle != nil && throttle(call) {
+		call.Status, call.ErrorCode = http.StatusBadRequest, "ThrottlingException"
+		r.record(call)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("x-amzn-RequestId", requestID())
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, ThrottlingBody)
+		return
+	}
 	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), callKey{}, &call)))
 }
 
@@ -188,6 +225,15 @@ func (r *Recorder) proxyError(w http.ResponseWriter, req *http.Request, err erro
 	call.Status = http.StatusBadGateway
 	r.record(*call)
 	http.Error(w, "awsrecord: "+err.Error(), http.StatusBadGateway)
+}
+
+// requestID returns a random UUID, the shape of AWS's request ids.
+func requestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func (r *Recorder) record(c Call) {

@@ -2,6 +2,7 @@ package awsrecord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,8 +10,11 @@ import (
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 )
 
 const secretValue = "RECORDER-MUST-NOT-KEEP-THIS"
@@ -111,5 +115,38 @@ func TestEnv(t *testing.T) {
 	want := "AWS_REGION=us-east-1 AWS_ENDPOINT_URL_X=y AWS_ENDPOINT_URL=" + r.URL()
 	if strings.Join(got, " ") != want {
 		t.Errorf("Env = %v; want %s", got, want)
+	}
+}
+
+// TestThrottle: a request the hook refuses is not forwarded and is answered
+// as Secrets Manager answers a throttled one, which the SDK reads as a
+// throttling error with its request id; the others still reach moto.
+func TestThrottle(t *testing.T) {
+	ctx := context.Background()
+	moto := motoserver.StartT(t)
+	rec := StartT(t, moto.URL)
+	rec.SetThrottle(func(c Call) bool { return c.Operation == "GetSecretValue" })
+	cfg := moto.Config()
+	cfg.BaseEndpoint = aws.String(rec.URL())
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("throttle/one"), SecretString: aws.String("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("throttle/one")})
+	var api smithy.APIError
+	var resp *awshttp.ResponseError
+	if !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" || api.ErrorMessage() != "Rate exceeded" {
+		t.Fatalf("GetSecretValue err = %v; want ThrottlingException: Rate exceeded", err)
+	}
+	if !errors.As(err, &resp) || resp.HTTPStatusCode() != http.StatusBadRequest || len(resp.ServiceRequestID()) != 36 {
+		t.Fatalf("GetSecretValue err = %v; want HTTP 400 with a request id", err)
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) != aws.TrueTernary {
+		t.Errorf("the SDK does not classify %v as throttling", err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 2 || calls[1].String() != "secretsmanager:GetSecretValue SecretId=throttle/one (answered 400 ThrottlingException)" {
+		t.Errorf("calls = %v; want the create, then the throttled read", calls)
 	}
 }

@@ -1,5 +1,6 @@
 // Package storetest is an in-memory implementation of store.API, for
-// benchmarks that should measure the sync, not a Secrets Manager server.
+// benchmarks that should measure the sync, not a Secrets Manager server,
+// with Secrets Manager's request quotas enforced when asked (SetQuotas).
 // Functional tests use moto's server instead.
 package storetest
 
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -25,11 +27,41 @@ type Mem struct {
 	tags     map[string][]types.Tag
 	rotation map[string]bool
 	calls    map[string]int
+	quota    *Quota
 }
 
 // NewMem returns an empty store.
 func NewMem() *Mem {
 	return &Mem{current: map[string]string{}, version: map[string]int{}, tags: map[string][]types.Tag{}, rotation: map[string]bool{}, calls: map[string]int{}}
+}
+
+// SetQuotas makes m refuse, as Secrets Manager does, the calls beyond q
+// (see Quota and ThrottlingError). Call it before m is used.
+func (m *Mem) SetQuotas(q store.Quotas) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.quota = NewQuota(q)
+}
+
+// Throttled returns how many calls of each operation were refused for their
+// quota.
+func (m *Mem) Throttled() map[string]int {
+	m.mu.Lock()
+	q := m.quota
+	m.mu.Unlock()
+	if q == nil {
+		return map[string]int{}
+	}
+	return q.Throttled()
+}
+
+// admitLocked counts a call of op and refuses it when its quota is used up.
+func (m *Mem) admitLocked(op string) error {
+	m.calls[op]++
+	if m.quota != nil && !m.quota.Allow(op) {
+		return ThrottlingError(op)
+	}
+	return nil
 }
 
 // Calls returns how many calls of each operation were made since the last
@@ -46,7 +78,9 @@ func (m *Mem) Calls() map[string]int {
 func (m *Mem) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["CreateSecret"]++
+	if err := m.admitLocked("CreateSecret"); err != nil {
+		return nil, err
+	}
 	name := aws.ToString(in.Name)
 	if _, ok := m.current[name]; ok {
 		return nil, &types.ResourceExistsException{Message: aws.String("The operation failed because the secret " + name + " already exists.")}
@@ -62,7 +96,9 @@ func (m *Mem) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInp
 func (m *Mem) RotateSecret(_ context.Context, in *secretsmanager.RotateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["RotateSecret"]++
+	if err := m.admitLocked("RotateSecret"); err != nil {
+		return nil, err
+	}
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
@@ -90,7 +126,9 @@ func (m *Mem) Versions(name string) int {
 func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["ListSecrets"]++
+	if err := m.admitLocked("ListSecrets"); err != nil {
+		return nil, err
+	}
 	names, next := m.pageLocked(in.Filters, in.NextToken, in.MaxResults, 100)
 	out := &secretsmanager.ListSecretsOutput{NextToken: next}
 	for _, n := range names {
@@ -105,7 +143,9 @@ func (m *Mem) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput
 func (m *Mem) BatchGetSecretValue(_ context.Context, in *secretsmanager.BatchGetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["BatchGetSecretValue"]++
+	if err := m.admitLocked("BatchGetSecretValue"); err != nil {
+		return nil, err
+	}
 	out := &secretsmanager.BatchGetSecretValueOutput{}
 	names := in.SecretIdList
 	if len(names) == 0 {
@@ -156,7 +196,9 @@ func (m *Mem) pageLocked(filters []types.Filter, token *string, maxResults *int3
 func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["GetSecretValue"]++
+	if err := m.admitLocked("GetSecretValue"); err != nil {
+		return nil, err
+	}
 	name := aws.ToString(in.SecretId)
 	v, ok := m.current[name]
 	if !ok {
@@ -169,7 +211,9 @@ func (m *Mem) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValu
 func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["PutSecretValue"]++
+	if err := m.admitLocked("PutSecretValue"); err != nil {
+		return nil, err
+	}
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
@@ -184,7 +228,9 @@ func (m *Mem) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValu
 func (m *Mem) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls["DescribeSecret"]++
+	if err := m.admitLocked("DescribeSecret"); err != nil {
+		return nil, err
+	}
 	name := aws.ToString(in.SecretId)
 	if _, ok := m.current[name]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
