@@ -90,7 +90,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	fake.RotateRefreshToken(rotatedRT) // LWA hands out a new refresh token: the function saves it
 	// SYNC_CONCURRENCY reaches the running syncer: with answers taking
 	// 500 ms, the three fetches overlap as far as it allows (the run's
-	// pacer starts them at most 1/InitialRate apart; the default of 8 would
+	// pacer sets no rate before broad throttling; the default of 8 would
 	// have all three in flight).
 	fake.SetLatency(500 * time.Millisecond)
 	first := invoke(`{}`)

@@ -1,6 +1,7 @@
 package credsync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -116,6 +117,72 @@ func BenchmarkSync1000(b *testing.B) {
 	}
 }
 
+// BenchmarkPacing puts the SMAPI pacing's figures side by side, against the
+// fake SMAPI answering after 50 ms with SMAPI's documented 25 requests a
+// second per skill enforced, at the default concurrency of 8, Secrets
+// Manager in memory:
+//
+//   - unthrottled/skills=N: a run of N skills against the ideal
+//     N × 50 ms / 8 (x-ideal; the target is at most 1.15 for 200 skills);
+//   - sporadic/skills=N: one skill in forty answers 429 (Retry-After: 1)
+//     once, against the same run without (x-none; the target is at most
+//     1.2), with the 429s and whether throttling was found broad (it must
+//     not be: broad-throttling 0, rate-cuts 0).
+//
+// BenchmarkThrottled has the runs under a global SMAPI limit. Run: make bench
+func BenchmarkPacing(b *testing.B) {
+	const latency, conc = 50 * time.Millisecond, 8
+	world := func(b *testing.B, skills int) (*smapitest.Server, *Syncer, *bytes.Buffer) {
+		fake, mem, s := benchWorld(b, latency, conc)
+		fake.SetSkillRateLimit(smapitest.SkillRateLimit, smapitest.SkillRateLimit)
+		for i := range skills {
+			mem.Create("bench/"+benchSkill(i), `{"skillId":"`+benchSkill(i)+`"}`)
+			fake.SetSkill(benchSkill(i), "client-"+benchSkill(i), fmt.Sprintf("secret-%d", i))
+		}
+		var logs bytes.Buffer
+		s.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		return fake, s, &logs
+	}
+	run := func(b *testing.B, s *Syncer, skills int) time.Duration {
+		start := time.Now()
+		sum, err := s.Run(context.Background(), Request{})
+		if err != nil || sum.Skills != skills || sum.Failed != 0 {
+			b.Fatalf("sync: %v, %+v", err, sum)
+		}
+		return time.Since(start)
+	}
+	for _, skills := range []int{200, 2000} {
+		b.Run(fmt.Sprintf("unthrottled/skills=%d", skills), func(b *testing.B) {
+			_, s, _ := world(b, skills)
+			wall := measure(b, skills, func() { run(b, s, skills) })
+			ideal := time.Duration(skills) * latency / conc
+			b.ReportMetric(ideal.Seconds(), "ideal-s")
+			b.ReportMetric(float64(wall)/float64(ideal), "x-ideal")
+		})
+	}
+	for _, skills := range []int{1000, 2000} {
+		b.Run(fmt.Sprintf("sporadic/skills=%d", skills), func(b *testing.B) {
+			for range b.N {
+				fake, s, logs := world(b, skills)
+				none := run(b, s, skills)
+				for i := 0; i < skills; i += 40 {
+					fake.Script(benchSkill(i), smapitest.Throttled("1"))
+				}
+				fake.ResetLog()
+				logs.Reset()
+				wall := run(b, s, skills)
+				p := pacing(b, logs)
+				b.ReportMetric(none.Seconds(), "wall-none-s")
+				b.ReportMetric(wall.Seconds(), "wall-s")
+				b.ReportMetric(float64(wall)/float64(none), "x-none")
+				b.ReportMetric(float64(fake.Throttled()), "429s")
+				b.ReportMetric(map[bool]float64{true: 1}[p["broad_throttling"] == true], "broad-throttling")
+				b.ReportMetric(p["rate_cuts"].(float64), "rate-cuts")
+			}
+		})
+	}
+}
+
 // BenchmarkDiscover2000 is a vendor-discovery run over 2,000 skills, each
 // listed in two stages (4,000 entries, 80 pages of 50), at the default
 // concurrency of 8 with SMAPI answering after 50 ms. "first" starts with no
@@ -168,8 +235,9 @@ func BenchmarkDiscover2000(b *testing.B) {
 }
 
 // BenchmarkThrottled syncs 100 and 300 skills at concurrency 16 against the
-// fake SMAPI limited to 5 and to 20 requests a second (a token bucket holding
-// a second's worth; 429 with Retry-After: 1 when empty), answering after
+// fake SMAPI limited to 5 and to 20 requests a second for all skills
+// together (a token bucket holding a second's worth; 429 with Retry-After: 1
+// when empty) beside the documented 25 a second per skill, answering after
 // 50 ms, over loopback, with the Secrets Manager side in memory. It reports
 // the skills synced, the wall time against N/R, the share of SMAPI calls
 // answered 429, and the Secrets Manager calls of the run and of a second,
@@ -182,6 +250,7 @@ func BenchmarkThrottled(b *testing.B) {
 				for range b.N {
 					fake := smapitest.New()
 					w := newThrottledWorld(b, fake, smapi.NewHTTPClient(10*time.Second), rate, skills, 16, 50*time.Millisecond)
+					fake.SetSkillRateLimit(smapitest.SkillRateLimit, smapitest.SkillRateLimit)
 					if os.Getenv("BENCH_PACING") == "off" {
 						w.syncer.NewPacer = func() *smapi.Pacer { return nil }
 					}

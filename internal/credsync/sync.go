@@ -173,8 +173,8 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	// One pacer for the run: a 429 slows every worker, and discovery, not
-	// just its own call.
+	// One pacer for the run, shared with discovery: a 429 holds its own
+	// skill, broad throttling slows every worker.
 	newPacer := s.NewPacer
 	if newPacer == nil {
 		newPacer = smapi.NewPacer
@@ -338,7 +338,9 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			set(s.syncOne(ctx, fetchCtx, client, j))
+			// A skill waiting out its own 429 gives its place to another.
+			held := smapi.WhileHeld(fetchCtx, func() { <-sem }, func() { sem <- struct{}{} })
+			set(s.syncOne(ctx, held, client, j))
 		}()
 	}
 	seen := map[string]bool{}
@@ -454,12 +456,15 @@ func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, j 
 	return res
 }
 
-// logPacing logs what the run's pacer saw: SMAPI requests, 429 answers,
-// rate cuts and the rate it ended at.
+// logPacing logs what the run's pacer saw: SMAPI requests, 429 answers and
+// the skills they were for, whether throttling was broad, rate cuts and the
+// rate it ended at (0: no rate applied).
 func (s *Syncer) logPacing(ctx context.Context, st smapi.PacerStats) {
 	s.Logger.LogAttrs(ctx, slog.LevelInfo, "smapi pacing",
 		slog.Int("requests", st.Requests),
 		slog.Int("throttled", st.Throttled),
+		slog.Int("throttled_skills", st.ThrottledKeys),
+		slog.Bool("broad_throttling", st.Broad),
 		slog.Int("rate_cuts", st.Cuts),
 		slog.Float64("rate_per_second", math.Round(st.Rate*10)/10))
 }

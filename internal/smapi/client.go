@@ -111,7 +111,7 @@ func (c *Client) GetSkillCredentials(ctx context.Context, skillID string) (*Skil
 	}
 	u := c.BaseURL.JoinPath("v1", "skills", url.PathEscape(skillID), "credentials")
 	var creds SkillCredentials
-	reqID, attempts, err := c.get(ctx, u.String(), func(contentType string, body []byte) string {
+	reqID, attempts, err := c.get(ctx, skillID, u.String(), func(contentType string, body []byte) string {
 		var reason string
 		creds.ClientID, creds.ClientSecret, reason = DecodeCredentials(contentType, body)
 		return reason
@@ -124,11 +124,12 @@ func (c *Client) GetSkillCredentials(ctx context.Context, skillID string) (*Skil
 }
 
 // get is the one request path of every SMAPI operation: a GET of u, retried
-// as Retrier says (and so paced and bounded alike), whose 2xx body decode
-// checks. decode returns why the body cannot be used, or "". get returns the
-// X-Amzn-RequestId of the answer used and the attempts made.
-func (c *Client) get(ctx context.Context, u string, decode func(contentType string, body []byte) (reason string)) (requestID string, attempts int, err error) {
-	attempts, err = c.Retrier.Do(ctx, func(ctx context.Context) error {
+// as Retrier says (and so paced and bounded alike; key is what a 429 holds
+// back, see Pacer), whose 2xx body decode checks. decode returns why the body
+// cannot be used, or "". get returns the X-Amzn-RequestId of the answer used
+// and the attempts made.
+func (c *Client) get(ctx context.Context, key, u string, decode func(contentType string, body []byte) (reason string)) (requestID string, attempts int, err error) {
+	attempts, err = c.Retrier.DoKey(ctx, key, func(ctx context.Context) error {
 		var err error
 		requestID, err = c.getOnce(ctx, u, decode)
 		return err

@@ -5,11 +5,11 @@ import "github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alex
 // The HTTP plumbing shared with package skillmessaging lives in
 // internal/alexahttp (a module of its own on Go 1.24, so that skillmessaging's
 // users get none of the sync's dependencies). These names keep it part of
-// this package's API for the sync's code.
+// this package's API for the sync's code. The retry policy is the sync's own
+// (retry.go): its pacer is keyed by skill.
 type (
 	APIError      = alexahttp.APIError
 	ResponseError = alexahttp.ResponseError
-	Retrier       = alexahttp.Retrier
 )
 
 const (
@@ -25,7 +25,6 @@ var (
 
 	CheckResponse          = alexahttp.CheckResponse
 	ClientCredentialsToken = alexahttp.ClientCredentialsToken
-	DefaultRetrier         = alexahttp.DefaultRetrier
 	DescribeAnswer         = alexahttp.DescribeAnswer
 	LWAError               = alexahttp.LWAError
 	NewHTTPClient          = alexahttp.NewHTTPClient

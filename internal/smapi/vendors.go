@@ -61,7 +61,7 @@ func ValidateVendorID(id string) error {
 func (c *Client) ListVendors(ctx context.Context) ([]Vendor, error) {
 	const op = "list vendors"
 	var vendors []Vendor
-	_, attempts, err := c.get(ctx, c.BaseURL.JoinPath("v1", "vendors").String(), func(contentType string, body []byte) string {
+	_, attempts, err := c.get(ctx, "vendors", c.BaseURL.JoinPath("v1", "vendors").String(), func(contentType string, body []byte) string {
 		var v struct {
 			Vendors []vendorEntry `json:"vendors"`
 		}
@@ -129,7 +129,7 @@ func (c *Client) ListSkills(ctx context.Context, vendorID string) (*SkillList, e
 		u := c.BaseURL.JoinPath("v1", "skills")
 		u.RawQuery = q.Encode()
 		var page skillPage
-		reqID, attempts, err := c.get(ctx, u.String(), page.decode)
+		reqID, attempts, err := c.get(ctx, "skills of vendor "+vendorID, u.String(), page.decode)
 		list.Attempts += attempts
 		if err != nil {
 			return list, &CallError{Op: op, VendorID: vendorID, Attempts: list.Attempts, Err: err}

@@ -137,6 +137,8 @@ type Server struct {
 	faults        map[string][]Fault
 	latency       time.Duration
 	limit         *bucket
+	skillLimit    *bucket            // the per-skill limit's shape, see SetSkillRateLimit
+	skillBuckets  map[string]*bucket // each skill's own bucket under it
 	inFlight      int
 	maxInFlight   int
 	log           []Request
@@ -256,6 +258,43 @@ func (s *Server) SetRateLimit(perSecond float64, burst int) {
 	if perSecond > 0 {
 		s.limit = &bucket{rate: perSecond, burst: float64(max(burst, 1)), tokens: float64(max(burst, 1)), at: time.Now()}
 	}
+}
+
+// SkillRateLimit is the Skill Credentials API's documented limit: "429 Too
+// many requests: Returned when the client has made more calls than the
+// allowed limit. Limit is 25 tps per skill."
+// (https://developer.amazon.com/en-US/docs/alexa/smapi/skill-credentials-api.html;
+// ../shared/docs/seed-skill-credentials-api.txt).
+const SkillRateLimit = 25
+
+// SetSkillRateLimit makes SMAPI's credentials endpoint allow perSecond
+// requests a second with bursts of burst for each skill on its own (a token
+// bucket per skill, starting full), beside the shared limit of SetRateLimit:
+// a request over its skill's limit gets 429 with Retry-After: 1.
+// SetSkillRateLimit(SkillRateLimit, SkillRateLimit) models the documented
+// limit. A rate of 0 removes it.
+func (s *Server) SetSkillRateLimit(perSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skillLimit, s.skillBuckets = nil, nil
+	if perSecond > 0 {
+		s.skillLimit = &bucket{rate: perSecond, burst: float64(max(burst, 1))}
+		s.skillBuckets = map[string]*bucket{}
+	}
+}
+
+// skillLimited takes a token of skillID's own bucket and reports whether
+// there was none. The caller holds s.mu.
+func (s *Server) skillLimited(skillID string, now time.Time) bool {
+	if s.skillLimit == nil {
+		return false
+	}
+	b := s.skillBuckets[skillID]
+	if b == nil {
+		b = &bucket{rate: s.skillLimit.rate, burst: s.skillLimit.burst, tokens: s.skillLimit.burst, at: now}
+		s.skillBuckets[skillID] = b
+	}
+	return !b.take(now)
 }
 
 // bucket is a token bucket; the caller holds Server.mu.
@@ -474,7 +513,8 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	fault, faulted := nextFault(s.faults, skillID)
 	latency := s.latency
 	creds, known := s.skills[skillID]
-	limited := s.limit != nil && !s.limit.take(time.Now())
+	now := time.Now()
+	limited := s.skillLimited(skillID, now) || s.limit != nil && !s.limit.take(now)
 	s.mu.Unlock()
 
 	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
@@ -510,7 +550,7 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // admit waits the answer's latency, then answers as SMAPI does a request
-// over the shared rate limit (429, Retry-After: 1) or without a valid token
+// over the shared or the skill's rate limit (429, Retry-After: 1) or without a valid token
 // (401); it reports whether the request goes on to its own answer.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, i int, delay time.Duration, limited, authorized bool) bool {
 	if !wait(r.Context(), delay) {
