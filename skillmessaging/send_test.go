@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
@@ -35,10 +35,16 @@ func TestSend(t *testing.T) {
 			e.fake.ExpireTokens()
 			e.fake.ResetLog() // ...that Amazon no longer takes
 		}, status: http.StatusAccepted, messaging: 2, grants: 1},
-		{name: "403 twice", setup: func(t *testing.T, e *env) {
+		{name: "403 with a token just granted: no new token", setup: func(t *testing.T, e *env) {
+			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
+			e.fake.ScriptMessages(f)
+		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 1, grants: 1},
+		{name: "403 twice with a cached token: one new token", setup: func(t *testing.T, e *env) {
+			send(t, e)
+			e.fake.ResetLog()
 			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
 			e.fake.ScriptMessages(f, f)
-		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 2},
+		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 1},
 		{name: "404 unknown user", user: "amzn1.ask.account.NOBODY", want: ErrUnknownUser, status: http.StatusNotFound, messaging: 1, grants: 1},
 		{name: "429 with Retry-After then OK", setup: func(t *testing.T, e *env) {
 			e.fake.ScriptMessages(skillmessagingtest.Throttled("3"))

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
 )
 
 // Pacer spaces out the requests of a whole run, shared by all its workers,
@@ -198,4 +196,4 @@ func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // sleepTimer is the timer wait the retrier uses too.
-var sleepTimer = alexahttp.SleepTimer
+var sleepTimer = SleepTimer

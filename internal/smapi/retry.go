@@ -1,4 +1,4 @@
-package alexahttp
+package smapi
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -38,13 +36,13 @@ type Retrier struct {
 	// all calls until its Retry-After. With a Pacer and a context deadline,
 	// a 429 does not count against MaxAttempts: a call is throttled until
 	// it is answered or runs out of time. The sync's is *smapi.Pacer.
-	Pacer Pacer
+	Pacer pacer
 }
 
-// Pacer spaces out the requests of a whole run (see Retrier.Pacer): Wait
+// pacer spaces out the requests of a whole run (see Retrier.Pacer; *Pacer): Wait
 // before each attempt, then Throttled for a 429 sent at sent, or Answered
 // for any other answer of the service.
-type Pacer interface {
+type pacer interface {
 	Wait(ctx context.Context) error
 	Throttled(sent time.Time, retryAfter time.Duration)
 	Answered()
@@ -55,10 +53,6 @@ type Pacer interface {
 func DefaultRetrier() Retrier {
 	return Retrier{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}
 }
-
-// ErrNoTimeToRetry is wrapped around the last error when the next attempt
-// would not finish before the context's deadline.
-var ErrNoTimeToRetry = errors.New("no time left before the deadline to retry")
 
 // Do calls fn until it succeeds, fails with an error that is not retryable,
 // runs out of attempts, or runs out of time. It returns how many attempts it
@@ -179,38 +173,3 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	return SleepTimer(ctx, d)
 }
 
-// ParseRetryAfter reads a Retry-After header as delay-seconds or an HTTP
-// date relative to now. It returns zero for an absent, malformed, negative or
-// past value, and for one more than a day away.
-const maxRetryAfter = 24 * time.Hour
-
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 || secs > int64(maxRetryAfter/time.Second) {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		if d := at.Sub(now); d > 0 && d <= maxRetryAfter {
-			return d
-		}
-	}
-	return 0
-}
-
-// SleepTimer waits d on a timer, or until ctx is done and returns its error.
-func SleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
