@@ -172,4 +172,3 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	}
 	return SleepTimer(ctx, d)
 }
-
