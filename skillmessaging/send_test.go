@@ -275,3 +275,34 @@ func TestMessageURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLWARefusalInSend: a Send whose token LWA refuses says so in this
+// library's words (not the credential sync's advice about its LWA secret),
+// with the LWA attempts on the *Error and no "attempts: 0" for the API it
+// never reached.
+func TestLWARefusalInSend(t *testing.T) {
+	e := newEnv(t)
+	creds := StaticCredentials(Credentials{ClientID: "amzn1.application-oa2-client.test", ClientSecret: Secret("wrong-" + never)})
+	s, err := NewSender(creds, e.skillID, e.options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Send(context.Background(), e.fake.Endpoint(), e.user, Message{})
+	var api *Error
+	if !errors.Is(err, ErrCredentialsRefused) || !errors.As(err, &api) || api.Service != ServiceLWA || api.Attempts != 1 || api.RequestID == "" {
+		t.Fatalf("Send = %#v; want LWA's invalid_client after 1 grant request", err)
+	}
+	text := err.Error()
+	assertClean(t, text)
+	for _, bad := range []string{"refreshToken", "LWA secret", "attempts: 0"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("Send = %q; it says %q", text, bad)
+		}
+	}
+	if !strings.Contains(text, "credential sync has not run") || !strings.Contains(text, "(attempts: 1)") {
+		t.Errorf("Send = %q; want the library's hint and the attempt count", text)
+	}
+	if res == nil || res.Attempts != 0 || e.fake.MessageRequests() != 0 {
+		t.Fatalf("Send result = %+v, %d messaging requests; want none", res, e.fake.MessageRequests())
+	}
+}
