@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/loopback"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -33,52 +33,84 @@ type Server struct {
 	// URL is http://127.0.0.1:port, the value for AWS_ENDPOINT_URL.
 	URL string
 	cmd *exec.Cmd
+	// done is closed when the process has exited, exitErr then set.
+	done    chan struct{}
+	exitErr error
 
 	rotationMu sync.Mutex
 	roleARN    string
 	functions  map[string]string // name → ARN
 }
 
-// Start runs moto_server on a free loopback port and waits until it answers.
+// Start runs moto_server on a loopback port and waits until it answers.
+//
+// The port is never let go between choosing it and moto serving it: Start
+// listens on 127.0.0.1:0 itself and hands the listening socket to moto as
+// its file descriptor 3. moto's server is werkzeug's run_simple, which
+// serves an inherited socket when WERKZEUG_RUN_MAIN is "true" and
+// WERKZEUG_SERVER_FD names it (the way its own reloader passes the socket
+// to the child it restarts; werkzeug/serving.py, run_simple). So no other
+// process can take the port first, as it could if the port were only
+// looked up free and closed.
 func Start(ctx context.Context) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, errors.New(InstallHint)
 	}
-	port, err := loopback.FreePort()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	sock, err := l.(*net.TCPListener).File()
+	l.Close() // sock is a duplicate: the port stays bound through it
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	s.cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
+	s.cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true",
+		"WERKZEUG_RUN_MAIN=true", "WERKZEUG_SERVER_FD=3")
+	s.cmd.ExtraFiles = []*os.File{sock} // fd 3 in the child
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
+	err = s.cmd.Start()
+	// The child has its own copy now. Closing ours means that if moto dies,
+	// connections are refused instead of waiting in our listen queue.
+	sock.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.done)
+	}()
 
+	// The socket listens already: a request waits in its queue until moto
+	// serves it, so this answers as soon as moto is up.
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := http.Get(s.URL + "/moto-api/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/", nil)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			go func() { <-exited }()
-			s.cmd.WaitDelay = time.Second
-			return s, nil
 		}
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("moto_server exited before it answered: %v", err)
-		case <-ctx.Done():
-			_ = s.cmd.Process.Kill()
-			return nil, fmt.Errorf("moto_server did not answer on %s: %w", s.URL, ctx.Err())
-		case <-tick.C:
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("moto_server did not answer on %s: %w", s.URL, err)
 		}
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("moto_server exited before it answered: %v", s.exitErr)
 	}
 }
 
@@ -94,10 +126,12 @@ func StartT(t testing.TB) *Server {
 	return s
 }
 
-// Stop kills the server.
+// Stop kills the server and waits until it has exited, so its port is
+// free when Stop returns.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
 	}
 }
 

@@ -1,0 +1,51 @@
+package motoserver
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// TestStartServesTheSocketItKeeps: moto answers on the port Start chose, and
+// that port was never free for another process to take (Start hands its own
+// listening socket to moto).
+func TestStartServesTheSocketItKeeps(t *testing.T) {
+	s := StartT(t)
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := net.Listen("tcp", u.Host); err == nil {
+		l.Close()
+		t.Fatalf("net.Listen(%s) succeeded while moto runs: the port is not held", u.Host)
+	}
+	resp, err := http.Get(s.URL + "/moto-api/")
+	if err != nil {
+		t.Fatalf("GET /moto-api/: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /moto-api/ = %d; want 200", resp.StatusCode)
+	}
+	sm := s.SecretsManager()
+	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("motoserver-test"), SecretString: aws.String("{}")}); err != nil {
+		t.Fatalf("CreateSecret through %s: %v", s.URL, err)
+	}
+}
+
+// TestStopFreesThePort: after Stop nothing serves the port any more.
+func TestStopFreesThePort(t *testing.T) {
+	s, err := Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if _, err := http.Get(s.URL + "/moto-api/"); err == nil {
+		t.Fatalf("moto still answers on %s after Stop", s.URL)
+	}
+}
