@@ -7,8 +7,8 @@ export CGO_ENABLED ?= 0
 
 RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # Modules of their own beside the root module (README "Development"): the
-# library skill developers import, and the plumbing it shares with the sync.
-SUBMODULES = internal/alexahttp skillmessaging
+# library skill developers import (its plumbing is inside it, skillmessaging/internal).
+SUBMODULES = skillmessaging
 
 .PHONY: test test-go demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
 
@@ -39,13 +39,13 @@ bench: check-moto bootstrap
 ## mutants, test efficacy and mutator coverage. Slow (about 20 minutes on two
 ## cores), so not part of make test; the figures are in README "Development".
 ## internal/store/storetest (the benchmark's in-memory Secrets Manager) is a
-## test double, left out. A package that is a module of its own (skillmessaging)
-## is mutated from its own directory.
-MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging
+## test double, left out. A package of a module of its own (skillmessaging and
+## skillmessaging/internal/alexahttp) is mutated from that module's directory.
+MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging skillmessaging/internal/alexahttp
 mutation: check-moto
 	@gr=$$($(GO) tool -n gremlins) || exit 1; summary=""; for p in $(MUTATION_PKGS); do \
 	  echo "== $$p"; \
-	  if [ -f $$p/go.mod ]; then dir=$$p; target=.; else dir=.; target=./$$p; fi; \
+	  dir=.; target=./$$p; for m in $(SUBMODULES); do case $$p in $$m) dir=$$m; target=.;; $$m/*) dir=$$m; target=./$${p#$$m/};; esac; done; \
 	  out=$$(cd $$dir && GOFLAGS="$$GOFLAGS -count=1" $$gr unleash --output-statuses lt --timeout-coefficient 5 --exclude-files 'storetest/' $$target 2>&1); \
 	  eff=$$(echo "$$out" | sed -n 's/^Test efficacy: //p'); cov=$$(echo "$$out" | sed -n 's/^Mutator coverage: //p'); \
 	  if [ -z "$$eff" ]; then echo "$$out"; else echo "$$out" | grep -E 'LIVED|TIMED OUT|Killed:|Timed out:'; fi; \

@@ -3,8 +3,7 @@ module github.com/alexa-skill-credentials/alexa-skill-credentials
 go 1.26.8
 
 require (
-	github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp v0.1.0
-	github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.1.0
+	github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.2.0
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0
 	github.com/aws/aws-lambda-go v1.55.1
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -88,9 +87,6 @@ tool (
 	honnef.co/go/tools/cmd/staticcheck
 )
 
-// The modules of this repository that the product uses, at their source here
-// (see README "Development": one repository, three modules).
-replace (
-	github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp => ./internal/alexahttp
-	github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => ./skillmessaging
-)
+// The library, a module of its own, at its source here (see README
+// "Development": one repository, two modules).
+replace github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => ./skillmessaging

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -206,7 +206,7 @@ func (r *CredentialsCache) secretName(skillID string) (string, error) {
 }
 
 func validateSkillID(id string) error {
-	if alexahttp.ValidateSkillID(id) == nil {
+	if alexahttp.ValidSkillID(id) {
 		return nil
 	}
 	return fmt.Errorf("%w %q: want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>", ErrInvalidSkillID, clip(id, 80))
@@ -323,15 +323,5 @@ func decodeSecret(value string) (c Credentials, reason string, kind error) {
 	return Credentials{SkillID: *v.SkillID, ClientID: *v.ClientID, ClientSecret: Secret(*v.ClientSecret)}, "", nil
 }
 
-// clip keeps a caller-provided string printable and short in an error.
-func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) > n {
-		cut := n
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
+// clip keeps a string printable and short in an error.
+func clip(s string, n int) string { return alexahttp.Clip(s, n) }

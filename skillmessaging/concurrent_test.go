@@ -1,48 +1,50 @@
-//go:build go1.25
-
-// testing/synctest.Test is Go 1.25; the module declares Go 1.24, so these
-// tests build only with a newer toolchain (as every CI run here has).
-
 package skillmessaging
+
+// These tests run on the module's own Go 1.24 (no testing/synctest, no
+// sync.WaitGroup.Go): a gate holds the one secret read until every caller
+// has started. A caller that started then either waits on the read or grant
+// in flight or finds its result; either way it makes no request of its own,
+// which is what the tests count. Nothing sleeps.
 
 import (
 	"context"
 	"net/http"
 	"sync"
 	"testing"
-	"testing/synctest"
 )
 
-// TestConcurrentCallersShareOneGrant runs 32 callers of a fresh token source
-// in a synctest bubble: the first holds the credentials read until every
-// other caller is waiting, so the test knows, without sleeping, that they all
-// asked at once. They share one secret read and one LWA grant.
+// TestConcurrentCallersShareOneGrant runs 32 callers of a fresh token
+// source: the credentials read is held until every caller has started. They
+// share one secret read and one LWA grant.
 func TestConcurrentCallersShareOneGrant(t *testing.T) {
-	e := newEnv(t) // the fake LWA, outside the bubble
-	synctest.Test(t, func(t *testing.T) {
+	e := newEnv(t)
+	{
 		mem := newMemSM()
 		mem.put(e.prefix+e.skillID, skillValue(e.skillID, "amzn1.application-oa2-client.test", e.secret))
 		sm := &countingSM{api: mem, gate: make(chan struct{})}
-		// No idle connections: their goroutines would outlive the bubble.
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 		ts, err := NewTokenSource(NewCredentialsCache(sm, e.prefix), e.skillID, WithTokenURL(e.fake.TokenURL()), WithHTTPClient(client))
 		if err != nil {
 			t.Fatal(err)
 		}
 		const n = 32
-		var wg sync.WaitGroup
+		var wg, started sync.WaitGroup
 		tokens := make([]string, n)
 		errs := make([]error, n)
+		wg.Add(n)
+		started.Add(n)
 		for i := range n {
-			wg.Go(func() {
+			go func() {
+				defer wg.Done()
+				started.Done()
 				tok, err := ts.TokenContext(context.Background())
 				if err == nil {
 					tokens[i] = tok.AccessToken
 				}
 				errs[i] = err
-			})
+			}()
 		}
-		synctest.Wait() // one caller on the gate, the others on the grant in progress
+		started.Wait() // every caller has started; the first is on the gate
 		close(sm.gate)
 		wg.Wait()
 		for i := range n {
@@ -53,17 +55,16 @@ func TestConcurrentCallersShareOneGrant(t *testing.T) {
 		if got := sm.calls.Load(); got != 1 {
 			t.Errorf("%d concurrent callers read the secret %d times; want 1", n, got)
 		}
-	})
+	}
 	if got := e.fake.TokenRequests(); got != 1 {
 		t.Fatalf("32 concurrent callers made %d LWA grants; want 1", got)
 	}
 }
 
-// TestCacheConcurrentLoadsOnce runs in a synctest bubble over the in-memory
-// Secrets Manager, so the test knows, without sleeping, that every reader is
-// waiting before the one load may finish.
+// TestCacheConcurrentLoadsOnce: 64 readers over the in-memory Secrets
+// Manager, the one load held until every reader has started.
 func TestCacheConcurrentLoadsOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	{
 		skill := newSkillID()
 		mem := newMemSM()
 		mem.put("concurrent/"+skill, skillValue(skill, "client-1", "secret-"+never))
@@ -71,12 +72,18 @@ func TestCacheConcurrentLoadsOnce(t *testing.T) {
 		r := NewCredentialsCache(sm, "concurrent/")
 
 		const n = 64
-		var done sync.WaitGroup
+		var done, started sync.WaitGroup
 		errs := make([]error, n)
+		done.Add(n)
+		started.Add(n)
 		for i := range n {
-			done.Go(func() { _, errs[i] = r.Credentials(context.Background(), skill) })
+			go func() {
+				defer done.Done()
+				started.Done()
+				_, errs[i] = r.Credentials(context.Background(), skill)
+			}()
 		}
-		synctest.Wait() // every reader is blocked: on the gate or on the load in flight
+		started.Wait() // every reader has started; the first is on the gate
 		close(sm.gate)
 		done.Wait()
 		for i, err := range errs {
@@ -87,5 +94,5 @@ func TestCacheConcurrentLoadsOnce(t *testing.T) {
 		if got := sm.calls.Load(); got != 1 {
 			t.Fatalf("%d concurrent readers made %d GetSecretValue calls; want 1", n, got)
 		}
-	})
+	}
 }

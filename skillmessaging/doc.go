@@ -20,13 +20,14 @@
 //   - Sender posts a message to POST /v1/skillmessages/users/{userId} on the
 //     user's regional endpoint, after validating it, retrying throttling
 //     (429, honouring Retry-After) and server errors (5xx) within the
-//     caller's context, and getting a new token once after a 403. The token
-//     is sent only to Amazon's Alexa API hosts (AlexaAPIHosts), a loopback
-//     host, or hosts allowed with WithAllowedHosts.
+//     caller's context, and getting a new token once after a 403 (at most
+//     once a minute). The token is sent only to Amazon's Alexa API hosts, a
+//     loopback host, or hosts allowed with WithAllowedHosts.
 //   - ProactiveEventsSender sends Proactive Events (Alexa notifications) with
 //     the same credentials (scope alexa::proactive_events) to the development
-//     or live stage, checked before sending against Amazon's rules, with the
-//     same host allow-list, retries and errors.
+//     or live stage chosen per call, with one token for both, checked before
+//     sending against Amazon's rules, with the same host allow-list, retries
+//     and errors.
 //
 // In a skill Lambda, built once per container:
 //
@@ -48,9 +49,13 @@
 // *SecretError) for the secret; ErrInvalidSkillID, ErrInvalidUserID,
 // ErrInvalidMessage and ErrInvalidEndpoint for arguments refused before any
 // request; and *Error, with the HTTP status and the X-Amzn-RequestId, for an
-// answer of LWA or the Skill Messaging API, which also matches
-// ErrCredentialsRefused, ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser or
-// ErrThrottled as fits.
+// answer of LWA or an Alexa API (with Amazon's code and the attempts it
+// took), which also matches ErrCredentialsRefused, ErrInvalidMessage,
+// ErrUnauthorized, ErrUnknownUser, ErrThrottled, ErrServerError,
+// ErrNotificationLimit, ErrDuplicateEvent or ErrRetriedDuplicate as fits. A
+// send that got past its argument checks also returns its *SendResult
+// (attempts, last status, request id) with the error. A Retry-After is
+// honoured up to MaxRetryAfter (one minute).
 //
 // # Delivery
 //
@@ -73,19 +78,20 @@
 // The package is a Go module of its own,
 // github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging,
 // on Go 1.24, requiring only the AWS SDK's Secrets Manager client,
-// golang.org/x/oauth2 and golang.org/x/sync (and the repository's
-// internal/alexahttp module, which only this package and the sync can
-// import): requiring it does not raise your go line past 1.24 nor bring the
-// sync's CDK app, Lambda runtime or tools into your module graph. Its version
-// is Version (tag skillmessaging/vX.Y.Z).
+// golang.org/x/oauth2 and golang.org/x/sync: requiring it brings no other
+// module of this repository, does not raise your go line past 1.24, and
+// brings none of the sync's CDK app, Lambda runtime or tools into your module
+// graph. Its version is Version (tag skillmessaging/vX.Y.Z); its changes are
+// in CHANGELOG.md beside this file.
 //
-// It is v0: the API may still change, but only in a minor version (v0.2.0),
-// listed in the repository's README, never in a patch. What will not change
-// within v0: the secret it reads ({"skillId","clientId","clientSecret"},
-// AWSCURRENT), that secrets and tokens never print, the sentinel errors and
-// the fields of Error and SecretError, and that tokens go only to Amazon's
-// Alexa API hosts unless WithAllowedHosts says otherwise.
+// It is v0: the API may still change, but only in a minor version (as
+// v0.2.0 did), listed in CHANGELOG.md, never in a patch. What will not
+// change within v0: the secret it reads ({"skillId","clientId","clientSecret"},
+// AWSCURRENT), that secrets and tokens never print, that the sentinel errors
+// keep their meaning and the fields of Error and SecretError stay, and that
+// tokens go only to Amazon's Alexa API hosts unless WithAllowedHosts says
+// otherwise.
 package skillmessaging
 
 // Version is this module's version.
-const Version = "0.1.0"
+const Version = "0.2.0"

@@ -2,12 +2,11 @@ package skillmessaging
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 )
 
 // The Alexa API endpoints of the three regions. A skill request carries the
@@ -27,10 +26,11 @@ const (
 	EndpointFarEast      = "https://api.fe.amazon.com"
 )
 
-// AlexaAPIHosts are the hosts an access token is sent to without
+// alexaAPIHosts are the hosts an access token is sent to without
 // WithAllowedHosts: Amazon's Alexa API hosts of the three regions, with the
-// two Far East names Amazon's documentation uses.
-var AlexaAPIHosts = []string{"api.amazonalexa.com", "api.eu.amazonalexa.com", "api.fe.amazonalexa.com", "api.fe.amazon.com"}
+// two Far East names Amazon's documentation uses. Unexported: it is a
+// security allow-list no importer may change.
+var alexaAPIHosts = []string{"api.amazonalexa.com", "api.eu.amazonalexa.com", "api.fe.amazonalexa.com", "api.fe.amazon.com"}
 
 // checkEndpoint parses an endpoint an access token is about to be sent to:
 // https on an Alexa API host or on a host of extra, or http(s) on a loopback
@@ -41,11 +41,11 @@ func checkEndpoint(endpoint string, extra []string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEndpoint, err)
 	}
 	host := strings.ToLower(u.Hostname())
-	if isLoopback(host) {
+	if alexahttp.IsLoopback(host) {
 		return u, nil
 	}
 	if u.Scheme == "https" {
-		if (u.Port() == "" || u.Port() == "443") && slices.Contains(AlexaAPIHosts, host) {
+		if (u.Port() == "" || u.Port() == "443") && slices.Contains(alexaAPIHosts, host) {
 			return u, nil
 		}
 		if slices.Contains(extra, strings.ToLower(u.Host)) || (u.Port() == "" && slices.Contains(extra, host)) {
@@ -53,13 +53,5 @@ func checkEndpoint(endpoint string, extra []string) (*url.URL, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w %q: the access token is sent only to Amazon's Alexa API hosts (%s) or a loopback host; allow others with WithAllowedHosts",
-		ErrInvalidEndpoint, clip(endpoint, 120), strings.Join(AlexaAPIHosts, ", "))
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+		ErrInvalidEndpoint, clip(endpoint, 120), strings.Join(alexaAPIHosts, ", "))
 }

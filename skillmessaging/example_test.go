@@ -165,15 +165,15 @@ func ExampleNewProactiveEventsSender() {
 
 	creds := skillmessaging.NewCredentialsCache(sm, "alexa/skill-messaging/")
 	// StageDevelopment while testing; StageLive once the skill is certified.
-	events, err := skillmessaging.NewProactiveEventsSender(creds, skillID, skillmessaging.StageDevelopment,
-		skillmessaging.WithTokenURL(fake.TokenURL()))
+	events, err := skillmessaging.NewProactiveEventsSender(creds, skillID, skillmessaging.WithTokenURL(fake.TokenURL()))
 	if err != nil {
 		log.Fatal(err)
 	}
+	// referenceId: 1 to 100 ASCII letters, digits or '~' (a '-' is refused).
 	now := time.Now()
 	ev := skillmessaging.Event{
 		Timestamp:   now,
-		ReferenceID: "order-42-shipped",
+		ReferenceID: "order42shipped",
 		ExpiryTime:  now.Add(time.Hour),
 		Name:        "AMAZON.OrderStatus.Updated",
 		Payload: map[string]any{
@@ -183,14 +183,14 @@ func ExampleNewProactiveEventsSender() {
 		LocalizedAttributes: []map[string]string{{"locale": "en-US", "sellerName": "Example Store"}},
 		Audience:            skillmessaging.Audience{Type: skillmessaging.Unicast, UserID: userID},
 	}
-	res, err := events.Send(context.Background(), fake.Endpoint(), ev)
+	res, err := events.Send(context.Background(), fake.Endpoint(), skillmessaging.StageDevelopment, ev)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(res.StatusCode, fake.Events()[0].Stage, fake.Events()[0].Audience)
 
 	// The same referenceId again for the same user: Amazon refuses it.
-	_, err = events.Send(context.Background(), fake.Endpoint(), ev)
+	_, err = events.Send(context.Background(), fake.Endpoint(), skillmessaging.StageDevelopment, ev)
 	fmt.Println(errors.Is(err, skillmessaging.ErrDuplicateEvent))
 	// Output:
 	// 202 development Unicast

@@ -3,7 +3,6 @@ module github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging
 go 1.24.0
 
 require (
-	github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp v0.1.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.12
 	github.com/aws/smithy-go v1.28.9
@@ -15,7 +14,3 @@ require (
 	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.12 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.12 // indirect
 )
-
-// The module shares its HTTP plumbing with the credential sync through
-// internal/alexahttp, published from the same repository.
-replace github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp => ../internal/alexahttp

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 )
 
 // Option configures a TokenSource or a Sender when it is built. There is no
@@ -28,9 +28,11 @@ func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n 
 
 // WithAllowedHosts lets the access token also be sent to these https hosts
 // (host or host:port, such as a proxy of yours in front of the Alexa APIs).
-// Without it, the token goes only to Amazon's Alexa API hosts (see
-// AlexaAPIHosts) and to http or https on a loopback host (tests): an endpoint
-// taken from a request that someone else can shape cannot redirect it.
+// Without it, the token goes only to Amazon's Alexa API hosts
+// (api.amazonalexa.com, api.eu.amazonalexa.com, api.fe.amazonalexa.com and
+// api.fe.amazon.com) and to http or https on a loopback host (tests): an
+// endpoint taken from a request that someone else can shape cannot redirect
+// it.
 func WithAllowedHosts(hosts ...string) Option {
 	return func(c *config) {
 		for _, h := range hosts {
@@ -60,6 +62,9 @@ type settings struct {
 	extraHosts []string
 }
 
+// userAgent names the library and its version in every request.
+const userAgent = "skillmessaging-go/" + Version + " (+https://github.com/alexa-skill-credentials)"
+
 func newSettings(opts []Option) (settings, error) {
 	var c config
 	for _, o := range opts {
@@ -75,12 +80,13 @@ func newSettings(opts []Option) (settings, error) {
 		return settings{}, fmt.Errorf("%w: token URL: %w", ErrInvalidEndpoint, err)
 	}
 	if s.client == nil {
-		s.client = alexahttp.NewHTTPClient(requestTimeout)
+		s.client = alexahttp.NewHTTPClient(requestTimeout, userAgent)
 	}
 	s.retrier.MaxAttempts = DefaultMaxAttempts
 	if c.maxAttempts > 0 {
 		s.retrier.MaxAttempts = c.maxAttempts
 	}
+	s.retrier.MaxRetryAfter = MaxRetryAfter
 	s.retrier.Sleep = c.sleep
 	if s.now == nil {
 		s.now = time.Now

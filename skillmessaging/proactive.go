@@ -10,15 +10,23 @@ import (
 
 // The Proactive Events API (Alexa notifications) takes the same skill
 // credentials as Skill Messaging with another scope. Sources for the rules
-// below: Amazon's reference,
-// https://developer.amazon.com/docs/smapi/proactive-events-api-reference.html
-// (endpoints, stages, request body), and Amazon's Python SDK model,
-// alexa/alexa-apis-for-python ask_sdk_model/services/proactive_events
-// (CreateProactiveEventRequest: referenceId of 1 to 100 characters;
-// ProactiveEventsServiceClient: POST /v1/proactiveEvents, with
-// /stages/development for the development stage, scope
-// alexa::proactive_events, answers 202, 400, 403, 409 for a duplicate
-// referenceId of the same customer, 429 and 500).
+// below:
+//   - Amazon's reference,
+//     https://developer.amazon.com/docs/smapi/proactive-events-api-reference.html:
+//     endpoints and stages, the request body, expiryTime at least 5 minutes
+//     after the current time and at most 24 hours after timestamp,
+//     relevantAudience Unicast (payload.user) or Multicast (empty payload),
+//     HTTP 432 for a live skill over its notification limits;
+//   - Amazon's Python SDK model, alexa/alexa-apis-for-python
+//     ask_sdk_model/services/proactive_events: CreateProactiveEventRequest
+//     ("The allowed characters for the referenceId field are alphanumeric
+//     and ~, and the length of the referenceId field must be 1-100
+//     characters", that is ^[A-Za-z0-9~]{1,100}$), RelevantAudienceType
+//     Unicast and Multicast, Error {code (integer), message},
+//     ProactiveEventsServiceClient (POST /v1/proactiveEvents, with
+//     /stages/development for the development stage and the stage chosen per
+//     call, scope alexa::proactive_events, answers 202, 400, 403, 409 for a
+//     duplicate referenceId of the same customer, 429 and 500).
 
 // ProactiveEventsScope is the OAuth scope of a Proactive Events token.
 const ProactiveEventsScope = "alexa::proactive_events"
@@ -35,10 +43,12 @@ const (
 
 // Limits of an event, checked before it is sent.
 const (
-	// MinEventLifetime and MaxEventLifetime bound ExpiryTime after
+	// MinExpiryAfterNow is how soon ExpiryTime may be, after the current
+	// time.
+	MinExpiryAfterNow = 5 * time.Minute
+	// MaxExpiryAfterTimestamp is how late ExpiryTime may be, after
 	// Timestamp.
-	MinEventLifetime = 5 * time.Minute
-	MaxEventLifetime = 24 * time.Hour
+	MaxExpiryAfterTimestamp = 24 * time.Hour
 	// MaxReferenceIDLen is the longest Event.ReferenceID.
 	MaxReferenceIDLen = 100
 )
@@ -65,12 +75,13 @@ type Audience struct {
 type Event struct {
 	// Timestamp is when the event happened; zero means now.
 	Timestamp time.Time
-	// ReferenceID identifies the event on your side: 1 to 100 letters,
-	// digits, '~' or '-'. The API refuses a second event with the same
-	// ReferenceID for the same user (409, ErrDuplicateEvent).
+	// ReferenceID identifies the event on your side: 1 to 100 ASCII
+	// letters, digits or '~' (no '-'). The API refuses a second event with
+	// the same ReferenceID for the same user (409, ErrDuplicateEvent).
 	ReferenceID string
 	// ExpiryTime is when Alexa drops the notification if still pending:
-	// MinEventLifetime to MaxEventLifetime after Timestamp.
+	// required, at least MinExpiryAfterNow after the current time and at
+	// most MaxExpiryAfterTimestamp after Timestamp.
 	ExpiryTime time.Time
 	// Name is the event schema, "AMAZON.<Schema>.<State>" such as
 	// AMAZON.MessageAlert.Activated.
@@ -84,66 +95,68 @@ type Event struct {
 	Audience Audience
 }
 
-// ProactiveEventsSender sends proactive events for one skill to one stage,
-// with tokens of scope alexa::proactive_events. Tokens go only where a
-// Sender's go (AlexaAPIHosts, loopback, WithAllowedHosts); throttling and
-// server errors are retried the same way. It is safe for concurrent use.
+// ProactiveEventsSender sends proactive events for one skill, to the stage
+// chosen per call, with one cache of tokens of scope alexa::proactive_events
+// for both stages. Tokens go only where a Sender's go (Amazon's Alexa API
+// hosts, loopback, WithAllowedHosts); throttling and server errors are
+// retried the same way. It is safe for concurrent use.
 type ProactiveEventsSender struct {
 	skillID string
-	stage   Stage
 	tokens  *TokenSource
 }
 
-// NewProactiveEventsSender returns a sender of skillID's events to stage,
-// with the credentials creds provides.
-func NewProactiveEventsSender(creds CredentialsProvider, skillID string, stage Stage, opts ...Option) (*ProactiveEventsSender, error) {
-	if stage != StageDevelopment && stage != StageLive {
-		return nil, fmt.Errorf("skillmessaging: stage %q, want %q or %q", stage, StageDevelopment, StageLive)
-	}
+// NewProactiveEventsSender returns a sender of skillID's events with the
+// credentials creds provides.
+func NewProactiveEventsSender(creds CredentialsProvider, skillID string, opts ...Option) (*ProactiveEventsSender, error) {
 	ts, err := newTokenSource(creds, skillID, ProactiveEventsScope, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &ProactiveEventsSender{skillID: skillID, stage: stage, tokens: ts}, nil
+	return &ProactiveEventsSender{skillID: skillID, tokens: ts}, nil
 }
 
-// Format implements fmt.Formatter: the skill and stage, never a token or a
-// secret.
+// Format implements fmt.Formatter: the skill, never a token or a secret.
 func (s *ProactiveEventsSender) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "skillmessaging.ProactiveEventsSender{skill: %s, stage: %s}", s.skillID, s.stage)
+	fmt.Fprintf(f, "skillmessaging.ProactiveEventsSender{skill: %s}", s.skillID)
 }
 
-// Send posts ev to endpoint (the Alexa API endpoint of the users' region:
-// EndpointNorthAmerica, EndpointEurope, or https://api.fe.amazonalexa.com).
-// The event is checked first: an error matching ErrInvalidMessage or
-// ErrInvalidEndpoint means nothing was sent. A refusal is an *Error with
-// Service ServiceProactiveEvents (ErrInvalidMessage, ErrUnauthorized,
-// ErrDuplicateEvent, ErrThrottled). A retried POST cannot notify twice: the
-// API refuses the second one with 409, so ErrDuplicateEvent after more than
-// one attempt means an earlier attempt was accepted.
-func (s *ProactiveEventsSender) Send(ctx context.Context, endpoint string, ev Event) (*SendResult, error) {
-	u, err := s.eventsURL(endpoint)
+// Send posts ev to stage (StageDevelopment or StageLive) at endpoint (the
+// Alexa API endpoint of the users' region: EndpointNorthAmerica,
+// EndpointEurope, or https://api.fe.amazonalexa.com). The event is checked
+// first against Amazon's rules (see Event): an error matching
+// ErrInvalidMessage or ErrInvalidEndpoint, with a nil result, means nothing
+// was sent. A refusal is an *Error with Service ServiceProactiveEvents
+// (ErrInvalidMessage, ErrUnauthorized, ErrDuplicateEvent,
+// ErrRetriedDuplicate, ErrNotificationLimit, ErrThrottled, ErrServerError)
+// with the attempts it took. A retried POST cannot notify twice: the API
+// refuses the second one with 409, which matches ErrRetriedDuplicate (the
+// event was most likely sent by the earlier attempt) rather than
+// ErrDuplicateEvent (you sent this referenceId before). A 403 gets a new
+// token at most once a minute (see ErrUnauthorized). Once past the checks,
+// Send returns a non-nil *SendResult also with an error.
+func (s *ProactiveEventsSender) Send(ctx context.Context, endpoint string, stage Stage, ev Event) (*SendResult, error) {
+	op := fmt.Sprintf("send proactive event %q to stage %s for skill %s", clip(ev.ReferenceID, MaxReferenceIDLen), clip(string(stage), 20), s.skillID)
+	u, err := s.eventsURL(endpoint, stage)
 	if err != nil {
-		return nil, fmt.Errorf("send proactive event for skill %s: %w", s.skillID, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	body, err := encodeEvent(ev, s.tokens.set.now())
 	if err != nil {
-		return nil, fmt.Errorf("send proactive event %q for skill %s: %w", clip(ev.ReferenceID, 100), s.skillID, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	res, err := s.tokens.post(ctx, ServiceProactiveEvents, u, body)
-	if err != nil {
-		return nil, publicError(fmt.Errorf("send proactive event %s for skill %s (attempts: %d): %w", ev.ReferenceID, s.skillID, res.Attempts, err))
-	}
-	return res, nil
+	return s.tokens.post(ctx, op, ServiceProactiveEvents, u, body)
 }
 
-func (s *ProactiveEventsSender) eventsURL(endpoint string) (string, error) {
+func (s *ProactiveEventsSender) eventsURL(endpoint string, stage Stage) (string, error) {
+	if stage != StageDevelopment && stage != StageLive {
+		return "", fmt.Errorf("%w: stage %q, want %q or %q", ErrInvalidEndpoint, clip(string(stage), 20), StageDevelopment, StageLive)
+	}
 	base, err := checkEndpoint(endpoint, s.tokens.set.extraHosts)
 	if err != nil {
 		return "", err
 	}
 	u := base.JoinPath("v1", "proactiveEvents")
-	if s.stage == StageDevelopment {
+	if stage == StageDevelopment {
 		u = u.JoinPath("stages", "development")
 	}
 	return u.String(), nil
@@ -157,8 +170,13 @@ func encodeEvent(ev Event, now time.Time) ([]byte, error) {
 	if err := checkReferenceID(ev.ReferenceID); err != nil {
 		return nil, err
 	}
-	if life := ev.ExpiryTime.Sub(ev.Timestamp); life < MinEventLifetime || life > MaxEventLifetime {
-		return nil, fmt.Errorf("%w: expiryTime is %s after timestamp, want %s to %s", ErrInvalidMessage, life.Round(time.Second), MinEventLifetime, MaxEventLifetime)
+	switch {
+	case ev.ExpiryTime.IsZero():
+		return nil, fmt.Errorf("%w: expiryTime is required", ErrInvalidMessage)
+	case ev.ExpiryTime.Sub(now) < MinExpiryAfterNow:
+		return nil, fmt.Errorf("%w: expiryTime %s is less than %s after now (%s)", ErrInvalidMessage, ev.ExpiryTime.UTC().Format(time.RFC3339), MinExpiryAfterNow, now.UTC().Format(time.RFC3339))
+	case ev.ExpiryTime.Sub(ev.Timestamp) > MaxExpiryAfterTimestamp:
+		return nil, fmt.Errorf("%w: expiryTime %s is more than %s after timestamp %s", ErrInvalidMessage, ev.ExpiryTime.UTC().Format(time.RFC3339), MaxExpiryAfterTimestamp, ev.Timestamp.UTC().Format(time.RFC3339))
 	}
 	if parts := strings.Split(ev.Name, "."); len(parts) != 3 || parts[0] != "AMAZON" || parts[1] == "" || parts[2] == "" {
 		return nil, fmt.Errorf("%w: event name %q, want AMAZON.<Schema>.<State>", ErrInvalidMessage, clip(ev.Name, 80))
@@ -210,8 +228,8 @@ func checkReferenceID(id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '~' || c == '-') {
-			return fmt.Errorf("%w: referenceId %q: byte %d is not a letter, digit, '~' or '-'", ErrInvalidMessage, clip(id, 100), i)
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '~') {
+			return fmt.Errorf("%w: referenceId %q: byte %d is not an ASCII letter, digit or '~'", ErrInvalidMessage, clip(id, MaxReferenceIDLen), i)
 		}
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 )
 
 // Limits of a message, checked before it is sent.
@@ -43,15 +43,18 @@ type Message struct {
 	ExpiresAfterSeconds int
 }
 
-// SendResult is the API's acceptance of a message. Acceptance means Alexa
-// queued the message, not that the skill received it.
+// SendResult is what a send did: the API's last answer and how many
+// requests it took. With a nil error it is the acceptance (202) of the
+// message or event, which means Alexa queued it, not that the skill or user
+// received it. With an error it says how far the send got.
 type SendResult struct {
-	// StatusCode is the HTTP status, 202 Accepted.
+	// StatusCode is the HTTP status of the last answer (202 Accepted on
+	// success), or zero if no request got an answer.
 	StatusCode int
-	// RequestID is the X-Amzn-RequestId of the answer.
+	// RequestID is the X-Amzn-RequestId of the last answer.
 	RequestID string
-	// Attempts is how many requests it took (retries and a 403 refresh
-	// included).
+	// Attempts is how many requests went to the API (retries and a retry
+	// with a new token after a 401 or 403 included).
 	Attempts int
 }
 
@@ -93,54 +96,71 @@ func (s *Sender) TokenSource() *TokenSource { return s.tokens }
 // request) to endpoint (the request's context.System.apiEndpoint, or one of
 // the Endpoint constants). Arguments are checked first: errors matching
 // ErrInvalidUserID, ErrInvalidMessage or ErrInvalidEndpoint mean nothing was
-// sent, not even a token request. Throttling (429, honouring Retry-After),
-// server errors (5xx but 501) and lost answers are retried with backoff
-// within ctx (see Sender on duplicates); after a 403 a new token is fetched
-// and the message sent again, once. A refusal is an *Error (see its Is method
-// for ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser, ErrThrottled,
-// ErrCredentialsRefused); failures to read the secret are a *SecretError.
+// sent, not even a token request, and come with a nil result. Throttling
+// (429, honouring a Retry-After of up to MaxRetryAfter), server errors (5xx
+// but 501) and lost answers are retried with backoff within ctx (see Sender
+// on duplicates). After a 401 or 403 with a token that was not just granted,
+// a new token is fetched and the message sent again, once, and at most once
+// a minute. A refusal is an *Error (see its Is method for
+// ErrInvalidMessage, ErrUnauthorized, ErrUnknownUser, ErrThrottled,
+// ErrServerError, ErrCredentialsRefused) with the attempts it took; failures
+// to read the secret are a *SecretError. Once past the argument checks, Send
+// returns a non-nil *SendResult also with an error.
 func (s *Sender) Send(ctx context.Context, endpoint, userID string, msg Message) (*SendResult, error) {
+	op := "send skill message for skill " + s.skillID
 	u, err := s.messageURL(endpoint, userID)
 	if err != nil {
-		return nil, fmt.Errorf("send skill message for skill %s: %w", s.skillID, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	body, err := encodeMessage(msg)
 	if err != nil {
-		return nil, fmt.Errorf("send skill message for skill %s: %w", s.skillID, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	res, err := s.tokens.post(ctx, ServiceSkillMessaging, u, body)
-	if err != nil {
-		return nil, publicError(fmt.Errorf("send skill message for skill %s (attempts: %d): %w", s.skillID, res.Attempts, err))
-	}
-	return res, nil
+	return s.tokens.post(ctx, op, ServiceSkillMessaging, u, body)
 }
 
 // post sends body to u with a token, retrying as the retrier says and once
-// with a new token after a 403. Errors are the module's own, for the
-// retrier; the caller makes them public.
-func (ts *TokenSource) post(ctx context.Context, service, u string, body []byte) (*SendResult, error) {
+// with a new token after a 401 or 403 (see dropRefused). Its error is
+// fail's, for operation op.
+func (ts *TokenSource) post(ctx context.Context, op, service, u string, body []byte) (*SendResult, error) {
 	var res SendResult
+	var c counts
+	uncertain := false // an earlier attempt may have been accepted
 	refreshed := false
 	_, err := ts.set.retrier.Do(ctx, func(ctx context.Context) error {
 		for {
-			tok, err := ts.token(ctx)
+			tok, grants, err := ts.token(ctx)
+			c.lwa += grants
 			if err != nil {
 				return err
 			}
 			res.Attempts++
+			c.api = res.Attempts
 			err = ts.postOnce(ctx, service, u, tok.AccessToken, body, &res)
 			var api *alexahttp.APIError
-			if !refreshed && errors.As(err, &api) && (api.StatusCode == http.StatusForbidden || api.StatusCode == http.StatusUnauthorized) {
-				// Expired or revoked early: get a new token, once.
+			isAnswer := errors.As(err, &api)
+			switch {
+			case err == nil:
+				return nil
+			case isAnswer && api.StatusCode == http.StatusConflict && uncertain:
+				c.retriedDuplicate = true
+			case !isAnswer || api.StatusCode >= 500:
+				// A server error or a lost answer: the service may have
+				// accepted the request anyway.
+				uncertain = true
+			}
+			if isAnswer && (api.StatusCode == http.StatusForbidden || api.StatusCode == http.StatusUnauthorized) &&
+				!refreshed && grants == 0 && ts.dropRefused(tok.AccessToken) {
+				// The cached token may have expired or been revoked early:
+				// get a new one, once.
 				refreshed = true
-				ts.invalidate(tok.AccessToken)
 				continue
 			}
 			return err
 		}
 	})
 	if err != nil {
-		return &res, err
+		return &res, fail(op, c, err)
 	}
 	return &res, nil
 }
@@ -158,10 +178,10 @@ func (ts *TokenSource) postOnce(ctx context.Context, service, u, accessToken str
 		return err
 	}
 	defer resp.Body.Close()
-	b, _ := alexahttp.ReadBody(resp.Body) // only the error message is read from it
+	b, _ := alexahttp.ReadBody(resp.Body) // only the error's code and message are read from it
 	res.StatusCode = resp.StatusCode
 	res.RequestID = alexahttp.RequestIDFromHeader(resp.Header)
-	return alexahttp.CheckResponse(service, resp, b)
+	return alexahttp.CheckResponse(service, resp, b, ts.set.now())
 }
 
 // messageURL validates endpoint and userID and returns the message URL.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
@@ -35,10 +35,16 @@ func TestSend(t *testing.T) {
 			e.fake.ExpireTokens()
 			e.fake.ResetLog() // ...that Amazon no longer takes
 		}, status: http.StatusAccepted, messaging: 2, grants: 1},
-		{name: "403 twice", setup: func(t *testing.T, e *env) {
+		{name: "403 with a token just granted: no new token", setup: func(t *testing.T, e *env) {
+			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
+			e.fake.ScriptMessages(f)
+		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 1, grants: 1},
+		{name: "403 twice with a cached token: one new token", setup: func(t *testing.T, e *env) {
+			send(t, e)
+			e.fake.ResetLog()
 			f := skillmessagingtest.Fault{Status: http.StatusForbidden, Message: "The authentication token is invalid."}
 			e.fake.ScriptMessages(f, f)
-		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 2},
+		}, want: ErrUnauthorized, status: http.StatusForbidden, messaging: 2, grants: 1},
 		{name: "404 unknown user", user: "amzn1.ask.account.NOBODY", want: ErrUnknownUser, status: http.StatusNotFound, messaging: 1, grants: 1},
 		{name: "429 with Retry-After then OK", setup: func(t *testing.T, e *env) {
 			e.fake.ScriptMessages(skillmessagingtest.Throttled("3"))
@@ -267,5 +273,36 @@ func TestMessageURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("messageURL(%q) = %q, %v; want %v", tc.endpoint+" "+tc.user, got, err, tc.want)
 		}
+	}
+}
+
+// TestLWARefusalInSend: a Send whose token LWA refuses says so in this
+// library's words (not the credential sync's advice about its LWA secret),
+// with the LWA attempts on the *Error and no "attempts: 0" for the API it
+// never reached.
+func TestLWARefusalInSend(t *testing.T) {
+	e := newEnv(t)
+	creds := StaticCredentials(Credentials{ClientID: "amzn1.application-oa2-client.test", ClientSecret: Secret("wrong-" + never)})
+	s, err := NewSender(creds, e.skillID, e.options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Send(context.Background(), e.fake.Endpoint(), e.user, Message{})
+	var api *Error
+	if !errors.Is(err, ErrCredentialsRefused) || !errors.As(err, &api) || api.Service != ServiceLWA || api.Attempts != 1 || api.RequestID == "" {
+		t.Fatalf("Send = %#v; want LWA's invalid_client after 1 grant request", err)
+	}
+	text := err.Error()
+	assertClean(t, text)
+	for _, bad := range []string{"refreshToken", "LWA secret", "attempts: 0"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("Send = %q; it says %q", text, bad)
+		}
+	}
+	if !strings.Contains(text, "credential sync has not run") || !strings.Contains(text, "(attempts: 1)") {
+		t.Errorf("Send = %q; want the library's hint and the attempt count", text)
+	}
+	if res == nil || res.Attempts != 0 || e.fake.MessageRequests() != 0 {
+		t.Fatalf("Send result = %+v, %d messaging requests; want none", res, e.fake.MessageRequests())
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/internal/alexahttp"
 	"golang.org/x/oauth2"
 )
 
@@ -32,6 +32,12 @@ const expiryMargin = time.Minute
 // after a rotation makes one secret read and one grant, not one each.
 const refusalMemory = 30 * time.Second
 
+// refusedTokenRecheck is how long after dropping a token an API refused (401
+// or 403) another refusal keeps the token: a Proactive Events 403 often
+// means the user has not allowed notifications, and a new token for every
+// such send would be one LWA request each.
+const refusedTokenRecheck = time.Minute
+
 // TokenSource is an oauth2.TokenSource of Skill Messaging access tokens for
 // one skill: LWA's client_credentials grant with scope alexa:skill_messaging,
 // with the credentials from a CredentialsProvider. A token is reused until a
@@ -51,6 +57,7 @@ type TokenSource struct {
 	mu      sync.Mutex
 	tok     *oauth2.Token // Expiry on the wall clock
 	refused *refusal
+	dropped time.Time // when a token an API refused was last dropped
 }
 
 // refusal remembers credentials LWA refused.
@@ -100,48 +107,54 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 // reload match ErrCredentialsRefused.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	var tok *oauth2.Token
-	attempts, err := ts.set.retrier.Do(ctx, func(ctx context.Context) error {
+	grants := 0
+	_, err := ts.set.retrier.Do(ctx, func(ctx context.Context) error {
+		var n int
 		var err error
-		tok, err = ts.token(ctx)
+		tok, n, err = ts.token(ctx)
+		grants += n
 		return err
 	})
 	if err != nil {
-		return nil, publicError(fmt.Errorf("get %s token for skill %s (attempts: %d): %w", ts.scope, ts.skillID, attempts, err))
+		return nil, fail(fmt.Sprintf("get %s token for skill %s", ts.scope, ts.skillID), counts{lwa: grants}, err)
 	}
 	return tok, nil
 }
 
-// token returns the cached token or gets a new one, once (no retries). LWA's
-// refusals are *alexahttp.APIError, for the retrier.
-func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
+// token returns the cached token or gets a new one, once (no retries), and
+// how many grant requests it made. LWA's refusals are
+// *alexahttp.APIError, for the retrier.
+func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, int, error) {
 	if tok := ts.cached(); tok != nil {
-		return tok, nil
+		return tok, 0, nil
 	}
 	select {
 	case ts.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
 	defer func() { <-ts.sem }()
 	if tok := ts.cached(); tok != nil { // got by the caller before us
-		return tok, nil
+		return tok, 0, nil
 	}
 	creds, err := ts.creds.Credentials(ctx, ts.skillID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := ts.refusedBefore(creds); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	grants := 1
 	tok, err := ts.grant(ctx, creds)
 	if invalidClient(err) {
 		// Rotated since they were cached: read them again, once.
 		fresh, rerr := ts.reload(ctx)
 		if rerr != nil {
-			return nil, fmt.Errorf("%w; reading the credentials again failed: %w", err, rerr)
+			return nil, grants, fmt.Errorf("%w; reading the credentials again failed: %w", err, rerr)
 		}
 		if fresh.ClientID != creds.ClientID || fresh.ClientSecret != creds.ClientSecret {
 			creds = fresh
+			grants++
 			tok, err = ts.grant(ctx, fresh)
 		}
 		if invalidClient(err) {
@@ -149,7 +162,7 @@ func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, grants, err
 	}
 	// Expiry on the wall clock (oauth2 sets it from time.Now, with a
 	// monotonic reading that stops while the container is frozen).
@@ -158,7 +171,7 @@ func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	ts.tok = tok
 	ts.refused = nil
 	ts.mu.Unlock()
-	return copyToken(tok), nil
+	return copyToken(tok), grants, nil
 }
 
 func (ts *TokenSource) reload(ctx context.Context) (Credentials, error) {
@@ -189,12 +202,16 @@ func (ts *TokenSource) remember(creds Credentials, err error) {
 
 func invalidClient(err error) bool {
 	var api *alexahttp.APIError
-	return errors.As(err, &api) && api.Service == "LWA" && api.Code == "invalid_client"
+	return errors.As(err, &api) && api.Service == ServiceLWA && api.Code == "invalid_client"
 }
 
 // grant asks LWA for a token with creds.
 func (ts *TokenSource) grant(ctx context.Context, creds Credentials) (*oauth2.Token, error) {
-	return alexahttp.ClientCredentialsToken(ctx, ts.set.client, ts.set.tokenURL, ts.scope, creds.ClientID, creds.ClientSecret.Reveal())
+	tok, err := alexahttp.ClientCredentialsToken(ctx, ts.set.client, ts.set.tokenURL, ts.scope, creds.ClientID, creds.ClientSecret.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", ts.scope, err)
+	}
+	return tok, nil
 }
 
 // cached returns a copy of the cached token if it is still good for at
@@ -212,14 +229,21 @@ func (ts *TokenSource) cached() *oauth2.Token {
 	return copyToken(t)
 }
 
-// invalidate drops the cached token if it is accessToken (refused by the
-// API), so the next call gets a new one. A newer token is kept.
-func (ts *TokenSource) invalidate(accessToken string) {
+// dropRefused drops the cached token if it is accessToken (refused by an
+// API), so that the next call gets a new one, and reports whether the caller
+// should try again with a new token: at most once per refusedTokenRecheck.
+func (ts *TokenSource) dropRefused(accessToken string) bool {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	now := ts.set.now().Round(0)
+	if !ts.dropped.IsZero() && now.Sub(ts.dropped) < refusedTokenRecheck {
+		return false
+	}
+	ts.dropped = now
 	if ts.tok != nil && ts.tok.AccessToken == accessToken {
 		ts.tok = nil
 	}
+	return true
 }
 
 func copyToken(t *oauth2.Token) *oauth2.Token {

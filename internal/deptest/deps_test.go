@@ -27,8 +27,8 @@ var rules = []struct {
 	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/skillmessaging/skillmessagingtest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store/storetest", module + "/internal/logbuf", module + "/internal/awsrecord", module + "/internal/permcheck", module + "/internal/iampolicy"}, "the function ships no infrastructure or test code"},
 	{"./internal/iampolicy", []string{"github.com/aws/", module + "/internal/"}, "iampolicy evaluates policy documents only: no AWS SDK, no other package of the module"},
 	{"./infra", []string{module + "/internal/", module + "/lambda", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2"}, "infra imports no runtime package"},
-	{"./internal/smapi", []string{module + "/skillmessaging"}, "the sync's client shares internal/alexahttp with skillmessaging, it does not use the library"},
-	{module + "/internal/alexahttp", []string{"github.com/aws/", module + "/internal/smapi", module + "/internal/secret", module + "/skillmessaging"}, "the shared HTTP plumbing is a leaf: standard library and x/oauth2"},
+	{"./internal/smapi", []string{module + "/skillmessaging"}, "the sync's client keeps its own HTTP plumbing (README \"Development\"), it does not use the library"},
+	{module + "/skillmessaging/internal/alexahttp", []string{"github.com/aws/", module + "/internal/", module + "/skillmessaging/skillmessagingtest"}, "the library's HTTP plumbing is a leaf: standard library and x/oauth2"},
 	{module + "/skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
 	{module + "/skillmessaging/skillmessagingtest", []string{"github.com/aws/", "golang.org/x/", module + "/internal/"}, "the public fake is the standard library only, so any test can use it"},
 	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync"}, "the example function ships no infrastructure, test or sync code"},
@@ -62,9 +62,12 @@ func TestImportRules(t *testing.T) {
 }
 
 // TestSkillmessagingIsLightToImport is a skill developer's module on Go 1.24
-// (testdata/consumer) that requires skillmessaging: after go mod tidy with
-// the local toolchain its go line is still 1.24 and its module graph holds
-// none of the sync's tools and infrastructure.
+// (testdata/consumer) that requires skillmessaging, replaced by this
+// repository's ./skillmessaging and nothing else: after go mod tidy with the
+// local toolchain it vets (go vet's stdversion check refuses standard
+// library API newer than the go line) and builds, its go line is still 1.24,
+// and its module graph holds no other module of this repository and none of
+// the sync's tools and infrastructure.
 func TestSkillmessagingIsLightToImport(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -76,9 +79,8 @@ func TestSkillmessagingIsLightToImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	gomod := "module example.com/skill-lambda\n\ngo 1.24\n\n" +
-		"require github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.1.0\n\n" +
-		"replace github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => " + filepath.Join(root, "skillmessaging") + "\n" +
-		"replace github.com/alexa-skill-credentials/alexa-skill-credentials/internal/alexahttp => " + filepath.Join(root, "internal", "alexahttp") + "\n"
+		"require github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging v0.2.0\n\n" +
+		"replace github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging => " + filepath.Join(root, "skillmessaging") + "\n"
 	for name, b := range map[string][]byte{"go.mod": []byte(gomod), "main.go": src} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -97,6 +99,7 @@ func TestSkillmessagingIsLightToImport(t *testing.T) {
 	}
 	run("mod", "tidy")
 	run("vet", ".")
+	run("build", "-o", os.DevNull, ".")
 	tidied, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,9 +117,15 @@ func TestSkillmessagingIsLightToImport(t *testing.T) {
 			t.Errorf("the consumer's module graph holds %s:\n%s", banned, mods)
 		}
 	}
+	// The library is the one module of this repository in the graph: a
+	// consumer that fetches skillmessaging alone fetches nothing else of
+	// ours (no other module to tag in lockstep).
 	for _, line := range strings.Split(mods, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == module {
-			t.Errorf("the consumer's module graph holds the sync's module %s", line)
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == module || strings.HasPrefix(f[0], module+"/")) && f[0] != module+"/skillmessaging" {
+			t.Errorf("the consumer's module graph holds %s; want no module of this repository but skillmessaging", line)
 		}
+	}
+	if !strings.Contains(mods, module+"/skillmessaging v0.2.0 => ") {
+		t.Errorf("the consumer's module graph lacks skillmessaging v0.2.0:\n%s", mods)
 	}
 }

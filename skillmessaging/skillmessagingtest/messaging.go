@@ -37,7 +37,7 @@ func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
 	known := s.users[userID]
 	s.mu.Unlock()
 	if faulted {
-		s.finish(i, writeFault(w, fault, false))
+		s.finish(i, writeFault(w, fault, bodyAlexa))
 		return
 	}
 	data, expires, problem := decodeMessage(r)

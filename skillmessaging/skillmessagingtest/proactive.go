@@ -6,18 +6,28 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 )
 
+// referenceID is Amazon's rule for a referenceId (see below).
+var referenceID = regexp.MustCompile(`^[A-Za-z0-9~]{1,100}$`)
+
 // The Proactive Events API, POST /v1/proactiveEvents (live) and
 // /v1/proactiveEvents/stages/development, with a token of scope
-// alexa::proactive_events. Sources: Amazon's reference,
-// https://developer.amazon.com/docs/smapi/proactive-events-api-reference.html,
-// and Amazon's Python SDK model, alexa/alexa-apis-for-python
-// ask_sdk_model/services/proactive_events (answers 202, 400, 403, 409 for a
-// duplicate referenceId of the same customer, 429, 500; error body
-// {"code", "message"}; referenceId of 1 to 100 characters).
+// alexa::proactive_events. Sources:
+//   - Amazon's reference,
+//     https://developer.amazon.com/docs/smapi/proactive-events-api-reference.html:
+//     expiryTime at least 5 minutes after the current time and at most 24
+//     hours after timestamp; relevantAudience Unicast with payload.user, or
+//     Multicast with an empty payload; HTTP 432 over the notification limits
+//     of a live skill (script it with Fault{Status: 432});
+//   - Amazon's Python SDK model, alexa/alexa-apis-for-python
+//     ask_sdk_model/services/proactive_events: referenceId "alphanumeric and
+//     ~", 1 to 100 characters (^[A-Za-z0-9~]{1,100}$); answers 202, 400,
+//     403, 409 for a duplicate referenceId of the same customer, 429, 500;
+//     error body {"code" (integer), "message"}.
 const (
 	// EventsPath is the live stage's endpoint below the fake's URL; the
 	// development stage's is EventsPath + "/stages/development".
@@ -73,10 +83,10 @@ func (s *Server) serveEvent(stage string) http.HandlerFunc {
 		fault, faulted := pop(&s.eventFaults)
 		s.mu.Unlock()
 		if faulted {
-			s.finish(i, writeFault(w, fault, false))
+			s.finish(i, writeFault(w, fault, bodyEvents))
 			return
 		}
-		ev, problem := decodeEvent(r)
+		ev, problem := decodeEvent(r, time.Now())
 		if problem != "" {
 			s.finish(i, writeEventError(w, http.StatusBadRequest, problem))
 			return
@@ -103,7 +113,7 @@ func writeEventError(w http.ResponseWriter, status int, msg string) int {
 }
 
 // decodeEvent checks an event as the API documents it.
-func decodeEvent(r *http.Request) (Event, string) {
+func decodeEvent(r *http.Request, now time.Time) (Event, string) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return Event{}, "Content-Type must be application/json."
 	}
@@ -131,10 +141,12 @@ func decodeEvent(r *http.Request) (Event, string) {
 	switch {
 	case e.Timestamp == nil || e.ExpiryTime == nil:
 		return Event{}, "timestamp and expiryTime are required (ISO 8601)."
-	case e.ReferenceID == "" || len(e.ReferenceID) > 100:
-		return Event{}, "referenceId must be 1 to 100 characters."
-	case e.ExpiryTime.Sub(*e.Timestamp) < 5*time.Minute || e.ExpiryTime.Sub(*e.Timestamp) > 24*time.Hour:
-		return Event{}, "expiryTime must be 5 minutes to 24 hours after timestamp."
+	case !referenceID.MatchString(e.ReferenceID):
+		return Event{}, "referenceId must be 1 to 100 alphanumeric characters or ~."
+	case e.ExpiryTime.Sub(now) < 5*time.Minute:
+		return Event{}, "expiryTime must be at least 5 minutes in the future."
+	case e.ExpiryTime.Sub(*e.Timestamp) > 24*time.Hour:
+		return Event{}, "expiryTime must be at most 24 hours after timestamp."
 	case !strings.HasPrefix(e.Event.Name, "AMAZON.") || strings.Count(e.Event.Name, ".") != 2:
 		return Event{}, "event.name must be a supported schema name."
 	case len(bytes.TrimSpace(e.Event.Payload)) == 0 || bytes.TrimSpace(e.Event.Payload)[0] != '{':
@@ -150,6 +162,9 @@ func decodeEvent(r *http.Request) (Event, string) {
 	ev := Event{ReferenceID: e.ReferenceID, Name: e.Event.Name, Audience: e.Audience.Type, Body: body}
 	switch e.Audience.Type {
 	case "Multicast":
+		if len(e.Audience.Payload) != 0 {
+			return Event{}, "relevantAudience.payload must be empty for Multicast."
+		}
 	case "Unicast":
 		ev.UserID = e.Audience.Payload["user"]
 		if ev.UserID == "" {

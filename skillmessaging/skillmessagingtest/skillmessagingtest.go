@@ -317,7 +317,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	fault, faulted := pop(&s.tokenFaults)
 	s.mu.Unlock()
 	if faulted {
-		s.finish(i, writeFault(w, fault, true))
+		s.finish(i, writeFault(w, fault, bodyLWA))
 		return
 	}
 	status, body := s.Grant(f)
@@ -387,14 +387,23 @@ func lwaErr(code, desc string) map[string]string {
 
 // Serve answers w with f as an Alexa API answers an error ({"message"}) and
 // returns the status sent; for fakes of other Alexa APIs built beside this one.
-func (f Fault) Serve(w http.ResponseWriter) int { return writeFault(w, f, false) }
+func (f Fault) Serve(w http.ResponseWriter) int { return writeFault(w, f, bodyAlexa) }
 
 // ServeLWA answers w with f as LWA answers a refused grant ({"error",
 // "error_description"}) and returns the status sent.
-func (f Fault) ServeLWA(w http.ResponseWriter) int { return writeFault(w, f, true) }
+func (f Fault) ServeLWA(w http.ResponseWriter) int { return writeFault(w, f, bodyLWA) }
+
+// The error bodies of the services: LWA's OAuth error, the Skill Messaging
+// API's {"message"}, and the Proactive Events API's {"code", "message"}
+// (an integer code, in Amazon's model).
+const (
+	bodyAlexa = iota
+	bodyLWA
+	bodyEvents
+)
 
 // writeFault answers with f and returns the status sent.
-func writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
+func writeFault(w http.ResponseWriter, f Fault, style int) int {
 	status := f.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -405,9 +414,12 @@ func writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
 	body := f.Body
 	if body == "" {
 		var b []byte
-		if lwa {
+		switch style {
+		case bodyLWA:
 			b, _ = json.Marshal(lwaErr(f.Code, f.Message))
-		} else {
+		case bodyEvents:
+			b, _ = json.Marshal(map[string]any{"code": status, "message": f.Message})
+		default:
 			b, _ = json.Marshal(map[string]string{"message": f.Message})
 		}
 		body = string(b)

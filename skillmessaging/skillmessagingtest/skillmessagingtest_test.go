@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -260,8 +261,16 @@ func TestCutShort(t *testing.T) {
 	}
 }
 
+// TestProactiveEvent: the fake refuses what Amazon refuses (the rules and
+// their sources are in proactive.go); skillmessaging's
+// TestProactiveEventRefusedBeforeSending refuses the same events before
+// sending them.
 func TestProactiveEvent(t *testing.T) {
-	const ok = `{"timestamp":"2026-11-26T10:00:00.000Z","referenceId":"r-1","expiryTime":"2026-11-26T11:00:00.000Z",` +
+	const iso = "2006-01-02T15:04:05.000Z"
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(iso) }
+	ts, exp := at(0), at(time.Hour)
+	ok := `{"timestamp":"` + ts + `","referenceId":"r1~a","expiryTime":"` + exp + `",` +
 		`"event":{"name":"AMAZON.MessageAlert.Activated","payload":{"state":{"status":"UNREAD"}}},"localizedAttributes":[],` +
 		`"relevantAudience":{"type":"Unicast","payload":{"user":"` + msgUser + `"}}}`
 	repl := func(old, new string) string { return strings.Replace(ok, old, new, 1) }
@@ -271,16 +280,24 @@ func TestProactiveEvent(t *testing.T) {
 	}{
 		{"live", "proactive", "", ok, http.StatusAccepted},
 		{"development", "proactive", "/stages/development", ok, http.StatusAccepted},
+		{"multicast", "proactive", "", repl(`"type":"Unicast","payload":{"user":"`+msgUser+`"}`, `"type":"Multicast","payload":{}`), http.StatusAccepted},
+		{"expiry 24 hours after timestamp", "proactive", "", repl(exp, at(24*time.Hour)), http.StatusAccepted},
 		{"messaging token", "messaging", "", ok, http.StatusForbidden},
 		{"no token", "", "", ok, http.StatusForbidden},
-		{"expiry too soon", "proactive", "", repl("11:00:00", "10:04:59"), http.StatusBadRequest},
-		{"expiry too late", "proactive", "", repl("2026-11-26T11", "2026-11-27T11"), http.StatusBadRequest},
-		{"no referenceId", "proactive", "", repl(`"r-1"`, `""`), http.StatusBadRequest},
+		{"expiry under 5 minutes from now", "proactive", "", repl(exp, at(5*time.Minute-time.Second)), http.StatusBadRequest},
+		{"expiry already past", "proactive", "", strings.Replace(repl(ts, at(-2*time.Hour)), exp, at(-time.Hour), 1), http.StatusBadRequest},
+		{"expiry over 24 hours after timestamp", "proactive", "", repl(exp, at(24*time.Hour+time.Second)), http.StatusBadRequest},
+		{"no expiry", "proactive", "", repl(`"expiryTime":"`+exp+`",`, ``), http.StatusBadRequest},
+		{"no referenceId", "proactive", "", repl(`"r1~a"`, `""`), http.StatusBadRequest},
+		{"referenceId with -", "proactive", "", repl(`"r1~a"`, `"order-42-shipped"`), http.StatusBadRequest},
+		{"referenceId with é", "proactive", "", repl(`"r1~a"`, `"caf\u00e9"`), http.StatusBadRequest},
+		{"referenceId of 101", "proactive", "", repl(`"r1~a"`, `"`+strings.Repeat("a", 101)+`"`), http.StatusBadRequest},
 		{"bad name", "proactive", "", repl("AMAZON.MessageAlert.Activated", "MessageAlert"), http.StatusBadRequest},
 		{"payload not an object", "proactive", "", repl(`{"state":{"status":"UNREAD"}}`, `[]`), http.StatusBadRequest},
 		{"no localizedAttributes", "proactive", "", repl(`"localizedAttributes":[],`, ``), http.StatusBadRequest},
 		{"attribute without locale", "proactive", "", repl(`"localizedAttributes":[]`, `"localizedAttributes":[{"a":"b"}]`), http.StatusBadRequest},
 		{"unicast without user", "proactive", "", repl(`{"user":"`+msgUser+`"}`, `{}`), http.StatusBadRequest},
+		{"multicast with a user", "proactive", "", repl(`"type":"Unicast"`, `"type":"Multicast"`), http.StatusBadRequest},
 		{"unknown audience", "proactive", "", repl(`"Unicast"`, `"Broadcast"`), http.StatusBadRequest},
 		{"not JSON", "proactive", "", `{`, http.StatusBadRequest},
 	}
@@ -326,7 +343,11 @@ func TestProactiveEvent(t *testing.T) {
 			if tc.path != "" {
 				stage = "development"
 			}
-			if ev.Stage != stage || ev.SkillID != msgSkill || ev.UserID != msgUser || ev.ReferenceID != "r-1" || s.EventRequests() != 1 {
+			user := msgUser
+			if ev.Audience == "Multicast" {
+				user = ""
+			}
+			if ev.Stage != stage || ev.SkillID != msgSkill || ev.UserID != user || ev.ReferenceID != "r1~a" || s.EventRequests() != 1 {
 				t.Fatalf("Events() = %+v; want the %s event", s.Events(), stage)
 			}
 			if resp, _ := post(); resp.StatusCode != http.StatusConflict {

@@ -16,9 +16,12 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// MaxBodyBytes bounds how much of a response body is read. A credentials
-// answer is a few hundred bytes.
+// MaxBodyBytes bounds how much of a response body is read. An error answer
+// is a few hundred bytes.
 const MaxBodyBytes = 64 << 10
+
+// MaxMessageLen bounds a service-provided message or request id in an error.
+const MaxMessageLen = 200
 
 // ErrBodyTooLarge is ReadBody's error for a body over MaxBodyBytes.
 var ErrBodyTooLarge = fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
@@ -36,11 +39,11 @@ func ReadBody(r io.Reader) ([]byte, error) {
 }
 
 // CheckResponse returns nil for a 2xx answer and otherwise an *APIError for
-// service with the status, the X-Amzn-RequestId, Retry-After and the
-// service's {"message"} from body (cut to a bounded length, never the body
-// itself). Every client of Amazon's APIs in this module uses it, so Retrier
-// classifies their errors alike.
-func CheckResponse(service string, resp *http.Response, body []byte) error {
+// service with the status, the X-Amzn-RequestId, Retry-After (read against
+// now) and the service's {"code", "message"} from body (Amazon's error model
+// for the Alexa APIs: an integer code and a message; cut to a bounded
+// length, never the body itself).
+func CheckResponse(service string, resp *http.Response, body []byte, now time.Time) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
@@ -48,32 +51,36 @@ func CheckResponse(service string, resp *http.Response, body []byte) error {
 		Service:    service,
 		StatusCode: resp.StatusCode,
 		RequestID:  RequestIDFromHeader(resp.Header),
-		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
 	}
 	var m struct {
-		Message string `json:"message"`
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
 	}
 	if json.Unmarshal(body, &m) == nil {
-		e.Message = Clip(m.Message)
+		e.Message = Clip(m.Message, MaxMessageLen)
+		var code int
+		if json.Unmarshal(m.Code, &code) == nil {
+			e.APICode = code
+		}
 	}
 	return e
 }
 
 // LWAError turns an error of the golang.org/x/oauth2 packages into an
 // *APIError with Service "LWA" (status, OAuth error code, description,
-// request id, Retry-After) so that callers and Retrier can classify it, and
-// drops the raw response body the oauth2 error carries. Other errors are
-// returned as they are.
-func LWAError(err error) error {
+// request id, Retry-After) and drops the raw response body the oauth2 error
+// carries. Other errors are returned as they are.
+func LWAError(err error, now time.Time) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return err
 	}
-	e := &APIError{Service: "LWA", Code: re.ErrorCode, Message: Clip(re.ErrorDescription)}
+	e := &APIError{Service: "LWA", Code: Clip(re.ErrorCode, 60), Message: Clip(re.ErrorDescription, MaxMessageLen)}
 	if re.Response != nil {
 		e.StatusCode = re.Response.StatusCode
 		e.RequestID = RequestIDFromHeader(re.Response.Header)
-		e.RetryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+		e.RetryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 	}
 	return e
 }
@@ -83,7 +90,7 @@ func LWAError(err error) error {
 func RequestIDFromHeader(h http.Header) string {
 	for _, k := range []string{"X-Amzn-RequestId", "X-Amzn-Request-Id", "X-Amz-Request-Id"} {
 		if v := h.Get(k); v != "" {
-			return Clip(v)
+			return Clip(v, MaxMessageLen)
 		}
 	}
 	return ""
@@ -104,25 +111,23 @@ func ClientCredentialsToken(ctx context.Context, client *http.Client, tokenURL, 
 	}
 	tok, err := conf.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
 	if err != nil {
-		return nil, fmt.Errorf("LWA client_credentials grant (scope %s): %w", scope, LWAError(err))
+		return nil, LWAError(err, time.Now())
 	}
 	return tok, nil
 }
 
-// Clip keeps a service-provided string printable and short.
-func Clip(s string) string {
-	const max = 200
+// Clip keeps a string from a service or a caller printable, valid UTF-8 and
+// at most n bytes (plus "…") in an error.
+func Clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
 	s = strings.Map(func(r rune) rune {
 		if !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r
 	}, s)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "?")
-	}
-	if len(s) > max {
-		cut := max
+	if len(s) > n {
+		cut := n
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

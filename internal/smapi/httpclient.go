@@ -1,4 +1,4 @@
-package alexahttp
+package smapi
 
 import (
 	"fmt"
