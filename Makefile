@@ -10,7 +10,7 @@ RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # library skill developers import, and the plumbing it shares with the sync.
 SUBMODULES = internal/alexahttp skillmessaging
 
-.PHONY: test test-go demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
+.PHONY: test test-go node-snippet-deps demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
 
 ## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
 test: check-moto test-go test-infra
@@ -20,10 +20,19 @@ check-moto:
 	  echo "moto_server not found: the Secrets Manager tests need moto's server."; \
 	  echo "Install it with: python3 -m pip install 'moto[server]'"; exit 1; }
 
-test-go:
+test-go: node-snippet-deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
 	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
 	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
+
+## node-snippet-deps: the AWS SDK v3 the README's Node.js snippet runs with in make test, pinned in
+## examples/node/package-lock.json (npm ci only when the lock changed)
+NODE_SNIPPET_DIR := examples/node
+node-snippet-deps: $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json
+
+$(NODE_SNIPPET_DIR)/node_modules/.package-lock.json: $(NODE_SNIPPET_DIR)/package.json $(NODE_SNIPPET_DIR)/package-lock.json
+	npm ci --prefix $(NODE_SNIPPET_DIR) --no-audit --no-fund
+	@touch $@
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
 demo: check-moto
