@@ -10,7 +10,7 @@ RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # library skill developers import, and the plumbing it shares with the sync.
 SUBMODULES = internal/alexahttp skillmessaging
 
-.PHONY: test test-go node-snippet-deps demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
+.PHONY: test test-go node-snippet-deps demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint check-moto
 
 ## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
 test: check-moto test-go test-infra
@@ -66,7 +66,7 @@ bootstrap:
 	mkdir -p bin
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -tags lambda.norpc -ldflags '-s -w' -o bin/bootstrap ./lambda
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet staticcheck actionlint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -79,6 +79,12 @@ staticcheck:
 	$(GO) tool staticcheck ./...
 	@sc=$$($(GO) tool -n staticcheck) && for m in $(SUBMODULES); do echo "cd $$m && staticcheck ./..."; \
 	  (cd $$m && $$sc ./...) || exit 1; done
+
+# actionlint (pinned in go.mod as a tool) checks the GitHub Actions workflows
+# in .github/workflows/, and the shell scripts in them when shellcheck is on
+# PATH.
+actionlint:
+	$(GO) tool actionlint
 
 # Infrastructure targets (synth, deploy, test-infra) live beside the CDK app.
 include infra/infra.mk
