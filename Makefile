@@ -10,15 +10,21 @@ RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # library skill developers import, and the plumbing it shares with the sync.
 SUBMODULES = internal/alexahttp skillmessaging
 
-.PHONY: test test-go node-snippet-deps demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint check-moto
+.PHONY: test test-go node-snippet-deps python-tools demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint
+
+# The Python tools (moto's server, boto3, cfn-lint) at the versions of
+# requirements-dev.txt: the ones on PATH when they are those versions, else a
+# virtual environment in $(PYTOOLS_VENV) that python-tools creates, and that
+# every recipe finds first on its PATH.
+PYTOOLS_VENV := .venv
+export PATH := $(CURDIR)/$(PYTOOLS_VENV)/bin:$(PATH)
 
 ## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
-test: check-moto test-go test-infra
+test: python-tools test-go test-infra
 
-check-moto:
-	@command -v moto_server >/dev/null 2>&1 || { \
-	  echo "moto_server not found: the Secrets Manager tests need moto's server."; \
-	  echo "Install it with: python3 -m pip install 'moto[server]'"; exit 1; }
+## python-tools: moto's server, boto3 and cfn-lint at the versions of requirements-dev.txt, from PATH or else installed into .venv/ (pip, from PyPI); PYTOOLS_FLAGS=-n only reports
+python-tools:
+	@$(GO) run ./internal/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
 
 test-go: node-snippet-deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
@@ -35,11 +41,11 @@ $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json: $(NODE_SNIPPET_DIR)/package
 	@touch $@
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
-demo: check-moto
+demo: python-tools
 	$(GO) run ./internal/demo
 
 ## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
-bench: check-moto bootstrap
+bench: python-tools bootstrap
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/credsync
 	@ls -l bin/bootstrap | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB\n", $$5/1048576}'
 
@@ -51,7 +57,7 @@ bench: check-moto bootstrap
 ## test double, left out. A package that is a module of its own (skillmessaging)
 ## is mutated from its own directory.
 MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging
-mutation: check-moto
+mutation: python-tools
 	@gr=$$($(GO) tool -n gremlins) || exit 1; summary=""; for p in $(MUTATION_PKGS); do \
 	  echo "== $$p"; \
 	  if [ -f $$p/go.mod ]; then dir=$$p; target=.; else dir=.; target=./$$p; fi; \

@@ -69,7 +69,7 @@ $(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
 # credentials it does not need; --no-notices skips fetching CDK notices.
 synth: cdk-cli
 	@command -v cfn-lint >/dev/null 2>&1 || { \
-	  echo "cfn-lint not found: python3 -m pip install cfn-lint"; exit 1; }
+	  echo "cfn-lint not found: make python-tools installs the version of requirements-dev.txt"; exit 1; }
 	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --quiet --output $(CDK_OUT) $(CDK_ARGS) $(STACK)
 	cfn-lint --ignore-checks $(CFN_LINT_IGNORE) -- $(CDK_OUT)/$(STACK).template.json
 	@echo "synth: $(CDK_OUT)/$(STACK).template.json passed cdk-nag and cfn-lint"
