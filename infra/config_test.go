@@ -206,7 +206,7 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestValidateManySkills(t *testing.T) {
-	cfg := &Config{Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
+	cfg := &Config{StackName: DefaultStackName, Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
 		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: DiscoveryOff}
 	for i := range MaxStackSkillSecrets {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
