@@ -10,27 +10,42 @@ RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # library skill developers import (its plumbing is inside it, skillmessaging/internal).
 SUBMODULES = skillmessaging
 
-.PHONY: test test-go demo bench mutation bootstrap lint fmt-check vet staticcheck check-moto
+.PHONY: test test-go node-snippet-deps python-tools demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint
+
+# The Python tools (moto's server, boto3, cfn-lint) at the versions of
+# requirements-dev.txt: the ones on PATH when they are those versions, else a
+# virtual environment in $(PYTOOLS_VENV) that python-tools creates, and that
+# every recipe finds first on its PATH.
+PYTOOLS_VENV := .venv
+export PATH := $(CURDIR)/$(PYTOOLS_VENV)/bin:$(PATH)
 
 ## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
-test: check-moto test-go test-infra
+test: python-tools test-go test-infra
 
-check-moto:
-	@command -v moto_server >/dev/null 2>&1 || { \
-	  echo "moto_server not found: the Secrets Manager tests need moto's server."; \
-	  echo "Install it with: python3 -m pip install 'moto[server]'"; exit 1; }
+## python-tools: moto's server, boto3 and cfn-lint at the versions of requirements-dev.txt, from PATH or else installed into .venv/ (pip, from PyPI); PYTOOLS_FLAGS=-n only reports
+python-tools:
+	@$(GO) run ./internal/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
 
-test-go:
+test-go: node-snippet-deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
 	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
 	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
 
+## node-snippet-deps: the AWS SDK v3 the README's Node.js snippet runs with in make test, pinned in
+## examples/node/package-lock.json (npm ci only when the lock changed)
+NODE_SNIPPET_DIR := examples/node
+node-snippet-deps: $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json
+
+$(NODE_SNIPPET_DIR)/node_modules/.package-lock.json: $(NODE_SNIPPET_DIR)/package.json $(NODE_SNIPPET_DIR)/package-lock.json
+	npm ci --prefix $(NODE_SNIPPET_DIR) --no-audit --no-fund
+	@touch $@
+
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
-demo: check-moto
+demo: python-tools
 	$(GO) run ./internal/demo
 
 ## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
-bench: check-moto bootstrap
+bench: python-tools bootstrap
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./internal/credsync
 	@ls -l bin/bootstrap | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB\n", $$5/1048576}'
 
@@ -42,7 +57,7 @@ bench: check-moto bootstrap
 ## test double, left out. A package of a module of its own (skillmessaging and
 ## skillmessaging/internal/alexahttp) is mutated from that module's directory.
 MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging skillmessaging/internal/alexahttp
-mutation: check-moto
+mutation: python-tools
 	@gr=$$($(GO) tool -n gremlins) || exit 1; summary=""; for p in $(MUTATION_PKGS); do \
 	  echo "== $$p"; \
 	  dir=.; target=./$$p; for m in $(SUBMODULES); do case $$p in $$m) dir=$$m; target=.;; $$m/*) dir=$$m; target=./$${p#$$m/};; esac; done; \
@@ -57,7 +72,7 @@ bootstrap:
 	mkdir -p bin
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -tags lambda.norpc -ldflags '-s -w' -o bin/bootstrap ./lambda
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet staticcheck actionlint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -70,6 +85,12 @@ staticcheck:
 	$(GO) tool staticcheck ./...
 	@sc=$$($(GO) tool -n staticcheck) && for m in $(SUBMODULES); do echo "cd $$m && staticcheck ./..."; \
 	  (cd $$m && $$sc ./...) || exit 1; done
+
+# actionlint (pinned in go.mod as a tool) checks the GitHub Actions workflows
+# in .github/workflows/, and the shell scripts in them when shellcheck is on
+# PATH.
+actionlint:
+	$(GO) tool actionlint
 
 # Infrastructure targets (synth, deploy, test-infra) live beside the CDK app.
 include infra/infra.mk

@@ -18,6 +18,7 @@ import (
 // Context keys read by LoadConfig. Each is documented, with its default, in
 // README.md ("Deploy", "2. Configure").
 const (
+	ctxStackName         = "stackName"
 	ctxSkillIDs          = "skillIds"
 	ctxSchedule          = "schedule"
 	ctxLWASecretName     = "lwaSecretName"
@@ -37,6 +38,7 @@ const (
 // Defaults used when a context key is absent. cdk.json repeats them so that
 // they are visible next to the app.
 const (
+	DefaultStackName         = "AlexaSkillCredentials"
 	DefaultSchedule          = "rate(12 hours)"
 	DefaultLWASecretName     = "alexa/skill-credentials/lwa"
 	DefaultSkillSecretPrefix = "alexa/skill-messaging/"
@@ -64,6 +66,13 @@ const MaxStackSkillSecrets = 230
 // SkillIDsFile is the file, next to bootstrap in the function's code, that
 // lists the declared skills when the function creates their secrets.
 const SkillIDsFile = "skill-ids.json"
+
+// stackNamePattern is what CloudFormation accepts as a stack name: letters,
+// digits and hyphens, starting with a letter, at most 128 characters
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html,
+// StackName). The CDK also uses it as the stack's construct id and the
+// template's file name (cdk.out/<stackName>.template.json).
+var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
 // vendorIDPattern is an Amazon developer vendor id, the same rule the
 // function applies to VENDOR_ID.
@@ -124,6 +133,12 @@ var arnSuffixLike = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 
 // Config is the validated configuration of one SkillCredentialsStack.
 type Config struct {
+	// StackName is the CloudFormation stack name. Every physical name the
+	// stack does not take from the configuration (functions, roles, log
+	// groups, alarms, queues, the dashboard...) is generated from it, so
+	// two deployments in one account and region differ by it, by
+	// LWASecretName and by SkillSecretPrefix.
+	StackName string
 	// SkillIDs are the skills whose secrets the stack creates, in context order.
 	SkillIDs []string
 	// Schedule is the EventBridge schedule of the sync.
@@ -191,6 +206,9 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	}
 	var err error
 
+	if cfg.StackName, err = stringValue(get(ctxStackName), DefaultStackName); err != nil {
+		fail(ctxStackName, err)
+	}
 	if cfg.SkillIDs, err = stringList(get(ctxSkillIDs)); err != nil {
 		fail(ctxSkillIDs, err)
 	}
@@ -255,6 +273,9 @@ func (c *Config) validate(skip map[string]bool) []error {
 		}
 	}
 
+	if !stackNamePattern.MatchString(c.StackName) {
+		add(ctxStackName, "%q is not a CloudFormation stack name (letters, digits and hyphens, starting with a letter, at most 128 characters)", c.StackName)
+	}
 	switch c.SkillDiscovery {
 	case DiscoveryOff, DiscoveryVendor:
 	default:

@@ -15,6 +15,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("LoadConfig(cdk.json) error: %v", err)
 	}
 	want := &Config{
+		StackName:         DefaultStackName,
 		SkillIDs:          []string{},
 		Schedule:          Schedule{Expression: DefaultSchedule, MaxGap: 12 * time.Hour},
 		LWASecretName:     DefaultLWASecretName,
@@ -67,6 +68,8 @@ func TestLoadConfigForms(t *testing.T) {
 			func(c *Config) bool { return c.Readers == nil }},
 		{"readerRoleArns empty string", map[string]any{"readerRoleArns": ""},
 			func(c *Config) bool { return c.Readers == nil }},
+		{"stackName", map[string]any{"stackName": "AlexaSkillCredentials-agency-b"},
+			func(c *Config) bool { return c.StackName == "AlexaSkillCredentials-agency-b" }},
 		{"cron schedule", map[string]any{"schedule": "cron(0 6,18 * * ? *)"},
 			func(c *Config) bool { return c.Schedule.MaxGap == 12*time.Hour }},
 	}
@@ -91,6 +94,16 @@ func TestLoadConfigErrors(t *testing.T) {
 		ctx  map[string]any
 		want []string
 	}{
+		{"stackName with an underscore", map[string]any{"stackName": "Alexa_Skills"},
+			[]string{`context "stackName": "Alexa_Skills" is not a CloudFormation stack name (letters, digits and hyphens, starting with a letter, at most 128 characters)`}},
+		{"stackName starting with a digit", map[string]any{"stackName": "2nd-account"},
+			[]string{`context "stackName": "2nd-account" is not a CloudFormation stack name`}},
+		{"stackName empty", map[string]any{"stackName": ""},
+			[]string{`context "stackName": "" is not a CloudFormation stack name`}},
+		{"stackName too long", map[string]any{"stackName": "A" + strings.Repeat("b", 128)},
+			[]string{`is not a CloudFormation stack name`}},
+		{"stackName not a string", map[string]any{"stackName": 2.0},
+			[]string{`context "stackName": is float64, want a string`}},
 		{"bad skill id", map[string]any{"skillIds": []any{testSkillID, "amzn1.ask.skill.not-a-uuid"}},
 			[]string{`context "skillIds": entry 1: "amzn1.ask.skill.not-a-uuid" is not a valid skill id (want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>)`}},
 		{"skill id with path", map[string]any{"skillIds": "amzn1.ask.skill.0f9b5e8e-3a51-4d1e-9f0c-6c1d2b3a4e5f/../x"},
@@ -193,7 +206,7 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestValidateManySkills(t *testing.T) {
-	cfg := &Config{Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
+	cfg := &Config{StackName: DefaultStackName, Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
 		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: DiscoveryOff}
 	for i := range MaxStackSkillSecrets {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))

@@ -358,7 +358,7 @@ func (r *resolver) ref(id string) (any, error) {
 	case "AWS::URLSuffix":
 		return "amazonaws.com", nil
 	case "AWS::StackName":
-		return StackName, nil
+		return DefaultStackName, nil
 	}
 	typ, props, err := r.resource(id)
 	if err != nil {

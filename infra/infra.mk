@@ -10,12 +10,28 @@
 #
 # Configuration is the "context" in cdk.json; override per run with
 #   make deploy CDK_FLAGS='-c alarmEmail=ops@example.com'
+#
+# The stack every target works on is the context's stackName: STACK=… on the
+# command line, else -c stackName=… in CDK_FLAGS, else cdk.json's, else
+# AlexaSkillCredentials. Several deployments in one account (README "Deploy",
+# "Several developer accounts") each have their own:
+#   make deploy STACK=AgencyB CDK_FLAGS='-c lwaSecretName=agency-b/lwa -c skillSecretPrefix=agency-b/skills/'
 
 CDK_DIR   := .cdk
 CDK       := $(CDK_DIR)/node_modules/.bin/cdk
 CDK_OUT   := cdk.out
-STACK     := AlexaSkillCredentials
 CDK_FLAGS ?=
+
+# STACK is computed once, when a target first needs it.
+ifeq ($(origin STACK),undefined)
+STACK = $(eval STACK := $(or $(shell $(stack_from_flags)),$(shell $(stack_from_cdk_json)),AlexaSkillCredentials))$(STACK)
+endif
+stack_from_flags    = set -- $(CDK_FLAGS); while [ $$\# -gt 0 ]; do case "$$1" in -c|--context) shift; case "$$1" in stackName=*) v="$${1\#stackName=}";; esac;; -c=stackName=*|--context=stackName=*) v="$${1\#*=stackName=}";; esac; shift; done; printf '%s' "$$v"
+stack_from_cdk_json = sed -n 's/^ *"stackName": *"\([^"]*\)".*/\1/p' cdk.json
+# CDK_ARGS are the flags of every cdk command that synthesizes the app: the
+# operator's CDK_FLAGS, then the stack's name, which wins over an earlier
+# -c stackName (the CLI keeps a key's last value).
+CDK_ARGS = $(CDK_FLAGS) -c stackName=$(STACK)
 
 # The jsii kernel runs on Node 20 here and prints an end-of-life banner on
 # every run; the CLI's telemetry is also off in cdk.json ("cli-telemetry").
@@ -53,8 +69,8 @@ $(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
 # credentials it does not need; --no-notices skips fetching CDK notices.
 synth: cdk-cli
 	@command -v cfn-lint >/dev/null 2>&1 || { \
-	  echo "cfn-lint not found: python3 -m pip install cfn-lint"; exit 1; }
-	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --quiet --output $(CDK_OUT) $(CDK_FLAGS) $(STACK)
+	  echo "cfn-lint not found: make python-tools installs the version of requirements-dev.txt"; exit 1; }
+	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --quiet --output $(CDK_OUT) $(CDK_ARGS) $(STACK)
 	cfn-lint --ignore-checks $(CFN_LINT_IGNORE) -- $(CDK_OUT)/$(STACK).template.json
 	@echo "synth: $(CDK_OUT)/$(STACK).template.json passed cdk-nag and cfn-lint"
 
@@ -64,14 +80,14 @@ cdk-bootstrap: cdk-cli
 
 ## diff: what a deploy would change in the deployed stack
 diff: cdk-cli
-	$(CDK) diff $(CDK_FLAGS) $(STACK)
+	$(CDK) diff $(CDK_ARGS) $(STACK)
 
 ## deploy: build, synth and deploy; asks before widening any IAM permission or security group; then prints the deploy-time sync's summary
 # The deploy-time sync ran in this deploy exactly when its custom resource's
 # physical id (infra/deploysync.go, deploySyncID) changed.
 deploy: cdk-cli
 	@before=$$($(deploy_sync_id)); start=$$(node -e 'console.log(Date.now())'); \
-	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_FLAGS) $(STACK) && \
+	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_ARGS) $(STACK) && \
 	$(MAKE) --no-print-directory deploy-sync-summary DEPLOY_SYNC_BEFORE="$$before" DEPLOY_START="$$start"
 
 # $(deploy_sync_id) is shell code printing the physical id of the deployed
@@ -117,7 +133,7 @@ export DEPLOY_SUMMARY_JS := \
 
 ## destroy: delete the stack (the KMS key and the secrets are retained, see README.md, "Tearing down")
 destroy: cdk-cli
-	$(CDK) destroy $(CDK_FLAGS) $(STACK)
+	$(CDK) destroy $(CDK_ARGS) $(STACK)
 
 # $(call stack_output,Key) is shell code printing the output Key of the
 # deployed stack: from $(CDK_OUT)/outputs.json, which make deploy writes, or

@@ -14,9 +14,6 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// StackName is the CloudFormation stack name.
-const StackName = "AlexaSkillCredentials"
-
 func main() {
 	err := run(context.Background(), awscdk.NewApp(nil))
 	jsii.Close()
@@ -63,7 +60,7 @@ func NewApp(app awscdk.App, cfg *Config, codeDir string) awscdk.Stack {
 // newApp is NewApp with the cdk-nag settings; tests log the suppressed
 // findings (LogIgnores) to prove each suppression is still needed.
 func newApp(app awscdk.App, cfg *Config, codeDir string, nag *cdknag.NagPackProps) awscdk.Stack {
-	stack := NewSkillCredentialsStack(app, StackName, &SkillCredentialsStackProps{
+	stack := NewSkillCredentialsStack(app, cfg.StackName, &SkillCredentialsStackProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("Alexa skill messaging credentials synced from SMAPI into Secrets Manager on a schedule"),
 		},

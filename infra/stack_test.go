@@ -295,7 +295,7 @@ func TestStackDefaults(t *testing.T) {
 			t.Errorf("%d topic subscriptions without alarmEmail; want 0", n)
 		}
 		// Nobody would hear the alarms: synth warns, NextSteps says so.
-		assertions.Annotations_FromStack(s.stack).HasWarning(jsii.String("/"+StackName), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail is not set")))
+		assertions.Annotations_FromStack(s.stack).HasWarning(jsii.String("/"+DefaultStackName), assertions.Match_StringLikeRegexp(jsii.String("alarmEmail is not set")))
 		if v := toJSON(s.outputs()["NextSteps"]["Value"]); !strings.Contains(v, "Nobody is notified of the alarms: alarmEmail is not set") || !strings.Contains(v, toJSON(ref(topicID))) {
 			t.Errorf("NextSteps = %s; want it to say that nobody is notified and name the topic", v)
 		}

@@ -23,7 +23,7 @@ import (
 )
 
 // InstallHint says how to get moto's server where it is missing.
-const InstallHint = `moto_server not found in PATH: the Secrets Manager tests and the demo run against moto's server. Install it with: python3 -m pip install 'moto[server]'`
+const InstallHint = `moto_server not found in PATH: the Secrets Manager tests and the demo run against moto's server at the version of requirements-dev.txt. make test and make demo install it (make python-tools); or: python3 -m pip install -r requirements-dev.txt`
 
 // Region is the region the clients use; moto accepts any.
 const Region = "us-east-1"

@@ -59,13 +59,17 @@ func TestSkillSecretSchema(t *testing.T) {
 	}
 }
 
-// TestReadmeSnippets runs the Python snippet of the README
-// (examples/python/skill_secret.py, boto3) against moto, on a secret the
-// sync's writer filled, one not synced yet, and one with an AWSPENDING
-// version of other credentials; and checks that the README holds both
-// snippets verbatim (the Node.js one needs the AWS SDK v3, which the
-// repository does not install; it is syntax-checked with node --check when
-// node is present, as make test's machines have it for the CDK).
+// snippetRuns counts the runs of TestReadmeSnippets.
+var snippetRuns int
+
+// TestReadmeSnippets runs the README's snippets against moto: the Python
+// one (examples/python/skill_secret.py) with boto3, the Node.js one
+// (examples/node/skillSecret.mjs) with the AWS SDK v3 pinned in
+// examples/node/package-lock.json (make test installs it with npm ci). Each
+// reads a secret the sync's writer filled that also has an AWSPENDING
+// version of other credentials, one not synced yet, and the first again
+// (from its cache). It also checks that the README holds both snippets
+// verbatim.
 func TestReadmeSnippets(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -80,15 +84,13 @@ func TestReadmeSnippets(t *testing.T) {
 			t.Errorf("README.md does not hold %s verbatim", f)
 		}
 	}
-	if node, err := exec.LookPath("node"); err == nil {
-		if out, err := exec.Command(node, "--check", "../../examples/node/skillSecret.mjs").CombinedOutput(); err != nil {
-			t.Errorf("node --check: %v\n%s", err, out)
-		}
-	}
 
 	ctx := context.Background()
 	api := moto.SecretsManager()
-	const prefix = "snippet/"
+	// One moto serves every run of the package (go test -count=2): each
+	// run's secrets get names of their own.
+	snippetRuns++
+	prefix := fmt.Sprintf("snippet-%d/", snippetRuns)
 	synced := "amzn1.ask.skill.00000000-0000-4000-8000-0000000000b1"
 	unsynced := "amzn1.ask.skill.00000000-0000-4000-8000-0000000000b2"
 	for name, value := range map[string]string{
@@ -104,19 +106,53 @@ func TestReadmeSnippets(t *testing.T) {
 		SecretString: aws.String(store.SkillSecret{SkillID: synced, ClientID: "client-pending", ClientSecret: "secret-pending"}.Value())}); err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := filepath.Abs("../../examples/python")
-	script := fmt.Sprintf(`import json, skill_secret
+	ids := []string{prefix + synced, prefix + unsynced, prefix + synced}
+
+	t.Run("python", func(t *testing.T) {
+		dir, _ := filepath.Abs("../../examples/python")
+		script := fmt.Sprintf(`import json, skill_secret
 print(json.dumps([skill_secret.skill_credentials(%q), skill_secret.skill_credentials(%q), skill_secret.skill_credentials(%q)]))`,
-		prefix+synced, prefix+unsynced, prefix+synced)
-	cmd := exec.Command("python3", "-c", script)
-	cmd.Env = append(os.Environ(), moto.Env()...)
-	cmd.Env = append(cmd.Env, "AWS_DEFAULT_REGION="+motoserver.Region, "PYTHONPATH="+dir, "PYTHONDONTWRITEBYTECODE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3 snippet: %v\n%s", err, out)
-	}
-	want := `[["client-current", "secret-current"], null, ["client-current", "secret-current"]]`
-	if got := strings.TrimSpace(string(out)); got != want {
-		t.Fatalf("the Python snippet read %s; want %s", got, want)
-	}
+			ids[0], ids[1], ids[2])
+		cmd := exec.Command("python3", "-c", script)
+		cmd.Env = append(os.Environ(), moto.Env()...)
+		cmd.Env = append(cmd.Env, "AWS_DEFAULT_REGION="+motoserver.Region, "PYTHONPATH="+dir, "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("python3 snippet: %v\n%s", err, out)
+		}
+		want := `[["client-current", "secret-current"], null, ["client-current", "secret-current"]]`
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Fatalf("the Python snippet read %s; want %s", got, want)
+		}
+	})
+
+	t.Run("node", func(t *testing.T) {
+		node, err := exec.LookPath("node")
+		if err != nil {
+			t.Fatal("node not found: the Node.js snippet runs on Node.js 20+ (README \"The two commands\")")
+		}
+		snippet, _ := filepath.Abs("../../examples/node/skillSecret.mjs")
+		if _, err := os.Stat(filepath.Join(filepath.Dir(snippet), "node_modules", "@aws-sdk", "client-secrets-manager")); err != nil {
+			t.Fatalf("the AWS SDK v3 the Node.js snippet imports is not installed: run make test, or npm ci --prefix examples/node (%v)", err)
+		}
+		args, _ := json.Marshal(append([]string{snippet}, ids...))
+		script := `import { pathToFileURL } from "node:url";
+const [snippet, ...ids] = ` + string(args) + `;
+const { skillCredentials } = await import(pathToFileURL(snippet).href);
+const out = [];
+for (const id of ids) out.push(await skillCredentials(id));
+console.log(JSON.stringify(out));`
+		cmd := exec.Command(node, "--input-type=module", "-e", script)
+		cmd.Env = append(os.Environ(), moto.Env()...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr // the SDK's warnings (Node.js version) go there
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("node snippet: %v\n%s%s", err, out, stderr.String())
+		}
+		want := `[{"clientId":"client-current","clientSecret":"secret-current"},null,{"clientId":"client-current","clientSecret":"secret-current"}]`
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Fatalf("the Node.js snippet read %s; want %s", got, want)
+		}
+	})
 }
