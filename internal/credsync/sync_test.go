@@ -596,7 +596,7 @@ func (e *env) summaryLine() map[string]any {
 			e.t.Errorf("metric %s declared but its value is %v", name, line[name])
 		}
 	}
-	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricFullRunFailed, MetricFullRunSkillsFailed} {
+	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricSkillsNotStarted, MetricFullRunFailed, MetricFullRunSkillsFailed} {
 		if _, present := line[name]; present != declared[name] {
 			e.t.Errorf("%s: present %v, declared %v; want both or neither", name, present, declared[name])
 		}
@@ -744,7 +744,7 @@ func TestStackWatchesEmittedMetrics(t *testing.T) {
 	}
 	emitted := map[string]bool{
 		MetricSyncSucceeded: true, MetricSkillsUpdated: true, MetricSkillsUnchanged: true, MetricSkillsFailed: true,
-		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
+		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricSkillsNotStarted: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
 	}
 	decl := regexp.MustCompile(`(?m)^\s*(Metric\w+)\s*=\s*"(\w+)"`)
 	matches := decl.FindAllStringSubmatch(string(src), -1)
