@@ -135,6 +135,7 @@ func newEnv(t *testing.T, skills ...int) *env {
 		lwaID:  "lwa/" + t.Name(),
 	}
 	t.Cleanup(e.fake.Close)
+	t.Cleanup(func() { forgetSecrets(t, e.api) })
 	e.fake.AddClient(lwaClientID, lwaClientSecret, lwaRefreshToken)
 	e.create(e.lwaID, fmt.Sprintf(`{"clientId":%q,"clientSecret":%q,"refreshToken":%q,"owner":"team-a"}`, lwaClientID, lwaClientSecret, lwaRefreshToken))
 	for _, i := range skills {
@@ -175,6 +176,26 @@ func newEnv(t *testing.T, skills ...int) *env {
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	return e
+}
+
+// forgetSecrets deletes, without recovery, every secret whose name holds
+// t's name, so that a test run again (-count=2) starts from nothing.
+func forgetSecrets(t *testing.T, api *secretsmanager.Client) {
+	p := secretsmanager.NewListSecretsPaginator(api, &secretsmanager.ListSecretsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Errorf("forget the test's secrets: %v", err)
+			return
+		}
+		for _, s := range page.SecretList {
+			if strings.Contains(aws.ToString(s.Name), t.Name()) {
+				if _, err := api.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: s.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+					t.Errorf("forget secret %s: %v", aws.ToString(s.Name), err)
+				}
+			}
+		}
+	}
 }
 
 func (e *env) create(name, value string) {
