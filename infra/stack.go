@@ -41,6 +41,8 @@ const (
 	MetricSkillsFailed    = "SkillsFailed"
 	MetricSMAPIRetries    = "SMAPIRetries"
 	MetricSMAPIThrottled  = "SMAPIThrottled"
+	// Skills a run had no time left to start; the next run starts with them.
+	MetricSkillsNotStarted = "SkillsNotStarted"
 	// Emitted only by runs over every skill, never by a {"skillIds"} run.
 	MetricFullRunFailed       = "FullRunFailed"       // 1 when the run could not complete
 	MetricFullRunSkillsFailed = "FullRunSkillsFailed" // failed skills of a completed run

@@ -734,7 +734,7 @@ func TestDashboard(t *testing.T) {
 	body := toJSON(dash["DashboardBody"])
 	for _, want := range []string{
 		// runs and their outcome
-		`\"AWS/Lambda\",\"Invocations\"`, `\"AWS/Lambda\",\"Errors\"`, `\"SyncSucceeded\"`, `\"FullRunFailed\"`,
+		`\"AWS/Lambda\",\"Invocations\"`, `\"AWS/Lambda\",\"Errors\"`, `\"SyncSucceeded\"`, `\"FullRunFailed\"`, `\"SkillsNotStarted\"`,
 		// skills updated / unchanged / failed
 		`\"SkillsUpdated\"`, `\"SkillsUnchanged\"`, `\"SkillsFailed\"`,
 		// duration, SMAPI throttling

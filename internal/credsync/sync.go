@@ -55,8 +55,12 @@ type Summary struct {
 	// Created counts the secrets the function created (they are also
 	// counted as updated, or failed when their rotation could not be
 	// scheduled).
-	Created int      `json:"created,omitempty"`
-	Results []Result `json:"results"`
+	Created int `json:"created,omitempty"`
+	// NotStarted counts the skills the run had no time left to start (they
+	// are also counted as failed). The next run over every skill starts
+	// with them.
+	NotStarted int      `json:"notStarted,omitempty"`
+	Results    []Result `json:"results"`
 	// Message says why nothing was synced when that is not an error (the
 	// deploy-time sync before the LWA secret is filled in).
 	Message string `json:"message,omitempty"`
@@ -169,9 +173,14 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	sum := &Summary{Results: []Result{}}
 	call, cancel := s.callContext(ctx)
 	defer cancel()
-	extra, err := s.authenticate(ctx, call)
+	lwa, extra, err := s.login(ctx, call)
 	if err != nil {
 		return sum, err
+	}
+	full := len(req.SkillIDs) == 0
+	var resume resumePoint
+	if full {
+		resume = s.resumePoint(ctx, lwa)
 	}
 	// One pacer for the run, shared with discovery: a 429 holds its own
 	// skill, broad throttling slows every worker.
@@ -187,8 +196,13 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	}
 	p, perr := s.plan(ctx, call, &client, req.SkillIDs)
 	extra = errors.Join(extra, perr)
-	results, err := s.syncAll(ctx, &client, p)
+	results, err := s.syncAll(ctx, &client, p, resume.at)
 	extra = errors.Join(extra, p.awaitDiscovery())
+	if full && err == nil {
+		// After a failed read the skills not read are unknown: the point
+		// stays where it was.
+		extra = errors.Join(extra, s.saveResumePoint(ctx, resume, results))
+	}
 	if pacer != nil {
 		st := pacer.Stats()
 		sum.throttled = st.Throttled
@@ -208,6 +222,9 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		}
 		if r.Created {
 			sum.Created++
+		}
+		if r.notStarted {
+			sum.NotStarted++
 		}
 	}
 	sum.Skills = len(results)
@@ -232,14 +249,27 @@ func (s *Syncer) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
-// authenticate reads the LWA secret and gets an access token, before any
-// skill is touched; LWA is called within call (see callContext). A rotated
-// refresh token is saved back; failing to save it is returned as extra,
-// which does not stop the run but fails it.
+// authenticate is login for the rotation steps, which need no more of the
+// LWA secret.
 func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
-	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
+	_, extra, err = s.login(ctx, call)
+	return extra, err
+}
+
+// login reads the LWA secret and gets an access token, before any skill is
+// touched; LWA is called within call (see callContext). Whitespace around a
+// value was removed by the store: each such key is logged as a warning. A
+// rotated refresh token is saved back; failing to save it is returned as
+// extra, which does not stop the run but fails it.
+func (s *Syncer) login(ctx, call context.Context) (lwa *store.LWASecret, extra, err error) {
+	lwa, err = s.Store.ReadLWA(ctx, s.LWASecretID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for _, w := range lwa.Warnings {
+		if w.Key != store.ResumeKey {
+			s.Logger.WarnContext(ctx, "LWA secret value repaired", "secret_id", s.LWASecretID, "key", w.Key, "problem", w.Problem)
+		}
 	}
 	s.Tokens.SetCredentials(smapi.RefreshCredentials{ClientID: lwa.ClientID, ClientSecret: lwa.ClientSecret, RefreshToken: lwa.RefreshToken})
 	if _, err := s.Client.Retrier.Do(call, func(ctx context.Context) error {
@@ -249,21 +279,48 @@ func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 		var api *smapi.APIError
 		switch {
 		case errors.As(err, &api) && api.NeedsNewRefreshToken():
-			return nil, fmt.Errorf("LWA refused the credentials in %s, no skill secret was touched: %w", s.LWASecretID, err)
+			return nil, nil, &lwaRefusal{secretID: s.LWASecretID, api: api, err: err}
 		case errors.Is(err, smapi.ErrLWATimeout):
-			return nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
+			return nil, nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
 		}
-		return nil, fmt.Errorf("no skill secret was touched: %w", err)
+		return nil, nil, fmt.Errorf("no skill secret was touched: %w", err)
 	}
 	if rt := s.Tokens.RefreshToken(); rt != lwa.RefreshToken {
 		if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
 			s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
-			return err, nil
+			return lwa, err, nil
 		}
 		s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
 	}
-	return nil, nil
+	return lwa, nil, nil
 }
+
+// lwaRefusal is LWA refusing the credentials of the LWA secret. Its text is
+// LWA's answer with the fix that fits the OAuth code: invalid_grant is the
+// refresh token, invalid_client the security profile's client id and secret.
+// (The shared APIError's own hint names the refresh token for both.)
+type lwaRefusal struct {
+	secretID string
+	api      *smapi.APIError
+	err      error
+}
+
+func (e *lwaRefusal) Error() string {
+	var hint string
+	switch e.api.Code {
+	case "invalid_grant":
+		hint = fmt.Sprintf("replace the refreshToken in %s with a new one with the alexa::ask:skills:readwrite scope (ask util generate-lwa-tokens), see README \"Troubleshooting\"", e.secretID)
+	case "invalid_client", "unauthorized_client":
+		hint = fmt.Sprintf("check clientId and clientSecret in %s: they must be the client id and client secret of the LWA security profile the refresh token was made with, see README \"Troubleshooting\"", e.secretID)
+	default:
+		hint = fmt.Sprintf("check clientId and clientSecret in %s, then replace the refreshToken, see README \"Troubleshooting\"", e.secretID)
+	}
+	a := e.api
+	return fmt.Sprintf("LWA refused the credentials in %s, no skill secret was touched: %s", e.secretID,
+		smapi.DescribeAnswer(a.Service, a.StatusCode, a.Code, a.Message, a.RequestID, hint))
+}
+
+func (e *lwaRefusal) Unwrap() error { return e.err }
 
 // syncAll reads the skill secrets (those of only, or every one under the
 // prefix) in batches and starts each skill's SMAPI fetch as soon as its
@@ -271,7 +328,10 @@ func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
 // have no secret, at most Concurrency at once, starting none when too little
 // of the invocation's time is left. It returns the results in the order of
 // only, or sorted by skill id, and the error that stopped the reading.
-func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) ([]Result, error) {
+//
+// With a resumeAt (a run over every skill after one that ran out of time),
+// every skill is read first and the fetches start in resumeOrder.
+func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan, resumeAt string) ([]Result, error) {
 	only := p.only
 	reserve, minFetch := s.reserve(), s.MinFetch
 	if minFetch <= 0 {
@@ -330,6 +390,9 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 			<-sem
 			res := Result{SkillID: j.cur.SkillID, Status: StatusFailed, notStarted: true}
 			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
+			if len(only) == 0 {
+				res.Error += "; the next run starts with the skills this one did not reach"
+			}
 			set(res)
 			s.logSkill(ctx, res, 0, 0)
 			return
@@ -343,13 +406,21 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 			set(s.syncOne(ctx, held, client, j))
 		}()
 	}
+	// Without a resume point each fetch starts as soon as its secret is
+	// read. With one, every skill is read first, then started in the order
+	// of resumeOrder.
+	enqueue := start
+	var queued []job
+	if resumeAt != "" {
+		enqueue = func(j job) { queued = append(queued, j) }
+	}
 	seen := map[string]bool{}
 	for v := range read {
 		seen[v.SkillID] = true
 		res := Result{SkillID: v.SkillID, Status: StatusFailed}
 		switch {
 		case v.Err != nil && store.IsNotFound(v.Err) && p.declared[v.SkillID]:
-			start(p.newJob(v.SkillID))
+			enqueue(p.newJob(v.SkillID))
 			continue
 		case v.Err != nil && store.IsNotFound(v.Err):
 			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
@@ -365,7 +436,7 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 			}
 			continue
 		}
-		start(p.existingJob(v))
+		enqueue(p.existingJob(v))
 	}
 	err := <-readErr
 	// The declared and discovered skills without a secret, once every
@@ -385,7 +456,10 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan) 
 			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", verr, s.Prefix, id)})
 			continue
 		}
-		start(p.newJob(id))
+		enqueue(p.newJob(id))
+	}
+	for _, j := range resumeOrder(queued, resumeAt) {
+		start(j)
 	}
 	wg.Wait()
 
@@ -515,7 +589,7 @@ func (req Request) Kind() string {
 
 // Metric names of the summary line's Embedded Metric Format record.
 //
-// Every sync run emits the first six. Only a run over every skill (RunAll,
+// Every sync run emits the first seven. Only a run over every skill (RunAll,
 // RunDeploy) emits MetricFullRunFailed, and MetricFullRunSkillsFailed only
 // when it completed: a {"skillIds"} run never counts as a full run, so the
 // stack's alarms watch these two.
@@ -526,6 +600,10 @@ const (
 	MetricSkillsFailed    = "SkillsFailed"
 	MetricSMAPIRetries    = "SMAPIRetries"   // SMAPI calls repeated after a 429, a 5xx or a timeout
 	MetricSMAPIThrottled  = "SMAPIThrottled" // SMAPI answers that were 429 (throttling)
+	// MetricSkillsNotStarted counts the skills the run had no time left to
+	// start (also counted in MetricSkillsFailed); the next run over every
+	// skill starts with them.
+	MetricSkillsNotStarted = "SkillsNotStarted"
 	// MetricFullRunFailed is 1 when a run over every skill could not
 	// complete (LWA refused, configuration, listing the secrets, saving a
 	// rotated refresh token, or no time left for some skills), else 0.
@@ -542,10 +620,9 @@ const (
 // as "error" (it names each failed skill).
 func report(logger *slog.Logger, functionName string, req Request, sum *Summary, runErr, err error, d time.Duration) {
 	kind := req.Kind()
-	retries, notStarted := 0, false
+	retries := 0
 	for _, r := range sum.Results {
 		retries += max(r.attempts-1, 0)
-		notStarted = notStarted || r.notStarted
 	}
 	metrics := []slog.Attr{
 		slog.Int(MetricSyncSucceeded, b2i(err == nil)),
@@ -554,9 +631,10 @@ func report(logger *slog.Logger, functionName string, req Request, sum *Summary,
 		slog.Int(MetricSkillsFailed, sum.Failed),
 		slog.Int(MetricSMAPIRetries, retries),
 		slog.Int(MetricSMAPIThrottled, sum.throttled),
+		slog.Int(MetricSkillsNotStarted, sum.NotStarted),
 	}
 	if kind != RunSkills {
-		completed := runErr == nil && !notStarted
+		completed := runErr == nil && sum.NotStarted == 0
 		metrics = append(metrics, slog.Int(MetricFullRunFailed, b2i(!completed)))
 		if completed {
 			metrics = append(metrics, slog.Int(MetricFullRunSkillsFailed, sum.Failed))
@@ -617,3 +695,87 @@ func ReportConfigError(logger *slog.Logger, functionName string, err error) func
 
 // MetricNamespace is the CloudWatch namespace of the run's metrics.
 const MetricNamespace = "AlexaSkillCredentials"
+
+// resumePoint is where a run over every skill starts: the skill id kept in
+// the LWA secret (store.ResumeKey) by the last run that ran out of time.
+type resumePoint struct {
+	// at is the skill to start with; "" starts with the first skill, the
+	// secrets in the order they are read.
+	at string
+	// stored says the secret holds the key (valid or not), so that a run
+	// that reaches every skill removes it.
+	stored bool
+}
+
+// resumePoint reads the resume point of the LWA secret. A value that is not
+// a skill id is ignored with a warning (and removed by the run's end).
+func (s *Syncer) resumePoint(ctx context.Context, lwa *store.LWASecret) resumePoint {
+	var stored bool
+	for _, w := range lwa.Warnings {
+		if w.Key == store.ResumeKey {
+			stored = true
+			s.Logger.WarnContext(ctx, "resume point ignored", "secret_id", s.LWASecretID, "key", w.Key, "problem", w.Problem)
+		}
+	}
+	if lwa.ResumeAt == "" {
+		return resumePoint{stored: stored}
+	}
+	if err := smapi.ValidateSkillID(lwa.ResumeAt); err != nil {
+		s.Logger.WarnContext(ctx, "resume point ignored", "secret_id", s.LWASecretID, "key", store.ResumeKey, "problem", "not a skill id; ignored")
+		return resumePoint{stored: true}
+	}
+	s.Logger.InfoContext(ctx, "run resumes", "secret_id", s.LWASecretID, "resume_at", lwa.ResumeAt)
+	return resumePoint{at: lwa.ResumeAt, stored: true}
+}
+
+// resumeOrder sorts jobs by skill id, starting with the first at or after
+// at and wrapping around. A run started in this order that runs out of time
+// leaves a tail of it not started; the next run starts there, so that
+// consecutive runs sweep every skill in turn.
+func resumeOrder(jobs []job, at string) []job {
+	slices.SortFunc(jobs, func(a, b job) int { return strings.Compare(a.cur.SkillID, b.cur.SkillID) })
+	i, _ := slices.BinarySearchFunc(jobs, at, func(j job, at string) int { return strings.Compare(j.cur.SkillID, at) })
+	return slices.Concat(jobs[i:], jobs[:i])
+}
+
+// nextResumeAt is the first skill of results not started, in the order of
+// resumeOrder from at, or "" when every skill was started.
+func nextResumeAt(results []Result, at string) string {
+	var first, wrapped string
+	for _, r := range results {
+		if !r.notStarted {
+			continue
+		}
+		if r.SkillID >= at && (first == "" || r.SkillID < first) {
+			first = r.SkillID
+		}
+		if wrapped == "" || r.SkillID < wrapped {
+			wrapped = r.SkillID
+		}
+	}
+	if first != "" {
+		return first
+	}
+	return wrapped
+}
+
+// saveResumePoint keeps in the LWA secret the first skill the run did not
+// reach, for the next run to start with, or removes the point when the run
+// reached every skill. The secret is written only when the point moves.
+func (s *Syncer) saveResumePoint(ctx context.Context, cur resumePoint, results []Result) error {
+	next := nextResumeAt(results, cur.at)
+	if next == cur.at && (next != "" || !cur.stored) {
+		return nil
+	}
+	written, err := s.Store.SaveResumeAt(ctx, s.LWASecretID, next)
+	switch {
+	case err != nil:
+		s.Logger.ErrorContext(ctx, "resume point not saved", "secret_id", s.LWASecretID, "resume_at", next, "error", err.Error())
+		return fmt.Errorf("the next run may start with the same skills again: %w", err)
+	case written && next == "":
+		s.Logger.InfoContext(ctx, "resume point cleared", "secret_id", s.LWASecretID)
+	case written:
+		s.Logger.InfoContext(ctx, "resume point saved", "secret_id", s.LWASecretID, "resume_at", next)
+	}
+	return nil
+}

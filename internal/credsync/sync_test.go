@@ -135,6 +135,7 @@ func newEnv(t *testing.T, skills ...int) *env {
 		lwaID:  "lwa/" + t.Name(),
 	}
 	t.Cleanup(e.fake.Close)
+	t.Cleanup(func() { forgetSecrets(t, e.api) })
 	e.fake.AddClient(lwaClientID, lwaClientSecret, lwaRefreshToken)
 	e.create(e.lwaID, fmt.Sprintf(`{"clientId":%q,"clientSecret":%q,"refreshToken":%q,"owner":"team-a"}`, lwaClientID, lwaClientSecret, lwaRefreshToken))
 	for _, i := range skills {
@@ -176,6 +177,26 @@ func newEnv(t *testing.T, skills ...int) *env {
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	return e
+}
+
+// forgetSecrets deletes, without recovery, every secret whose name holds
+// t's name, so that a test run again (-count=2) starts from nothing.
+func forgetSecrets(t *testing.T, api *secretsmanager.Client) {
+	p := secretsmanager.NewListSecretsPaginator(api, &secretsmanager.ListSecretsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Errorf("forget the test's secrets: %v", err)
+			return
+		}
+		for _, s := range page.SecretList {
+			if strings.Contains(aws.ToString(s.Name), t.Name()) {
+				if _, err := api.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: s.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+					t.Errorf("forget secret %s: %v", aws.ToString(s.Name), err)
+				}
+			}
+		}
+	}
 }
 
 func (e *env) create(name, value string) {
@@ -598,7 +619,7 @@ func (e *env) summaryLine() map[string]any {
 			e.t.Errorf("metric %s declared but its value is %v", name, line[name])
 		}
 	}
-	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricFullRunFailed, MetricFullRunSkillsFailed} {
+	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricSkillsNotStarted, MetricFullRunFailed, MetricFullRunSkillsFailed} {
 		if _, present := line[name]; present != declared[name] {
 			e.t.Errorf("%s: present %v, declared %v; want both or neither", name, present, declared[name])
 		}
@@ -746,7 +767,7 @@ func TestStackWatchesEmittedMetrics(t *testing.T) {
 	}
 	emitted := map[string]bool{
 		MetricSyncSucceeded: true, MetricSkillsUpdated: true, MetricSkillsUnchanged: true, MetricSkillsFailed: true,
-		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
+		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricSkillsNotStarted: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
 	}
 	decl := regexp.MustCompile(`(?m)^\s*(Metric\w+)\s*=\s*"(\w+)"`)
 	matches := decl.FindAllStringSubmatch(string(src), -1)

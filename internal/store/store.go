@@ -108,9 +108,29 @@ type LWASecret struct {
 	ClientID     string
 	ClientSecret secret.Value
 	RefreshToken secret.Value
+	// ResumeAt is the ResumeKey of the secret: the skill the next run over
+	// every skill starts with; "" when the key is absent or not a string.
+	ResumeAt string
+	// Warnings says what ReadLWA repaired or ignored in the value, by key,
+	// never quoting a value.
+	Warnings []LWAWarning
 	// fields keeps every key, those an operator added included.
 	fields map[string]json.RawMessage
 }
+
+// LWAWarning is a slip in the LWA secret that ReadLWA repaired or ignored.
+type LWAWarning struct {
+	// Key is the secret's key, such as clientSecret.
+	Key string
+	// Problem says what was wrong and what was done; it holds no value.
+	Problem string
+}
+
+// ResumeKey is the key of the LWA secret where a run over every skill that
+// ran out of time leaves the skill the next one starts with (see
+// SaveResumeAt). The function reads it with the credentials, at no extra
+// call.
+const ResumeKey = "syncResumeAt"
 
 // Format implements fmt.Formatter: an LWASecret prints its id, version and
 // client id, and masks the rest, whatever the verb. (fmt would print the
@@ -141,10 +161,16 @@ func (s *Store) ReadLWA(ctx context.Context, id string) (*LWASecret, error) {
 		return nil, fmt.Errorf("read LWA secret %s: %w: the value is not a JSON object with clientId, clientSecret and refreshToken", id, ErrLWANotConfigured)
 	}
 	var missing []string
+	// A pasted newline or space around a value is a common slip: LWA would
+	// refuse the value with it, so it is removed, and named.
 	get := func(key string) string {
 		var v string
 		if json.Unmarshal(l.fields[key], &v) != nil || strings.TrimSpace(v) == "" {
 			missing = append(missing, key)
+		}
+		if t := strings.TrimSpace(v); t != v && t != "" {
+			l.Warnings = append(l.Warnings, LWAWarning{Key: key, Problem: "whitespace around the value removed before use; remove it from the secret"})
+			v = t
 		}
 		return v
 	}
@@ -154,6 +180,9 @@ func (s *Store) ReadLWA(ctx context.Context, id string) (*LWASecret, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("read LWA secret %s: %w: %s empty or missing; put the LWA client id, client secret and a refresh token with the alexa::ask:skills:readwrite scope in it (README \"Deploy\")",
 			id, ErrLWANotConfigured, strings.Join(missing, ", "))
+	}
+	if raw, ok := l.fields[ResumeKey]; ok && json.Unmarshal(raw, &l.ResumeAt) != nil {
+		l.Warnings = append(l.Warnings, LWAWarning{Key: ResumeKey, Problem: "not a string; ignored"})
 	}
 	return l, nil
 }
@@ -178,6 +207,44 @@ func (s *Store) SaveRefreshToken(ctx context.Context, l *LWASecret, refreshToken
 		return fmt.Errorf("save rotated refresh token to LWA secret %s: %w", l.ID, err)
 	}
 	return nil
+}
+
+// SaveResumeAt sets the ResumeKey of the LWA secret id to skillID, or removes
+// the key when skillID is "", keeping every other key. It reads the secret's
+// AWSCURRENT version again first, so that a change made since the run read
+// it (by the operator, or a rotated refresh token saved by another
+// invocation) is kept, and writes a new version only when the key changes.
+// It reports whether it wrote one. A value that is not a JSON object is left
+// as it is.
+func (s *Store) SaveResumeAt(ctx context.Context, id, skillID string) (bool, error) {
+	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id, VersionStage: aws.String(StageCurrent)})
+	if err != nil {
+		return false, fmt.Errorf("save %s to LWA secret %s: %w", ResumeKey, id, err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &fields); err != nil || fields == nil {
+		return false, fmt.Errorf("save %s to LWA secret %s: the value is no longer a JSON object; left as it is", ResumeKey, id)
+	}
+	raw, had := fields[ResumeKey]
+	var cur string
+	if had && json.Unmarshal(raw, &cur) == nil && cur == skillID && skillID != "" {
+		return false, nil
+	}
+	if !had && skillID == "" {
+		return false, nil
+	}
+	delete(fields, ResumeKey)
+	if skillID != "" {
+		fields[ResumeKey], _ = json.Marshal(skillID)
+	}
+	value, err := json.Marshal(fields)
+	if err != nil {
+		return false, err
+	}
+	if err := s.put(ctx, id, aws.ToString(out.VersionId), string(value)); err != nil {
+		return false, fmt.Errorf("save %s to LWA secret %s: %w", ResumeKey, id, err)
+	}
+	return true, nil
 }
 
 // SkillSecret is the value of a skill secret.
