@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // NoAlarmEmailWarning is the synth warning of a stack without alarmEmail.
@@ -66,7 +68,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 	}
 	metric := func(name, statistic string, period time.Duration) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(MetricNamespace),
+			Namespace:     jsii.String(contract.MetricNamespace),
 			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
 			Statistic:     jsii.String(statistic),
@@ -78,7 +80,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 
 	runFailed := awscloudwatch.NewAlarm(stack, jsii.String("SyncRunFailedAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String("Part of SyncRunAlarm: the last run over every skill could not complete (FullRunFailed)."),
-		Metric:             metric(MetricFullRunFailed, "Maximum", 5*time.Minute),
+		Metric:             metric(contract.MetricFullRunFailed, "Maximum", 5*time.Minute),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -86,7 +88,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 	})
 	noRun := awscloudwatch.NewAlarm(stack, jsii.String("NoFullSyncRunAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String(fmt.Sprintf("Part of SyncRunAlarm: no run over every skill reported in the last %s (twice the longest gap of schedule %s).", window, cfg.Schedule.Expression)),
-		Metric:             metric(MetricFullRunFailed, "SampleCount", period),
+		Metric:             metric(contract.MetricFullRunFailed, "SampleCount", period),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(float64(periods)),
 		DatapointsToAlarm:  jsii.Number(float64(periods)),
@@ -101,7 +103,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 
 	skills := awscloudwatch.NewAlarm(stack, jsii.String("SkillsFailingAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String(fmt.Sprintf("Skills failed in every run over every skill of the last %s (FullRunSkillsFailed; the value is the fewest failed skills of one run). The summary lines in the function's log group name each skill, its error and SMAPI request id. See README.md, \"Reading the alarms\".", window)),
-		Metric:             metric(MetricFullRunSkillsFailed, "Minimum", period),
+		Metric:             metric(contract.MetricFullRunSkillsFailed, "Minimum", period),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(float64(periods)),
 		DatapointsToAlarm:  jsii.Number(float64(periods)),

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // Context keys read by LoadConfig. Each is documented, with its default, in
@@ -43,25 +45,10 @@ const (
 	DefaultLWASecretName     = "alexa/skill-credentials/lwa"
 	DefaultSkillSecretPrefix = "alexa/skill-messaging/"
 	DefaultLogRetentionDays  = 90
-	DefaultSyncConcurrency   = 8
+	DefaultSyncConcurrency   = contract.DefaultConcurrency
 	DefaultRotationDays      = 30
-	DefaultSkillDiscovery    = "off"
+	DefaultSkillDiscovery    = contract.DiscoveryOff
 )
-
-// Values of skillDiscovery (the function's SKILL_DISCOVERY).
-const (
-	DiscoveryOff    = "off"
-	DiscoveryVendor = "vendor"
-)
-
-// MaxStackSkillSecrets is the most skills whose secrets the stack creates
-// itself. CloudFormation allows 500 resources per stack; each such skill
-// takes two (its secret and its rotation schedule) and the rest of the stack
-// about 30 (TestResourceBudget checks the sum). With more skillIds than this
-// the stack creates none of them: the function creates every declared
-// skill's secret (see FunctionCreatesSecrets), so the count of skillIds has
-// no ceiling here.
-const MaxStackSkillSecrets = 230
 
 // SkillIDsFile is the file, next to bootstrap in the function's code, that
 // lists the declared skills when the function creates their secrets.
@@ -74,23 +61,10 @@ const SkillIDsFile = "skill-ids.json"
 // template's file name (cdk.out/<stackName>.template.json).
 var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
-// vendorIDPattern is an Amazon developer vendor id, the same rule the
-// function applies to VENDOR_ID.
-var vendorIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
-
-// maxSyncConcurrency bounds syncConcurrency; SMAPI throttles long before.
-const maxSyncConcurrency = 64
-
-// Bounds of rotationDays: Secrets Manager's AutomaticallyAfterDays.
-const (
-	minRotationDays = 1
-	maxRotationDays = 1000
-)
-
 // Bounds of readerRoleArns. Roles granted the same skills share one managed
 // policy (a policy lists at most maxReaderRoles roles here); each distinct
 // grant is one more stack resource, so there are at most maxReaderPolicies
-// (TestResourceBudget checks the sum with MaxStackSkillSecrets).
+// (TestResourceBudget checks the sum with contract.MaxStackSkillSecrets).
 const (
 	maxReaderRoles    = 100
 	maxReaderPolicies = 8
@@ -119,10 +93,6 @@ type Reader struct {
 // roleARNPattern matches an IAM role ARN: partition, the 12-digit account
 // and the role's path and name (the name is the last segment).
 var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?([\w+=,.@-]{1,64})$`)
-
-// skillIDPattern matches amzn1.ask.skill.<uuid> and the legacy
-// amzn1.echo-sdk-ams.app.<uuid>, the same rule the function applies.
-var skillIDPattern = regexp.MustCompile(`^amzn1\.(?:ask\.skill|echo-sdk-ams\.app)\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // secretNamePattern is the character set Secrets Manager accepts in names.
 var secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
@@ -158,14 +128,14 @@ type Config struct {
 	// Readers are the IAM roles of this account granted read access to
 	// skill secrets, sorted by role ARN.
 	Readers []Reader
-	// SkillDiscovery is DiscoveryOff or DiscoveryVendor: the function also
+	// SkillDiscovery is contract.DiscoveryOff or contract.DiscoveryVendor: the function also
 	// syncs, creating their secrets, every skill of the vendors its LWA
 	// refresh token can see.
 	SkillDiscovery string
-	// VendorID, with DiscoveryVendor, limits discovery to this vendor.
+	// VendorID, with contract.DiscoveryVendor, limits discovery to this vendor.
 	VendorID string
 	// AlwaysFunctionCreatesSecrets makes the function create the declared
-	// skills' secrets even when there are MaxStackSkillSecrets or fewer (to
+	// skills' secrets even when there are contract.MaxStackSkillSecrets or fewer (to
 	// stay so after their number fell back: the stack cannot create secrets
 	// that exist).
 	AlwaysFunctionCreatesSecrets bool
@@ -173,9 +143,9 @@ type Config struct {
 
 // FunctionCreatesSecrets says whether the function, not the stack, creates
 // the declared skills' secrets: when there are more than
-// MaxStackSkillSecrets of them.
+// contract.MaxStackSkillSecrets of them.
 func (c *Config) FunctionCreatesSecrets() bool {
-	return c.AlwaysFunctionCreatesSecrets || len(c.SkillIDs) > MaxStackSkillSecrets
+	return c.AlwaysFunctionCreatesSecrets || len(c.SkillIDs) > contract.MaxStackSkillSecrets
 }
 
 // StackSkillIDs are the skills whose secrets the stack creates itself.
@@ -187,9 +157,9 @@ func (c *Config) StackSkillIDs() []string {
 }
 
 // CreatesSecrets says whether the function may create skill secrets at all:
-// for declared skills beyond MaxStackSkillSecrets or for discovered ones.
+// for declared skills beyond contract.MaxStackSkillSecrets or for discovered ones.
 func (c *Config) CreatesSecrets() bool {
-	return c.FunctionCreatesSecrets() || c.SkillDiscovery == DiscoveryVendor
+	return c.FunctionCreatesSecrets() || c.SkillDiscovery == contract.DiscoveryVendor
 }
 
 // LoadConfig reads the stack configuration from the CDK context visible at
@@ -277,20 +247,20 @@ func (c *Config) validate(skip map[string]bool) []error {
 		add(ctxStackName, "%q is not a CloudFormation stack name (letters, digits and hyphens, starting with a letter, at most 128 characters)", c.StackName)
 	}
 	switch c.SkillDiscovery {
-	case DiscoveryOff, DiscoveryVendor:
+	case contract.DiscoveryOff, contract.DiscoveryVendor:
 	default:
-		add(ctxSkillDiscovery, "%q: want %q or %q", c.SkillDiscovery, DiscoveryOff, DiscoveryVendor)
+		add(ctxSkillDiscovery, "%q: want %q or %q", c.SkillDiscovery, contract.DiscoveryOff, contract.DiscoveryVendor)
 	}
 	if c.VendorID != "" {
-		if c.SkillDiscovery != DiscoveryVendor {
-			add(ctxVendorID, "is set but skillDiscovery is %q: it limits vendor discovery, set skillDiscovery to %q", c.SkillDiscovery, DiscoveryVendor)
-		} else if !vendorIDPattern.MatchString(c.VendorID) {
+		if c.SkillDiscovery != contract.DiscoveryVendor {
+			add(ctxVendorID, "is set but skillDiscovery is %q: it limits vendor discovery, set skillDiscovery to %q", c.SkillDiscovery, contract.DiscoveryVendor)
+		} else if contract.ValidateVendorID(c.VendorID) != nil {
 			add(ctxVendorID, "%q is not a vendor id (letters and digits, e.g. M1ABCDEFGHIJKL)", c.VendorID)
 		}
 	}
 	seen := make(map[string]int, len(c.SkillIDs))
 	for i, id := range c.SkillIDs {
-		if !skillIDPattern.MatchString(id) {
+		if contract.ValidateSkillID(id) != nil {
 			add(ctxSkillIDs, "entry %d: %q is not a valid skill id (want amzn1.ask.skill.<uuid> or amzn1.echo-sdk-ams.app.<uuid>)", i, id)
 			continue
 		}
@@ -314,7 +284,7 @@ func (c *Config) validate(skip map[string]bool) []error {
 		// The IAM grants are <prefix>*: without a closing / the prefix
 		// "alexa/skills" would also match "alexa/skills-admin/…".
 		add(ctxSkillSecretPrefix, "%q must end with / (for example %q): the function's and the readers' IAM grants cover <prefix>*, which would otherwise also match secrets whose names merely start alike", c.SkillSecretPrefix, c.SkillSecretPrefix+"/")
-	} else if len(c.SkillSecretPrefix)+len("amzn1.echo-sdk-ams.app.")+36 > 512 {
+	} else if len(c.SkillSecretPrefix)+contract.MaxSkillIDLen > 512 {
 		add(ctxSkillSecretPrefix, "too long: prefix plus skill id must fit in 512 characters")
 	}
 	if c.SkillSecretPrefix != "" && strings.HasPrefix(c.LWASecretName, c.SkillSecretPrefix) {
@@ -329,11 +299,11 @@ func (c *Config) validate(skip map[string]bool) []error {
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		add(ctxLogRetentionDays, "%d is not a retention CloudWatch Logs accepts (one of %v)", c.LogRetentionDays, slices.Sorted(maps.Keys(retentionDays)))
 	}
-	if c.SyncConcurrency < 1 || c.SyncConcurrency > maxSyncConcurrency {
-		add(ctxSyncConcurrency, "%d is out of range 1..%d", c.SyncConcurrency, maxSyncConcurrency)
+	if c.SyncConcurrency < contract.MinConcurrency || c.SyncConcurrency > contract.MaxConcurrency {
+		add(ctxSyncConcurrency, "%d is out of range %d..%d", c.SyncConcurrency, contract.MinConcurrency, contract.MaxConcurrency)
 	}
-	if c.RotationDays < minRotationDays || c.RotationDays > maxRotationDays {
-		add(ctxRotationDays, "%d is out of range %d..%d (days between rotations of each skill secret)", c.RotationDays, minRotationDays, maxRotationDays)
+	if c.RotationDays < contract.MinRotationDays || c.RotationDays > contract.MaxRotationDays {
+		add(ctxRotationDays, "%d is out of range %d..%d (days between rotations of each skill secret)", c.RotationDays, contract.MinRotationDays, contract.MaxRotationDays)
 	}
 
 	if len(c.Readers) > maxReaderRoles {
@@ -360,7 +330,7 @@ func (c *Config) validate(skip map[string]bool) []error {
 			switch {
 			case id == AllSkills:
 				add(ctxReaderRoleARNs, "role %q: %q must be alone in its list (it grants every skill)", r.RoleARN, AllSkills)
-			case !skillIDPattern.MatchString(id):
+			case contract.ValidateSkillID(id) != nil:
 				add(ctxReaderRoleARNs, "role %q: %q is not a valid skill id (want amzn1.ask.skill.<uuid>, amzn1.echo-sdk-ams.app.<uuid>, or [%q] for every skill)", r.RoleARN, id, AllSkills)
 			case seen[id]:
 				add(ctxReaderRoleARNs, "role %q: %q is listed twice", r.RoleARN, id)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -23,7 +25,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LogRetentionDays:  DefaultLogRetentionDays,
 		SyncConcurrency:   DefaultSyncConcurrency,
 		RotationDays:      DefaultRotationDays,
-		SkillDiscovery:    DiscoveryOff,
+		SkillDiscovery:    contract.DiscoveryOff,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig(cdk.json) = %+v; want %+v", cfg, want)
@@ -207,16 +209,16 @@ func TestLoadConfigErrors(t *testing.T) {
 
 func TestValidateManySkills(t *testing.T) {
 	cfg := &Config{StackName: DefaultStackName, Schedule: Schedule{Expression: "rate(1 hour)", MaxGap: time.Hour}, LWASecretName: "lwa",
-		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: DiscoveryOff}
-	for i := range MaxStackSkillSecrets {
+		SkillSecretPrefix: "p/", LogRetentionDays: 30, SyncConcurrency: 8, RotationDays: 30, SkillDiscovery: contract.DiscoveryOff}
+	for i := range contract.MaxStackSkillSecrets {
 		cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(i))
 	}
-	if err := cfg.Validate(); err != nil || cfg.FunctionCreatesSecrets() || len(cfg.StackSkillIDs()) != MaxStackSkillSecrets {
-		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, created by the stack", MaxStackSkillSecrets, err, cfg.FunctionCreatesSecrets())
+	if err := cfg.Validate(); err != nil || cfg.FunctionCreatesSecrets() || len(cfg.StackSkillIDs()) != contract.MaxStackSkillSecrets {
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, created by the stack", contract.MaxStackSkillSecrets, err, cfg.FunctionCreatesSecrets())
 	}
-	cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(MaxStackSkillSecrets))
+	cfg.SkillIDs = append(cfg.SkillIDs, "amzn1.ask.skill.00000000-0000-0000-0000-"+strings.Repeat("0", 8)+hex4(contract.MaxStackSkillSecrets))
 	if err := cfg.Validate(); err != nil || !cfg.FunctionCreatesSecrets() || cfg.StackSkillIDs() != nil || !cfg.CreatesSecrets() {
-		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, every secret created by the function", MaxStackSkillSecrets+1, err, cfg.FunctionCreatesSecrets())
+		t.Fatalf("%d skills: Validate = %v, FunctionCreatesSecrets = %v; want valid, every secret created by the function", contract.MaxStackSkillSecrets+1, err, cfg.FunctionCreatesSecrets())
 	}
 }
 
@@ -243,7 +245,7 @@ func TestDiscoveryContext(t *testing.T) {
 	} {
 		cfg, err := LoadConfig(newTestApp(t, tt.ctx).Node())
 		if tt.wantErr == "" {
-			if err != nil || cfg.SkillDiscovery != DiscoveryVendor || !cfg.CreatesSecrets() || cfg.FunctionCreatesSecrets() {
+			if err != nil || cfg.SkillDiscovery != contract.DiscoveryVendor || !cfg.CreatesSecrets() || cfg.FunctionCreatesSecrets() {
 				t.Errorf("LoadConfig(%v) = %+v, %v; want discovery on", tt.ctx, cfg, err)
 			}
 			continue

@@ -15,12 +15,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
-)
 
-// ManagedTagKey is the tag, with value "true", the function puts on every
-// secret it creates (the function's store.ManagedTagKey; infra imports no
-// runtime package). The IAM policy allows creating and tagging only with it.
-const ManagedTagKey = "alexa-skill-credentials:managed"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
+)
 
 // writeSkillIDsFile puts the declared skill ids into the function's code as
 // SkillIDsFile when the function creates their secrets, and removes a stale
@@ -59,28 +56,28 @@ func newSecretCreation(stack awscdk.Stack, cfg *Config, fn awslambda.Function, k
 	if !cfg.CreatesSecrets() {
 		return
 	}
-	fn.AddEnvironment(jsii.String("SKILL_SECRET_KMS_KEY_ID"), key.KeyArn(), nil)
-	fn.AddEnvironment(jsii.String("SKILL_SECRET_ROTATION_DAYS"), jsii.String(strconv.Itoa(cfg.RotationDays)), nil)
+	fn.AddEnvironment(jsii.String(contract.EnvKMSKeyID), key.KeyArn(), nil)
+	fn.AddEnvironment(jsii.String(contract.EnvRotationDays), jsii.String(strconv.Itoa(cfg.RotationDays)), nil)
 	if cfg.FunctionCreatesSecrets() {
-		fn.AddEnvironment(jsii.String("SKILL_IDS_FILE"), jsii.String(SkillIDsFile), nil)
+		fn.AddEnvironment(jsii.String(contract.EnvSkillIDsFile), jsii.String(SkillIDsFile), nil)
 	}
-	if cfg.SkillDiscovery == DiscoveryVendor {
-		fn.AddEnvironment(jsii.String("SKILL_DISCOVERY"), jsii.String(DiscoveryVendor), nil)
+	if cfg.SkillDiscovery == contract.DiscoveryVendor {
+		fn.AddEnvironment(jsii.String(contract.EnvSkillDiscovery), jsii.String(contract.DiscoveryVendor), nil)
 		if cfg.VendorID != "" {
-			fn.AddEnvironment(jsii.String("VENDOR_ID"), jsii.String(cfg.VendorID), nil)
+			fn.AddEnvironment(jsii.String(contract.EnvVendorID), jsii.String(cfg.VendorID), nil)
 		}
 	}
 
 	onlyManagedTag := map[string]any{
-		"StringEquals":              map[string]any{"aws:RequestTag/" + ManagedTagKey: "true"},
-		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{ManagedTagKey}},
+		"StringEquals":              map[string]any{"aws:RequestTag/" + contract.ManagedTagKey: "true"},
+		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{contract.ManagedTagKey}},
 	}
 	createConditions := map[string]any{
 		"StringEquals": map[string]any{
-			"aws:RequestTag/" + ManagedTagKey: "true",
-			"secretsmanager:KmsKeyArn":        key.KeyArn(),
+			"aws:RequestTag/" + contract.ManagedTagKey: "true",
+			"secretsmanager:KmsKeyArn":                 key.KeyArn(),
 		},
-		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{ManagedTagKey}},
+		"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{contract.ManagedTagKey}},
 	}
 	statements := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -115,7 +112,7 @@ func newSecretCreation(stack awscdk.Stack, cfg *Config, fn awslambda.Function, k
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String(fmt.Sprintf("Scoped to the skill secret name prefix: the function creates the secrets of skills it finds or that exceed the %d the stack creates, only with the %s tag and the stack's key (IAM conditions); the trailing * covers the skill ids and the random ARN suffix.", MaxStackSkillSecrets, ManagedTagKey)),
+		Reason:    jsii.String(fmt.Sprintf("Scoped to the skill secret name prefix: the function creates the secrets of skills it finds or that exceed the %d the stack creates, only with the %s tag and the stack's key (IAM conditions); the trailing * covers the skill ids and the random ARN suffix.", contract.MaxStackSkillSecrets, contract.ManagedTagKey)),
 		AppliesTo: &[]any{"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:" + cfg.SkillSecretPrefix + "*"},
 	}}, jsii.Bool(true))
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // Logs Insights queries of the dashboard, over the function's log group
@@ -34,7 +36,7 @@ func newDashboard(stack awscdk.Stack, fn awslambda.Function, dlq, failedRuns aws
 	hour := awscdk.Duration_Hours(jsii.Number(1))
 	own := func(name, label string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(MetricNamespace),
+			Namespace:     jsii.String(contract.MetricNamespace),
 			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
 			Statistic:     jsii.String("Sum"),
@@ -75,21 +77,21 @@ func newDashboard(stack awscdk.Stack, fn awslambda.Function, dlq, failedRuns aws
 				graph("Runs and their outcome", false,
 					fn.MetricInvocations(opts("Sum", "invocations (runs and rotation steps)")),
 					fn.MetricErrors(opts("Sum", "failed invocations")),
-					own(MetricSyncSucceeded, "sync runs that fully succeeded"),
-					own(MetricFullRunFailed, "full runs that could not complete"),
-					own(MetricSkillsNotStarted, "skills not started (time ran out)")),
+					own(contract.MetricSyncSucceeded, "sync runs that fully succeeded"),
+					own(contract.MetricFullRunFailed, "full runs that could not complete"),
+					own(contract.MetricSkillsNotStarted, "skills not started (time ran out)")),
 				graph("Skills per hour", true,
-					own(MetricSkillsUpdated, "updated"),
-					own(MetricSkillsUnchanged, "unchanged"),
-					own(MetricSkillsFailed, "failed")),
+					own(contract.MetricSkillsUpdated, "updated"),
+					own(contract.MetricSkillsUnchanged, "unchanged"),
+					own(contract.MetricSkillsFailed, "failed")),
 				graph("Duration (ms)", false,
 					fn.MetricDuration(opts("Maximum", "maximum")),
 					fn.MetricDuration(opts("Average", "average"))),
 			},
 			{
 				graph("SMAPI throttling and retries", false,
-					own(MetricSMAPIThrottled, "SMAPI answers 429 (throttled)"),
-					own(MetricSMAPIRetries, "SMAPI calls repeated (429, 5xx, timeouts)"),
+					own(contract.MetricSMAPIThrottled, "SMAPI answers 429 (throttled)"),
+					own(contract.MetricSMAPIRetries, "SMAPI calls repeated (429, 5xx, timeouts)"),
 					fn.MetricThrottles(opts("Sum", "Lambda throttles"))),
 				graph("Queues (messages)", false,
 					dlq.MetricApproximateNumberOfMessagesVisible(opts("Maximum", "schedule dead-letter queue")),

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/iam/stack-policies.json from the synthesized stack")
@@ -56,7 +58,7 @@ var policyFileContext = map[string]any{
 // (CreateSkillSecretsPolicy), which the discovery end-to-end test checks.
 var policyFileDiscoveryContext = func() map[string]any {
 	ctx := maps.Clone(policyFileContext)
-	ctx[ctxSkillDiscovery] = DiscoveryVendor
+	ctx[ctxSkillDiscovery] = contract.DiscoveryVendor
 	return ctx
 }()
 
@@ -123,10 +125,10 @@ func TestIAMPolicyFile(t *testing.T) {
 	// The file holds one key, key policy, set of secrets and readers: the
 	// discovery stack must not change them, only the function.
 	if a, b := toJSON(withoutFunction(file)), toJSON(withoutFunction(discovery)); a != b {
-		t.Fatalf("with skillDiscovery %q the stack's IAM changes beyond the function role; the policy file cannot describe it:\n%s", DiscoveryVendor, firstDifference([]byte(a), []byte(b)))
+		t.Fatalf("with skillDiscovery %q the stack's IAM changes beyond the function role; the policy file cannot describe it:\n%s", contract.DiscoveryVendor, firstDifference([]byte(a), []byte(b)))
 	}
-	if discovery.Function.Environment[envSkillDiscovery] != DiscoveryVendor {
-		t.Fatalf("discovery stack's function environment %v lacks %s=%s", discovery.Function.Environment, envSkillDiscovery, DiscoveryVendor)
+	if discovery.Function.Environment[contract.EnvSkillDiscovery] != contract.DiscoveryVendor {
+		t.Fatalf("discovery stack's function environment %v lacks %s=%s", discovery.Function.Environment, contract.EnvSkillDiscovery, contract.DiscoveryVendor)
 	}
 	file.DiscoveryFunction = discovery.Function
 	got, err := json.MarshalIndent(file, "", "  ")
@@ -148,9 +150,6 @@ func TestIAMPolicyFile(t *testing.T) {
 		t.Fatalf("%s is stale: the stack's IAM changed (%v). Regenerate it with\n\tgo test ./infra -run TestIAMPolicyFile -update\nreview the diff and commit it; the runtime tests (go test ./lambda) then check the function's calls against it.\n%s", iamPolicyFile, err, firstDifference(want, got))
 	}
 }
-
-// envSkillDiscovery is the function's variable that turns discovery on.
-const envSkillDiscovery = "SKILL_DISCOVERY"
 
 // policyFileOf synthesizes the stack of ctx and returns its policy file.
 func policyFileOf(t *testing.T, ctx map[string]any) stackPolicies {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // physicalNameProps are the resource types of the stack that have a name of
@@ -54,7 +56,7 @@ func TestTwoDeploymentsShareNoPhysicalName(t *testing.T) {
 	common := map[string]any{
 		"skillIds":       []any{testSkillID, testLegacySkillID},
 		"readerRoleArns": map[string]any{testReaderRole: []any{AllSkills}, testReaderRoleWithPath: []any{testSkillID}},
-		"skillDiscovery": DiscoveryVendor,
+		"skillDiscovery": contract.DiscoveryVendor,
 		"alarmEmail":     "ops@example.com",
 	}
 	deployments := []map[string]any{

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // twoSkills is the context of a stack with two skill secrets.
@@ -468,7 +470,7 @@ func TestReaderPolicySize(t *testing.T) {
 	t.Logf("a grant of %d skills: %d of 6,144 characters", n, len(doc))
 }
 
-// TestResourceBudget checks that a stack with MaxStackSkillSecrets skills, and every
+// TestResourceBudget checks that a stack with contract.MaxStackSkillSecrets skills, and every
 // optional resource (maxReaderPolicies reader policies, the e-mail
 // subscription), stays within CloudFormation's 500 resources and 200
 // outputs, from the resources a stack with none and with two skills has.
@@ -483,10 +485,10 @@ func TestResourceBudget(t *testing.T) {
 	if perSkill != 2 || perSkillOutputs != 1 {
 		t.Errorf("each skill adds %d resources and %d outputs; want 2 (secret, rotation schedule) and 1", perSkill, perSkillOutputs)
 	}
-	if total := r0 + perSkill*MaxStackSkillSecrets; total > 500 {
-		t.Errorf("%d skills need %d resources; CloudFormation allows 500", MaxStackSkillSecrets, total)
+	if total := r0 + perSkill*contract.MaxStackSkillSecrets; total > 500 {
+		t.Errorf("%d skills need %d resources; CloudFormation allows 500", contract.MaxStackSkillSecrets, total)
 	}
-	if total := o0 + perSkillOutputs*min(MaxStackSkillSecrets, maxSkillOutputs); total > 200 {
-		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", MaxStackSkillSecrets, total)
+	if total := o0 + perSkillOutputs*min(contract.MaxStackSkillSecrets, maxSkillOutputs); total > 200 {
+		t.Errorf("%d skills need %d outputs; CloudFormation allows 200", contract.MaxStackSkillSecrets, total)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // LWASecretPlaceholder is the value the LWA secret is created with. The
@@ -29,24 +31,6 @@ import (
 // template's value changes, which would replace the operator's credentials
 // with this placeholder on the next deploy.
 const LWASecretPlaceholder = `{"clientId": "", "clientSecret": "", "refreshToken": "", "_instructions": "Replace this value with the LWA security profile's clientId and clientSecret and a refreshToken with scope alexa::ask:skills:readwrite (ask util generate-lwa-tokens), as the README section Deploy shows."}`
-
-// Metric names of the embedded-metric-format record the function writes at
-// the end of every sync run, with dimension FunctionName (credsync.Metric…;
-// README.md, "Logs and metrics").
-const (
-	MetricNamespace       = "AlexaSkillCredentials"
-	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
-	MetricSkillsUpdated   = "SkillsUpdated"
-	MetricSkillsUnchanged = "SkillsUnchanged"
-	MetricSkillsFailed    = "SkillsFailed"
-	MetricSMAPIRetries    = "SMAPIRetries"
-	MetricSMAPIThrottled  = "SMAPIThrottled"
-	// Skills a run had no time left to start; the next run starts with them.
-	MetricSkillsNotStarted = "SkillsNotStarted"
-	// Emitted only by runs over every skill, never by a {"skillIds"} run.
-	MetricFullRunFailed       = "FullRunFailed"       // 1 when the run could not complete
-	MetricFullRunSkillsFailed = "FullRunSkillsFailed" // failed skills of a completed run
-)
 
 // Function sizing: a 1,000-skill sync takes about 7 s against SMAPI-like
 // latencies and a few tens of MB; 256 MB also buys CPU for TLS.
@@ -324,9 +308,9 @@ func newFunction(stack awscdk.Stack, cfg *Config, codeDir string, key awskms.Key
 		RetryAttempts: jsii.Number(functionAsyncRetries),
 		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(scheduleMaxEventAge.Seconds())),
 		Environment: &map[string]*string{
-			"LWA_SECRET_ID":       lwaSecret.SecretArn(),
-			"SKILL_SECRET_PREFIX": jsii.String(cfg.SkillSecretPrefix),
-			"SYNC_CONCURRENCY":    jsii.String(strconv.Itoa(cfg.SyncConcurrency)),
+			contract.EnvLWASecretID:       lwaSecret.SecretArn(),
+			contract.EnvSkillSecretPrefix: jsii.String(cfg.SkillSecretPrefix),
+			contract.EnvSyncConcurrency:   jsii.String(strconv.Itoa(cfg.SyncConcurrency)),
 		},
 	})
 	// The on-failure destination, set on the event invoke config directly:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/config"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/credsync"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
@@ -59,7 +60,7 @@ func setup(ctx context.Context, logger *slog.Logger) (*credsync.Syncer, error) {
 		Concurrency:  cfg.Concurrency,
 		FunctionName: cfg.FunctionName,
 		Logger:       logger,
-		Discover:     cfg.Discovery == config.DiscoveryVendor,
+		Discover:     cfg.Discovery == contract.DiscoveryVendor,
 		VendorID:     cfg.VendorID,
 		Declared:     cfg.DeclaredSkillIDs,
 		Create: credsync.Creation{

@@ -9,12 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 )
-
-// MaxConcurrency bounds SYNC_CONCURRENCY (SMAPI allows 25 requests per second
-// per skill; the limit here keeps one account's run polite).
-const MaxConcurrency = 64
 
 // Config is the function's configuration.
 type Config struct {
@@ -30,7 +27,8 @@ type Config struct {
 	Concurrency int
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME, set by Lambda.
 	FunctionName string
-	// Discovery is SKILL_DISCOVERY: DiscoveryOff (default) or DiscoveryVendor.
+	// Discovery is SKILL_DISCOVERY: contract.DiscoveryOff (default) or
+	// contract.DiscoveryVendor.
 	Discovery string
 	// VendorID is VENDOR_ID: with DiscoveryVendor, only this vendor's skills.
 	VendorID string
@@ -51,15 +49,6 @@ type Config struct {
 	DeclaredSkillIDs []string
 }
 
-// Values of SKILL_DISCOVERY.
-const (
-	DiscoveryOff    = "off"
-	DiscoveryVendor = "vendor"
-)
-
-// MaxRotationDays is the longest interval Secrets Manager accepts.
-const MaxRotationDays = 1000
-
 // kmsKeyPattern matches what Secrets Manager accepts as KmsKeyId: a key id, a
 // multi-Region key id, an alias name, or a key or alias ARN.
 var kmsKeyPattern = regexp.MustCompile(`^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]{1,250}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]{1,250}))$`)
@@ -71,11 +60,11 @@ var lambdaARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{
 // function). Every error names the variable at fault.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		LWASecretID:       strings.TrimSpace(getenv("LWA_SECRET_ID")),
-		SkillSecretPrefix: getenv("SKILL_SECRET_PREFIX"),
-		SMAPIEndpoint:     orDefault(getenv("SMAPI_ENDPOINT"), smapi.DefaultBaseURL),
-		LWATokenURL:       orDefault(getenv("LWA_TOKEN_URL"), smapi.DefaultTokenURL),
-		Concurrency:       8,
+		LWASecretID:       strings.TrimSpace(getenv(contract.EnvLWASecretID)),
+		SkillSecretPrefix: getenv(contract.EnvSkillSecretPrefix),
+		SMAPIEndpoint:     orDefault(getenv(contract.EnvSMAPIEndpoint), smapi.DefaultBaseURL),
+		LWATokenURL:       orDefault(getenv(contract.EnvLWATokenURL), smapi.DefaultTokenURL),
+		Concurrency:       contract.DefaultConcurrency,
 		FunctionName:      getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	}
 	if c.LWASecretID == "" {
@@ -93,10 +82,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if _, err := smapi.ParseEndpoint(c.LWATokenURL); err != nil {
 		return c, fmt.Errorf("LWA_TOKEN_URL: %w", err)
 	}
-	if v := strings.TrimSpace(getenv("SYNC_CONCURRENCY")); v != "" {
+	if v := strings.TrimSpace(getenv(contract.EnvSyncConcurrency)); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxConcurrency {
-			return c, fmt.Errorf("SYNC_CONCURRENCY=%q: want a whole number from 1 to %d", v, MaxConcurrency)
+		if err != nil || n < contract.MinConcurrency || n > contract.MaxConcurrency {
+			return c, fmt.Errorf("SYNC_CONCURRENCY=%q: want a whole number from %d to %d", v, contract.MinConcurrency, contract.MaxConcurrency)
 		}
 		c.Concurrency = n
 	}
@@ -106,42 +95,42 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // readCreation reads the settings of discovery and of the secrets the
 // function creates.
 func (c *Config) readCreation(getenv func(string) string) error {
-	c.Discovery = orDefault(getenv("SKILL_DISCOVERY"), DiscoveryOff)
-	if c.Discovery != DiscoveryOff && c.Discovery != DiscoveryVendor {
-		return fmt.Errorf("SKILL_DISCOVERY=%q: want %q (default) or %q", c.Discovery, DiscoveryOff, DiscoveryVendor)
+	c.Discovery = orDefault(getenv(contract.EnvSkillDiscovery), contract.DiscoveryOff)
+	if c.Discovery != contract.DiscoveryOff && c.Discovery != contract.DiscoveryVendor {
+		return fmt.Errorf("SKILL_DISCOVERY=%q: want %q (default) or %q", c.Discovery, contract.DiscoveryOff, contract.DiscoveryVendor)
 	}
-	if c.VendorID = strings.TrimSpace(getenv("VENDOR_ID")); c.VendorID != "" {
-		if c.Discovery != DiscoveryVendor {
+	if c.VendorID = strings.TrimSpace(getenv(contract.EnvVendorID)); c.VendorID != "" {
+		if c.Discovery != contract.DiscoveryVendor {
 			return fmt.Errorf("VENDOR_ID is set but SKILL_DISCOVERY is %q: it limits vendor discovery, set SKILL_DISCOVERY=vendor or unset VENDOR_ID", c.Discovery)
 		}
-		if err := smapi.ValidateVendorID(c.VendorID); err != nil {
+		if err := contract.ValidateVendorID(c.VendorID); err != nil {
 			return fmt.Errorf("VENDOR_ID: %w", err)
 		}
 	}
-	if file := strings.TrimSpace(getenv("SKILL_IDS_FILE")); file != "" {
+	if file := strings.TrimSpace(getenv(contract.EnvSkillIDsFile)); file != "" {
 		ids, err := readSkillIDs(file, getenv("LAMBDA_TASK_ROOT"))
 		if err != nil {
 			return fmt.Errorf("SKILL_IDS_FILE: %w", err)
 		}
 		c.DeclaredSkillIDs = ids
 	}
-	c.KMSKeyID = strings.TrimSpace(getenv("SKILL_SECRET_KMS_KEY_ID"))
+	c.KMSKeyID = strings.TrimSpace(getenv(contract.EnvKMSKeyID))
 	switch {
 	case c.KMSKeyID != "" && !kmsKeyPattern.MatchString(c.KMSKeyID):
 		return fmt.Errorf("SKILL_SECRET_KMS_KEY_ID=%q: want a KMS key id, key ARN, alias/<name> or alias ARN", c.KMSKeyID)
-	case c.KMSKeyID == "" && c.Discovery == DiscoveryVendor:
+	case c.KMSKeyID == "" && c.Discovery == contract.DiscoveryVendor:
 		return fmt.Errorf("SKILL_SECRET_KMS_KEY_ID is not set: with SKILL_DISCOVERY=vendor the function creates secrets, give the KMS key (id or ARN) to encrypt them with")
 	case c.KMSKeyID == "" && c.DeclaredSkillIDs != nil:
 		return fmt.Errorf("SKILL_SECRET_KMS_KEY_ID is not set: with SKILL_IDS_FILE the function creates secrets, give the KMS key (id or ARN) to encrypt them with")
 	}
-	if v := strings.TrimSpace(getenv("SKILL_SECRET_ROTATION_DAYS")); v != "" {
+	if v := strings.TrimSpace(getenv(contract.EnvRotationDays)); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxRotationDays {
-			return fmt.Errorf("SKILL_SECRET_ROTATION_DAYS=%q: want a whole number of days from 1 to %d", v, MaxRotationDays)
+		if err != nil || n < contract.MinRotationDays || n > contract.MaxRotationDays {
+			return fmt.Errorf("SKILL_SECRET_ROTATION_DAYS=%q: want a whole number of days from %d to %d", v, contract.MinRotationDays, contract.MaxRotationDays)
 		}
 		c.RotationDays = n
 	}
-	if c.RotationLambdaARN = strings.TrimSpace(getenv("SKILL_SECRET_ROTATION_LAMBDA_ARN")); c.RotationLambdaARN != "" && !lambdaARNPattern.MatchString(c.RotationLambdaARN) {
+	if c.RotationLambdaARN = strings.TrimSpace(getenv(contract.EnvRotationLambdaARN)); c.RotationLambdaARN != "" && !lambdaARNPattern.MatchString(c.RotationLambdaARN) {
 		return fmt.Errorf("SKILL_SECRET_ROTATION_LAMBDA_ARN=%q: want a Lambda function ARN", c.RotationLambdaARN)
 	}
 	return nil
@@ -163,7 +152,7 @@ func readSkillIDs(file, taskRoot string) ([]string, error) {
 	}
 	seen := make(map[string]bool, len(ids))
 	for i, id := range ids {
-		if err := smapi.ValidateSkillID(id); err != nil {
+		if err := contract.ValidateSkillID(id); err != nil {
 			return nil, fmt.Errorf("%s entry %d: %w", file, i, err)
 		}
 		if seen[id] {

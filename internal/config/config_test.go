@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -89,12 +91,12 @@ func TestFromEnv(t *testing.T) {
 	}
 	c, _ := FromEnv(func(k string) string { return base[k] })
 	if c.SMAPIEndpoint != "https://api.amazonalexa.com" || c.LWATokenURL != "https://api.amazon.com/auth/o2/token" || c.Concurrency != 8 ||
-		c.Discovery != DiscoveryOff || c.KMSKeyID != "" || c.RotationDays != 0 || c.DeclaredSkillIDs != nil {
+		c.Discovery != contract.DiscoveryOff || c.KMSKeyID != "" || c.RotationDays != 0 || c.DeclaredSkillIDs != nil {
 		t.Fatalf("defaults = %+v", c)
 	}
 	env := with("SKILL_DISCOVERY", "vendor", "VENDOR_ID", "M1ABCDEFGHIJKL", "SKILL_SECRET_KMS_KEY_ID", key, "SKILL_IDS_FILE", good, "SKILL_SECRET_ROTATION_DAYS", "7")
 	c, err := FromEnv(func(k string) string { return env[k] })
-	if err != nil || c.Discovery != DiscoveryVendor || c.VendorID != "M1ABCDEFGHIJKL" || c.KMSKeyID != key || c.RotationDays != 7 || !slices.Equal(c.DeclaredSkillIDs, []string{skill}) {
+	if err != nil || c.Discovery != contract.DiscoveryVendor || c.VendorID != "M1ABCDEFGHIJKL" || c.KMSKeyID != key || c.RotationDays != 7 || !slices.Equal(c.DeclaredSkillIDs, []string{skill}) {
 		t.Fatalf("FromEnv = %+v, %v; want every setting read", c, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -126,7 +127,7 @@ func TestDiscovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if aws.ToString(out.KmsKeyId) != keyARN || len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != store.ManagedTagKey || aws.ToString(out.Tags[0].Value) != "true" {
+		if aws.ToString(out.KmsKeyId) != keyARN || len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != contract.ManagedTagKey || aws.ToString(out.Tags[0].Value) != "true" {
 			t.Errorf("created secret %s: key %q, tags %+v; want the stack's key and the managed tag", name, aws.ToString(out.KmsKeyId), out.Tags)
 		}
 		if !aws.ToBool(out.RotationEnabled) || aws.ToString(out.RotationLambdaARN) != rotationARN || aws.ToInt64(out.RotationRules.AutomaticallyAfterDays) != 30 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
 
@@ -142,9 +143,9 @@ func TestCutRunsReachEverySkill(t *testing.T) {
 		}
 		minCapacity = min(minCapacity, len(started))
 		line := e.summaryLine()
-		if sum.NotStarted != len(notStarted) || line[MetricSkillsNotStarted] != float64(len(notStarted)) || sum.Failed < len(notStarted) {
+		if sum.NotStarted != len(notStarted) || line[contract.MetricSkillsNotStarted] != float64(len(notStarted)) || sum.Failed < len(notStarted) {
 			t.Errorf("run %d: summary notStarted %d, metric %v, failed %d; want %d not started, counted as failed",
-				runs, sum.NotStarted, line[MetricSkillsNotStarted], sum.Failed, len(notStarted))
+				runs, sum.NotStarted, line[contract.MetricSkillsNotStarted], sum.Failed, len(notStarted))
 		}
 		if len(notStarted) > 0 && (err == nil || !strings.Contains(err.Error(), "the next run starts with the skills this one did not reach")) {
 			t.Errorf("run %d: err = %v; want the not-started skills reported", runs, err)

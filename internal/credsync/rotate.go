@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
@@ -75,7 +76,7 @@ func (r *rotationStep) run(ctx, call context.Context) (string, error) {
 	if !ok || id == "" {
 		return StatusFailed, fmt.Errorf("%w: secret %s is not under SKILL_SECRET_PREFIX %q", ErrRotation, info.Name, r.Prefix)
 	}
-	if err := smapi.ValidateSkillID(id); err != nil {
+	if err := contract.ValidateSkillID(id); err != nil {
 		return StatusFailed, fmt.Errorf("%w: %w", ErrRotation, err)
 	}
 	r.skillID = id

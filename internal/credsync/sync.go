@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
@@ -357,7 +358,7 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan, 
 		if _, done := byID[id]; done || slices.Contains(ids, id) {
 			continue
 		}
-		if err := smapi.ValidateSkillID(id); err != nil {
+		if err := contract.ValidateSkillID(id); err != nil {
 			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)})
 			continue
 		}
@@ -426,8 +427,8 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan, 
 			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
 		case v.Err != nil:
 			res.Error = fmt.Sprintf("skill %s: %v", v.SkillID, v.Err)
-		case len(only) == 0 && smapi.ValidateSkillID(v.SkillID) != nil:
-			res.Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s)", smapi.ValidateSkillID(v.SkillID), v.Name)
+		case len(only) == 0 && contract.ValidateSkillID(v.SkillID) != nil:
+			res.Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s)", contract.ValidateSkillID(v.SkillID), v.Name)
 		}
 		if res.Error != "" {
 			set(res)
@@ -452,7 +453,7 @@ func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan, 
 			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("not synced: whether secret %s%s exists is unknown, the skill secrets could not all be read", s.Prefix, id)})
 			continue
 		}
-		if verr := smapi.ValidateSkillID(id); verr != nil {
+		if verr := contract.ValidateSkillID(id); verr != nil {
 			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", verr, s.Prefix, id)})
 			continue
 		}
@@ -587,34 +588,8 @@ func (req Request) Kind() string {
 	}
 }
 
-// Metric names of the summary line's Embedded Metric Format record.
-//
-// Every sync run emits the first seven. Only a run over every skill (RunAll,
-// RunDeploy) emits MetricFullRunFailed, and MetricFullRunSkillsFailed only
-// when it completed: a {"skillIds"} run never counts as a full run, so the
-// stack's alarms watch these two.
-const (
-	MetricSyncSucceeded   = "SyncSucceeded" // 1 when the run and every skill in it succeeded
-	MetricSkillsUpdated   = "SkillsUpdated"
-	MetricSkillsUnchanged = "SkillsUnchanged"
-	MetricSkillsFailed    = "SkillsFailed"
-	MetricSMAPIRetries    = "SMAPIRetries"   // SMAPI calls repeated after a 429, a 5xx or a timeout
-	MetricSMAPIThrottled  = "SMAPIThrottled" // SMAPI answers that were 429 (throttling)
-	// MetricSkillsNotStarted counts the skills the run had no time left to
-	// start (also counted in MetricSkillsFailed); the next run over every
-	// skill starts with them.
-	MetricSkillsNotStarted = "SkillsNotStarted"
-	// MetricFullRunFailed is 1 when a run over every skill could not
-	// complete (LWA refused, configuration, listing the secrets, saving a
-	// rotated refresh token, or no time left for some skills), else 0.
-	MetricFullRunFailed = "FullRunFailed"
-	// MetricFullRunSkillsFailed is the number of failed skills of a run over
-	// every skill that completed.
-	MetricFullRunSkillsFailed = "FullRunSkillsFailed"
-)
-
 // report writes the summary line, which is also an Embedded Metric Format
-// record: CloudWatch turns its metrics (see MetricSyncSucceeded) into the
+// record: CloudWatch turns its metrics (see contract.MetricSyncSucceeded) into the
 // series the stack's alarms and dashboard watch. runErr is what stopped the
 // run or failed it besides the skills; err is the invocation's error, logged
 // as "error" (it names each failed skill).
@@ -625,19 +600,19 @@ func report(logger *slog.Logger, functionName string, req Request, sum *Summary,
 		retries += max(r.attempts-1, 0)
 	}
 	metrics := []slog.Attr{
-		slog.Int(MetricSyncSucceeded, b2i(err == nil)),
-		slog.Int(MetricSkillsUpdated, sum.Updated),
-		slog.Int(MetricSkillsUnchanged, sum.Unchanged),
-		slog.Int(MetricSkillsFailed, sum.Failed),
-		slog.Int(MetricSMAPIRetries, retries),
-		slog.Int(MetricSMAPIThrottled, sum.throttled),
-		slog.Int(MetricSkillsNotStarted, sum.NotStarted),
+		slog.Int(contract.MetricSyncSucceeded, b2i(err == nil)),
+		slog.Int(contract.MetricSkillsUpdated, sum.Updated),
+		slog.Int(contract.MetricSkillsUnchanged, sum.Unchanged),
+		slog.Int(contract.MetricSkillsFailed, sum.Failed),
+		slog.Int(contract.MetricSMAPIRetries, retries),
+		slog.Int(contract.MetricSMAPIThrottled, sum.throttled),
+		slog.Int(contract.MetricSkillsNotStarted, sum.NotStarted),
 	}
 	if kind != RunSkills {
 		completed := runErr == nil && sum.NotStarted == 0
-		metrics = append(metrics, slog.Int(MetricFullRunFailed, b2i(!completed)))
+		metrics = append(metrics, slog.Int(contract.MetricFullRunFailed, b2i(!completed)))
 		if completed {
-			metrics = append(metrics, slog.Int(MetricFullRunSkillsFailed, sum.Failed))
+			metrics = append(metrics, slog.Int(contract.MetricFullRunSkillsFailed, sum.Failed))
 		}
 	}
 	names := make([]map[string]string, len(metrics))
@@ -656,7 +631,7 @@ func report(logger *slog.Logger, functionName string, req Request, sum *Summary,
 		slog.Any("_aws", map[string]any{
 			"Timestamp": time.Now().UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
-				"Namespace":  MetricNamespace,
+				"Namespace":  contract.MetricNamespace,
 				"Dimensions": [][]string{{"FunctionName"}},
 				"Metrics":    names,
 			}},
@@ -682,7 +657,7 @@ func b2i(b bool) int {
 // ReportConfigError is the handler of a function whose configuration is
 // invalid: every invocation fails with err, and a sync event also writes the
 // summary line, so that a run over every skill counts as failed
-// (MetricFullRunFailed) as soon as it happens.
+// (contract.MetricFullRunFailed) as soon as it happens.
 func ReportConfigError(logger *slog.Logger, functionName string, err error) func(context.Context, json.RawMessage) (*Summary, error) {
 	return func(_ context.Context, event json.RawMessage) (*Summary, error) {
 		err := fmt.Errorf("configuration error: %w", err)
@@ -692,9 +667,6 @@ func ReportConfigError(logger *slog.Logger, functionName string, err error) func
 		return nil, err
 	}
 }
-
-// MetricNamespace is the CloudWatch namespace of the run's metrics.
-const MetricNamespace = "AlexaSkillCredentials"
 
 // resumePoint is where a run over every skill starts: the skill id kept in
 // the LWA secret (store.ResumeKey) by the last run that ran out of time.
@@ -720,7 +692,7 @@ func (s *Syncer) resumePoint(ctx context.Context, lwa *store.LWASecret) resumePo
 	if lwa.ResumeAt == "" {
 		return resumePoint{stored: stored}
 	}
-	if err := smapi.ValidateSkillID(lwa.ResumeAt); err != nil {
+	if err := contract.ValidateSkillID(lwa.ResumeAt); err != nil {
 		s.Logger.WarnContext(ctx, "resume point ignored", "secret_id", s.LWASecretID, "key", store.ResumeKey, "problem", "not a skill id; ignored")
 		return resumePoint{stored: true}
 	}

@@ -11,13 +11,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
@@ -582,7 +582,7 @@ func TestSummaryLineIsEMF(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Msg != "sync finished" || len(m.AWS.CloudWatchMetrics) != 1 || m.AWS.CloudWatchMetrics[0].Namespace != MetricNamespace ||
+	if m.Msg != "sync finished" || len(m.AWS.CloudWatchMetrics) != 1 || m.AWS.CloudWatchMetrics[0].Namespace != contract.MetricNamespace ||
 		m.FunctionName != "test-function" || m.SyncSucceeded == nil || *m.SyncSucceeded != 1 || m.SkillsUpdated == nil || *m.SkillsUpdated != 1 {
 		t.Fatalf("summary line = %s; want an EMF record with SyncSucceeded 1", lines[len(lines)-1])
 	}
@@ -619,7 +619,7 @@ func (e *env) summaryLine() map[string]any {
 			e.t.Errorf("metric %s declared but its value is %v", name, line[name])
 		}
 	}
-	for _, name := range []string{MetricSyncSucceeded, MetricSkillsUpdated, MetricSkillsUnchanged, MetricSkillsFailed, MetricSMAPIRetries, MetricSMAPIThrottled, MetricSkillsNotStarted, MetricFullRunFailed, MetricFullRunSkillsFailed} {
+	for _, name := range contract.Metrics {
 		if _, present := line[name]; present != declared[name] {
 			e.t.Errorf("%s: present %v, declared %v; want both or neither", name, present, declared[name])
 		}
@@ -645,24 +645,24 @@ func TestRunMetrics(t *testing.T) {
 		want  map[string]any // metric or attribute -> value; absent means not in the line
 	}{
 		{"full run, every skill synced", nil, `{}`, map[string]any{
-			"run": RunAll, MetricSyncSucceeded: 1, MetricSkillsUpdated: 2, MetricSkillsUnchanged: 0, MetricSkillsFailed: 0,
-			MetricSMAPIRetries: 0, MetricSMAPIThrottled: 0, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+			"run": RunAll, contract.MetricSyncSucceeded: 1, contract.MetricSkillsUpdated: 2, contract.MetricSkillsUnchanged: 0, contract.MetricSkillsFailed: 0,
+			contract.MetricSMAPIRetries: 0, contract.MetricSMAPIThrottled: 0, contract.MetricFullRunFailed: 0, contract.MetricFullRunSkillsFailed: 0}},
 		{"scheduled event", nil, `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, map[string]any{
-			"run": RunAll, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+			"run": RunAll, contract.MetricFullRunFailed: 0, contract.MetricFullRunSkillsFailed: 0}},
 		{"full run, one skill gone", func(e *env) { e.fake.RemoveSkill(skill(2)) }, `{}`, map[string]any{
-			"run": RunAll, MetricSyncSucceeded: 0, MetricSkillsUpdated: 1, MetricSkillsFailed: 1,
-			MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 1}},
+			"run": RunAll, contract.MetricSyncSucceeded: 0, contract.MetricSkillsUpdated: 1, contract.MetricSkillsFailed: 1,
+			contract.MetricFullRunFailed: 0, contract.MetricFullRunSkillsFailed: 1}},
 		{"full run, throttled once", func(e *env) { e.fake.Script(skill(1), smapitest.Throttled("0")) }, `{}`, map[string]any{
-			MetricSyncSucceeded: 1, MetricSMAPIRetries: 1, MetricSMAPIThrottled: 1, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+			contract.MetricSyncSucceeded: 1, contract.MetricSMAPIRetries: 1, contract.MetricSMAPIThrottled: 1, contract.MetricFullRunFailed: 0, contract.MetricFullRunSkillsFailed: 0}},
 		{"full run, LWA refused", func(e *env) { e.fake.ScriptToken(smapitest.InvalidGrant()) }, `{}`, map[string]any{
-			"run": RunAll, MetricSyncSucceeded: 0, MetricFullRunFailed: 1, MetricFullRunSkillsFailed: absent}},
+			"run": RunAll, contract.MetricSyncSucceeded: 0, contract.MetricFullRunFailed: 1, contract.MetricFullRunSkillsFailed: absent}},
 		{"skillIds run", nil, `{"skillIds":["` + skill(1) + `"]}`, map[string]any{
-			"run": RunSkills, MetricSyncSucceeded: 1, MetricSkillsUpdated: 1,
-			MetricFullRunFailed: absent, MetricFullRunSkillsFailed: absent}},
+			"run": RunSkills, contract.MetricSyncSucceeded: 1, contract.MetricSkillsUpdated: 1,
+			contract.MetricFullRunFailed: absent, contract.MetricFullRunSkillsFailed: absent}},
 		{"skillIds run, LWA refused", func(e *env) { e.fake.ScriptToken(smapitest.InvalidGrant()) }, `{"skillIds":["` + skill(1) + `"]}`, map[string]any{
-			"run": RunSkills, MetricSyncSucceeded: 0, MetricFullRunFailed: absent, MetricFullRunSkillsFailed: absent}},
+			"run": RunSkills, contract.MetricSyncSucceeded: 0, contract.MetricFullRunFailed: absent, contract.MetricFullRunSkillsFailed: absent}},
 		{"deploy run", nil, `{"source":"alexa-skill-credentials.deploy"}`, map[string]any{
-			"run": RunDeploy, MetricSyncSucceeded: 1, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
+			"run": RunDeploy, contract.MetricSyncSucceeded: 1, contract.MetricFullRunFailed: 0, contract.MetricFullRunSkillsFailed: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -702,8 +702,8 @@ func TestRunMetricsNotStarted(t *testing.T) {
 		t.Fatal("err = nil; want the skill reported as not started")
 	}
 	line := e.summaryLine()
-	if line[MetricFullRunFailed] != float64(1) || line[MetricFullRunSkillsFailed] != nil {
-		t.Errorf("FullRunFailed %v FullRunSkillsFailed %v; want 1 and absent", line[MetricFullRunFailed], line[MetricFullRunSkillsFailed])
+	if line[contract.MetricFullRunFailed] != float64(1) || line[contract.MetricFullRunSkillsFailed] != nil {
+		t.Errorf("FullRunFailed %v FullRunSkillsFailed %v; want 1 and absent", line[contract.MetricFullRunFailed], line[contract.MetricFullRunSkillsFailed])
 	}
 }
 
@@ -757,32 +757,19 @@ func TestReportConfigError(t *testing.T) {
 	}
 }
 
-// TestStackWatchesEmittedMetrics checks that every metric name the CDK app
-// (infra/stack.go, which imports no runtime package) declares is one the
-// summary line emits, so an alarm cannot watch a metric nobody writes.
-func TestStackWatchesEmittedMetrics(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "infra", "stack.go"))
-	if err != nil {
+// TestCompletedRunEmitsEveryMetric checks that a completed run over every
+// skill declares every metric of the contract, the names the stack's alarms
+// and dashboard watch (infra reads them from internal/contract too), so an
+// alarm cannot watch a metric nobody writes.
+func TestCompletedRunEmitsEveryMetric(t *testing.T) {
+	e := newEnv(t, 1)
+	if _, err := e.run(`{}`); err != nil {
 		t.Fatal(err)
 	}
-	emitted := map[string]bool{
-		MetricSyncSucceeded: true, MetricSkillsUpdated: true, MetricSkillsUnchanged: true, MetricSkillsFailed: true,
-		MetricSMAPIRetries: true, MetricSMAPIThrottled: true, MetricSkillsNotStarted: true, MetricFullRunFailed: true, MetricFullRunSkillsFailed: true,
-	}
-	decl := regexp.MustCompile(`(?m)^\s*(Metric\w+)\s*=\s*"(\w+)"`)
-	matches := decl.FindAllStringSubmatch(string(src), -1)
-	if len(matches) < len(emitted) {
-		t.Fatalf("infra/stack.go declares %d metric names; want at least %d (was the block renamed?)", len(matches), len(emitted))
-	}
-	for _, m := range matches {
-		if m[1] == "MetricNamespace" {
-			if m[2] != MetricNamespace {
-				t.Errorf("infra namespace %q; the function emits %q", m[2], MetricNamespace)
-			}
-			continue
-		}
-		if !emitted[m[2]] {
-			t.Errorf("infra/stack.go %s = %q; the function emits no such metric", m[1], m[2])
+	line := e.summaryLine()
+	for _, name := range contract.Metrics {
+		if _, ok := line[name].(float64); !ok {
+			t.Errorf("summary line of a completed full run: %s = %v; want a number", name, line[name])
 		}
 	}
 }

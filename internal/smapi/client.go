@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 )
 
@@ -106,7 +107,7 @@ func (e *CallError) Unwrap() error { return e.Err }
 // Errors are *CallError.
 func (c *Client) GetSkillCredentials(ctx context.Context, skillID string) (*SkillCredentials, error) {
 	const op = "get skill messaging credentials"
-	if err := ValidateSkillID(skillID); err != nil {
+	if err := contract.ValidateSkillID(skillID); err != nil {
 		return nil, &CallError{Op: op, SkillID: skillID, Err: err}
 	}
 	u := c.BaseURL.JoinPath("v1", "skills", url.PathEscape(skillID), "credentials")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
@@ -196,8 +197,8 @@ func equalDurations(a, b []time.Duration) bool {
 func TestGetSkillCredentialsInvalidSkillIDSendsNothing(t *testing.T) {
 	c, fake, _ := newTestClient(t)
 	_, err := c.GetSkillCredentials(context.Background(), "amzn1.ask.skill.x/../../v1/other")
-	if !errors.Is(err, ErrInvalidSkillID) {
-		t.Fatalf("err = %v; want ErrInvalidSkillID", err)
+	if !errors.Is(err, contract.ErrInvalidSkillID) {
+		t.Fatalf("err = %v; want contract.ErrInvalidSkillID", err)
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Fatalf("%d requests sent for an invalid skill id; want 0", n)

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 // The two SMAPI operations of vendor discovery, as Amazon's SMAPI
@@ -42,19 +43,6 @@ type Vendor struct {
 	Roles []string
 }
 
-// vendorIDPattern is what a vendor id looks like ("M1ABCDEFGHIJKL"): SMAPI
-// allows 1 to 255 characters; the ids Amazon issues are upper-case letters
-// and digits.
-var vendorIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
-
-// ValidateVendorID returns an error unless id looks like a vendor id.
-func ValidateVendorID(id string) error {
-	if vendorIDPattern.MatchString(id) {
-		return nil
-	}
-	return fmt.Errorf("invalid vendor id %q: want the letters and digits of an Amazon developer vendor id, e.g. M1ABCDEFGHIJKL", clip(id))
-}
-
 // ListVendors returns the vendors the access token's account can see
 // (GET /v1/vendors), with the same auth, retries and pacing as
 // GetSkillCredentials. Errors are *CallError.
@@ -72,7 +60,7 @@ func (c *Client) ListVendors(ctx context.Context) ([]Vendor, error) {
 		// has none.
 		vendors = vendors[:0]
 		for i, e := range v.Vendors {
-			if err := ValidateVendorID(e.ID); err != nil {
+			if err := contract.ValidateVendorID(e.ID); err != nil {
 				return fmt.Sprintf("vendors[%d].id: %v", i, err)
 			}
 			vendors = append(vendors, Vendor{ID: e.ID, Name: clip(e.Name), Roles: e.Roles})
@@ -115,7 +103,7 @@ var ErrBadPagination = errors.New("SMAPI skill list pagination cannot be followe
 func (c *Client) ListSkills(ctx context.Context, vendorID string) (*SkillList, error) {
 	const op = "list skills"
 	list := &SkillList{}
-	if err := ValidateVendorID(vendorID); err != nil {
+	if err := contract.ValidateVendorID(vendorID); err != nil {
 		return list, &CallError{Op: op, VendorID: vendorID, Err: err}
 	}
 	index := map[string]int{}

@@ -8,15 +8,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
-// ManagedTagKey is the tag the function puts, with value "true", on every
-// secret it creates. The stack's IAM policy lets the function create and tag
-// secrets only with this tag, so it also tells them apart from the stack's.
-const ManagedTagKey = "alexa-skill-credentials:managed"
-
 // CreateSkillSecret creates the secret name holding v, encrypted with
-// kmsKeyID and tagged ManagedTagKey=true. The request token is derived from
+// kmsKeyID and tagged contract.ManagedTagKey=true. The request token is derived from
 // the value, so a retried create is idempotent: Secrets Manager ignores a
 // repeated request whose token and value match (and reports success again).
 // When the secret exists with another value (made meanwhile by an overlapping
@@ -30,7 +27,7 @@ func (s *Store) CreateSkillSecret(ctx context.Context, name, kmsKeyID string, v 
 		KmsKeyId:           &kmsKeyID,
 		SecretString:       &value,
 		ClientRequestToken: aws.String(RequestToken("", value)),
-		Tags:               []types.Tag{{Key: aws.String(ManagedTagKey), Value: aws.String("true")}},
+		Tags:               []types.Tag{{Key: aws.String(contract.ManagedTagKey), Value: aws.String("true")}},
 	})
 	var exists *types.ResourceExistsException
 	switch {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 )
 
 const testKeyARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -26,7 +28,7 @@ func TestCreateSkillSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(out.KmsKeyId) != testKeyARN || len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != ManagedTagKey || aws.ToString(out.Tags[0].Value) != "true" {
+	if aws.ToString(out.KmsKeyId) != testKeyARN || len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != contract.ManagedTagKey || aws.ToString(out.Tags[0].Value) != "true" {
 		t.Errorf("created secret: key %q, tags %+v; want the key and only the managed tag", aws.ToString(out.KmsKeyId), out.Tags)
 	}
 	if got, _ := current(t, api, name); got != v.Value() {

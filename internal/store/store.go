@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -58,7 +59,7 @@ type SkillSecretRef struct {
 	SkillID string
 	// RotationEnabled says whether the secret has a rotation schedule.
 	RotationEnabled bool
-	// Managed says whether the secret carries ManagedTagKey=true (the
+	// Managed says whether the secret carries contract.ManagedTagKey=true (the
 	// function created it).
 	Managed bool
 }
@@ -94,7 +95,7 @@ func (s *Store) ListSkillSecrets(ctx context.Context, prefix string) ([]SkillSec
 
 func managed(tags []types.Tag) bool {
 	for _, t := range tags {
-		if aws.ToString(t.Key) == ManagedTagKey && aws.ToString(t.Value) == "true" {
+		if aws.ToString(t.Key) == contract.ManagedTagKey && aws.ToString(t.Value) == "true" {
 			return true
 		}
 	}
