@@ -114,10 +114,11 @@ func (r *rotationStep) create(ctx, call context.Context, info *store.SecretInfo)
 	} else if found && v != "" {
 		return "already created", nil
 	}
-	extra, err := r.authenticate(ctx, call)
+	lwa, err := r.login(ctx, call)
 	if err != nil {
 		return StatusFailed, err
 	}
+	saveErr := r.saveRotatedToken(ctx, lwa)
 	creds, err := r.Client.GetSkillCredentials(call, r.skillID)
 	if err != nil {
 		r.requestID = smapi.RequestID(err)
@@ -136,7 +137,7 @@ func (r *rotationStep) create(ctx, call context.Context, info *store.SecretInfo)
 	if current == value {
 		status = StatusUnchanged
 	}
-	return status, extra
+	return status, saveErr
 }
 
 // test proves the pending credentials with an LWA client_credentials grant.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -174,10 +175,11 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 	sum := &Summary{Results: []Result{}}
 	call, cancel := s.callContext(ctx)
 	defer cancel()
-	lwa, extra, err := s.login(ctx, call)
+	lwa, err := s.login(ctx, call)
 	if err != nil {
 		return sum, err
 	}
+	extra := s.saveRotatedToken(ctx, lwa)
 	full := len(req.SkillIDs) == 0
 	var resume resumePoint
 	if full {
@@ -209,7 +211,13 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 		sum.throttled = st.Throttled
 		s.logPacing(ctx, st)
 	}
-	sum.Results = results
+	sum.tally(results)
+	return sum, errors.Join(extra, err)
+}
+
+// tally sets sum's results and counts them.
+func (sum *Summary) tally(results []Result) {
+	sum.Results, sum.Skills = results, len(results)
 	for _, r := range results {
 		switch r.Status {
 		case StatusUpdated:
@@ -228,8 +236,6 @@ func (s *Syncer) run(ctx context.Context, req Request) (*Summary, error) {
 			sum.NotStarted++
 		}
 	}
-	sum.Skills = len(results)
-	return sum, errors.Join(extra, err)
 }
 
 // reserve is Reserve or its default.
@@ -250,22 +256,15 @@ func (s *Syncer) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
-// authenticate is login for the rotation steps, which need no more of the
-// LWA secret.
-func (s *Syncer) authenticate(ctx, call context.Context) (extra, err error) {
-	_, extra, err = s.login(ctx, call)
-	return extra, err
-}
-
 // login reads the LWA secret and gets an access token, before any skill is
 // touched; LWA is called within call (see callContext). Whitespace around a
-// value was removed by the store: each such key is logged as a warning. A
-// rotated refresh token is saved back; failing to save it is returned as
-// extra, which does not stop the run but fails it.
-func (s *Syncer) login(ctx, call context.Context) (lwa *store.LWASecret, extra, err error) {
-	lwa, err = s.Store.ReadLWA(ctx, s.LWASecretID)
+// value was removed by the store: each such key is logged as a warning. Its
+// error stops the run; saveRotatedToken then keeps a refresh token LWA
+// rotated.
+func (s *Syncer) login(ctx, call context.Context) (*store.LWASecret, error) {
+	lwa, err := s.Store.ReadLWA(ctx, s.LWASecretID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, w := range lwa.Warnings {
 		if w.Key != store.ResumeKey {
@@ -280,20 +279,29 @@ func (s *Syncer) login(ctx, call context.Context) (lwa *store.LWASecret, extra, 
 		var api *smapi.APIError
 		switch {
 		case errors.As(err, &api) && api.NeedsNewRefreshToken():
-			return nil, nil, &lwaRefusal{secretID: s.LWASecretID, api: api, err: err}
+			return nil, &lwaRefusal{secretID: s.LWASecretID, api: api, err: err}
 		case errors.Is(err, smapi.ErrLWATimeout):
-			return nil, nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
+			return nil, fmt.Errorf("no skill secret was touched: LWA must answer %s before the invocation's deadline, which is kept for the summary: %w", s.reserve(), err)
 		}
-		return nil, nil, fmt.Errorf("no skill secret was touched: %w", err)
+		return nil, fmt.Errorf("no skill secret was touched: %w", err)
 	}
-	if rt := s.Tokens.RefreshToken(); rt != lwa.RefreshToken {
-		if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
-			s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
-			return lwa, err, nil
-		}
-		s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
+	return lwa, nil
+}
+
+// saveRotatedToken writes the refresh token LWA rotated during login back
+// to the LWA secret lwa was read from, when it changed. Its error does not
+// stop the run, but fails it.
+func (s *Syncer) saveRotatedToken(ctx context.Context, lwa *store.LWASecret) error {
+	rt := s.Tokens.RefreshToken()
+	if rt == lwa.RefreshToken {
+		return nil
 	}
-	return lwa, nil, nil
+	if err := s.Store.SaveRefreshToken(ctx, lwa, rt); err != nil {
+		s.Logger.ErrorContext(ctx, "rotated refresh token not saved", "secret_id", s.LWASecretID, "error", err.Error())
+		return err
+	}
+	s.Logger.InfoContext(ctx, "rotated refresh token saved", "secret_id", s.LWASecretID)
+	return nil
 }
 
 // lwaRefusal is LWA refusing the credentials of the LWA secret. Its text is
@@ -323,167 +331,97 @@ func (e *lwaRefusal) Error() string {
 
 func (e *lwaRefusal) Unwrap() error { return e.err }
 
-// syncAll reads the skill secrets (those of only, or every one under the
-// prefix) in batches and starts each skill's SMAPI fetch as soon as its
-// secret is read, then the fetches of the declared and discovered skills that
-// have no secret, at most Concurrency at once, starting none when too little
-// of the invocation's time is left. It returns the results in the order of
-// only, or sorted by skill id, and the error that stopped the reading.
+// syncAll syncs the skills of p: a producer reads the skill secrets (those
+// of p.only, or every one under the prefix) in batches and hands each over
+// as soon as it is read, then the declared and discovered skills that have
+// no secret; a pool fetches them from SMAPI, at most Concurrency at once,
+// starting none when too little of the invocation's time is left. It returns
+// the results in the order of p.only, or sorted by skill id, and the error
+// that stopped the reading.
 //
 // With a resumeAt (a run over every skill after one that ran out of time),
 // every skill is read first and the fetches start in resumeOrder.
 func (s *Syncer) syncAll(ctx context.Context, client *smapi.Client, p *runPlan, resumeAt string) ([]Result, error) {
-	only := p.only
-	reserve, minFetch := s.reserve(), s.MinFetch
+	fetchCtx, cancel := s.callContext(ctx)
+	defer cancel()
+	var results results
+	ids, invalid := validOnly(p.only, s.Prefix)
+	for _, r := range invalid {
+		results.set(r)
+	}
+	minFetch := s.MinFetch
 	if minFetch <= 0 {
 		minFetch = time.Second
 	}
-	fetchCtx := ctx
-	deadline, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
-		defer cancel()
-	}
-
-	var mu sync.Mutex
-	byID := map[string]Result{}
-	set := func(r Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		byID[r.SkillID] = r
-	}
-	var ids []string // the valid ids of only, each once
-	for _, id := range only {
-		if _, done := byID[id]; done || slices.Contains(ids, id) {
-			continue
-		}
-		if err := contract.ValidateSkillID(id); err != nil {
-			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", err, s.Prefix, id)})
-			continue
-		}
-		ids = append(ids, id)
-	}
-
-	// The reader hands secrets over page by page; the fetches of a page
-	// start while the next one is read.
-	read := make(chan store.SkillValue, 256)
-	readErr := make(chan error, 1)
-	if len(only) > 0 && len(ids) == 0 {
-		close(read)
-		readErr <- nil
-	} else {
-		go func() {
-			defer close(read)
-			readErr <- s.Store.ReadSkills(ctx, s.Prefix, ids, func(page []store.SkillValue) {
-				for _, v := range page {
-					read <- v
-				}
-			})
-		}()
-	}
-
-	sem := make(chan struct{}, max(s.Concurrency, 1))
-	var wg sync.WaitGroup
-	start := func(j job) {
-		sem <- struct{}{}
-		if left := time.Until(deadline) - reserve; hasDeadline && left < minFetch {
-			<-sem
-			res := Result{SkillID: j.cur.SkillID, Status: StatusFailed, notStarted: true}
-			res.Error = fmt.Sprintf("not started: %s of the invocation's time left, %s needed; raise the function's timeout or SYNC_CONCURRENCY", time.Until(deadline).Round(time.Millisecond), (reserve + minFetch).Round(time.Millisecond))
-			if len(only) == 0 {
-				res.Error += "; the next run starts with the skills this one did not reach"
-			}
-			set(res)
+	need := s.reserve() + minFetch
+	pool := newPool(s.Concurrency, fetchCtx, need,
+		func(held context.Context, j job) { results.set(s.syncOne(ctx, held, client, j)) },
+		func(j job, left time.Duration) {
+			res := notStartedResult(j.cur.SkillID, left, need, len(p.only) == 0)
+			results.set(res)
 			s.logSkill(ctx, res, 0, 0)
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// A skill waiting out its own 429 gives its place to another.
-			held := smapi.WhileHeld(fetchCtx, func() { <-sem }, func() { sem <- struct{}{} })
-			set(s.syncOne(ctx, held, client, j))
-		}()
-	}
-	// Without a resume point each fetch starts as soon as its secret is
-	// read. With one, every skill is read first, then started in the order
-	// of resumeOrder.
-	enqueue := start
+		})
+	pool.deadline, _ = ctx.Deadline()
+
+	enqueue := pool.start
 	var queued []job
 	if resumeAt != "" {
 		enqueue = func(j job) { queued = append(queued, j) }
 	}
-	seen := map[string]bool{}
-	for v := range read {
-		seen[v.SkillID] = true
-		res := Result{SkillID: v.SkillID, Status: StatusFailed}
-		switch {
-		case v.Err != nil && store.IsNotFound(v.Err) && p.declared[v.SkillID]:
-			enqueue(p.newJob(v.SkillID))
-			continue
-		case v.Err != nil && store.IsNotFound(v.Err):
-			res.Error = fmt.Sprintf("no secret named %s: add the skill to the stack's skillIds and deploy", v.Name)
-		case v.Err != nil:
-			res.Error = fmt.Sprintf("skill %s: %v", v.SkillID, v.Err)
-		case len(only) == 0 && contract.ValidateSkillID(v.SkillID) != nil:
-			res.Error = fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s)", contract.ValidateSkillID(v.SkillID), v.Name)
+	err := s.produce(ctx, p, ids, enqueue, func(r Result, log bool) {
+		results.set(r)
+		if log {
+			s.logSkill(ctx, r, 0, 0)
 		}
-		if res.Error != "" {
-			set(res)
-			if v.Err != nil {
-				s.logSkill(ctx, res, 0, 0)
-			}
-			continue
-		}
-		enqueue(p.existingJob(v))
-	}
-	err := <-readErr
-	// The declared and discovered skills without a secret, once every
-	// secret was read and discovery is done. After a failed read, missing is
-	// not known.
-	_ = p.awaitDiscovery() // its error is the run's, see run
-	for _, id := range p.extra {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if err != nil {
-			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("not synced: whether secret %s%s exists is unknown, the skill secrets could not all be read", s.Prefix, id)})
-			continue
-		}
-		if verr := contract.ValidateSkillID(id); verr != nil {
-			set(Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("skipped, not sent to SMAPI: %v (secret %s%s)", verr, s.Prefix, id)})
-			continue
-		}
-		enqueue(p.newJob(id))
-	}
+	})
 	for _, j := range resumeOrder(queued, resumeAt) {
-		start(j)
+		pool.start(j)
 	}
-	wg.Wait()
+	pool.wait()
+	return results.ordered(p.only, s.Prefix, err), err
+}
 
-	if len(only) == 0 {
-		results := make([]Result, 0, len(byID))
-		for _, r := range byID {
-			results = append(results, r)
-		}
-		slices.SortFunc(results, func(a, b Result) int { return strings.Compare(a.SkillID, b.SkillID) })
-		return results, err
+// results collects a run's results by skill id; safe for concurrent use.
+type results struct {
+	mu   sync.Mutex
+	byID map[string]Result
+}
+
+func (rs *results) set(r Result) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.byID == nil {
+		rs.byID = map[string]Result{}
 	}
-	results := make([]Result, len(only))
+	rs.byID[r.SkillID] = r
+}
+
+// ordered returns the results in the order of only, or, when only is empty,
+// every result sorted by skill id. A skill of only without a result had no
+// secret, or its secret was not read (readErr).
+func (rs *results) ordered(only []string, prefix string, readErr error) []Result {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(only) == 0 {
+		out := slices.Collect(maps.Values(rs.byID))
+		slices.SortFunc(out, func(a, b Result) int { return strings.Compare(a.SkillID, b.SkillID) })
+		if out == nil {
+			out = []Result{} // "results": [] in the summary
+		}
+		return out
+	}
+	out := make([]Result, len(only))
 	for i, id := range only {
-		r, ok := byID[id]
+		r, ok := rs.byID[id]
 		if !ok {
-			r = Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", s.Prefix, id)}
-			if err != nil {
-				r.Error = fmt.Sprintf("secret %s%s not read: %v", s.Prefix, id, err)
+			r = Result{SkillID: id, Status: StatusFailed, Error: fmt.Sprintf("no secret named %s%s: add the skill to the stack's skillIds and deploy", prefix, id)}
+			if readErr != nil {
+				r.Error = fmt.Sprintf("secret %s%s not read: %v", prefix, id, readErr)
 			}
 		}
-		results[i] = r
+		out[i] = r
 	}
-	return results, err
+	return out
 }
 
 func (s *Syncer) syncOne(ctx, fetchCtx context.Context, client *smapi.Client, j job) Result {
