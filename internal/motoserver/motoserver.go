@@ -135,6 +135,41 @@ func (s *Server) Stop() {
 	}
 }
 
+// Reset empties the server: every secret, role and function is gone (POST
+// /moto-api/reset, moto's own endpoint for this,
+// https://docs.getmoto.org/en/latest/docs/server_mode.html#reset-api). For
+// a package that owns its server (RunTests) and runs its tests one at a
+// time: a test that resets first starts from nothing however often it runs
+// (go test -count=2).
+func (s *Server) Reset(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/moto-api/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset moto: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reset moto: %s", resp.Status)
+	}
+	s.rotationMu.Lock()
+	defer s.rotationMu.Unlock()
+	s.roleARN, s.functions = "", nil
+	return nil
+}
+
+// ResetT resets the server for test t (see Reset) and returns a Secrets
+// Manager client for it.
+func (s *Server) ResetT(t testing.TB) *secretsmanager.Client {
+	t.Helper()
+	if err := s.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s.SecretsManager()
+}
+
 // Config returns an AWS config for the server: static fake credentials and
 // the server's endpoint, so nothing reaches AWS.
 func (s *Server) Config() aws.Config {

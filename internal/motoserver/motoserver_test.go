@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -47,5 +48,37 @@ func TestStopFreesThePort(t *testing.T) {
 	s.Stop()
 	if _, err := http.Get(s.URL + "/moto-api/"); err == nil {
 		t.Fatalf("moto still answers on %s after Stop", s.URL)
+	}
+}
+
+// TestResetEmptiesTheServer: after Reset no secret is left, and a function
+// registered before is registered again (moto forgot it too).
+func TestResetEmptiesTheServer(t *testing.T) {
+	s := StartT(t)
+	ctx := context.Background()
+	api := s.SecretsManager()
+	if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("before-reset"), SecretString: aws.String("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RegisterFunction(ctx, "fn"); err != nil {
+		t.Fatal(err)
+	}
+	api = s.ResetT(t)
+	out, err := api.ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.SecretList) != 0 {
+		t.Errorf("after Reset %d secrets are left; want none", len(out.SecretList))
+	}
+	if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("before-reset"), SecretString: aws.String("{}")}); err != nil {
+		t.Errorf("the name of a secret from before Reset: %v; want it free", err)
+	}
+	arn, err := s.RegisterFunction(ctx, "fn")
+	if err != nil {
+		t.Fatalf("RegisterFunction after Reset: %v; want the function and its role created again", err)
+	}
+	if _, err := lambda.NewFromConfig(s.Config()).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(arn)}); err != nil {
+		t.Errorf("function %s after Reset and RegisterFunction: %v; want it in moto again", arn, err)
 	}
 }

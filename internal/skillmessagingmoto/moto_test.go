@@ -37,7 +37,7 @@ func (s *stages) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecre
 func TestCredentialsCacheAgainstMoto(t *testing.T) {
 	const never = "NEVER-PRINTED"
 	ctx := context.Background()
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	create := func(name string, in secretsmanager.CreateSecretInput) string {
 		t.Helper()
 		in.Name = aws.String(name)

@@ -59,9 +59,6 @@ func TestSkillSecretSchema(t *testing.T) {
 	}
 }
 
-// snippetRuns counts the runs of TestReadmeSnippets.
-var snippetRuns int
-
 // TestReadmeSnippets runs the README's snippets against moto: the Python
 // one (examples/python/skill_secret.py) with boto3, the Node.js one
 // (examples/node/skillSecret.mjs) with the AWS SDK v3 pinned in
@@ -86,11 +83,8 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	api := moto.SecretsManager()
-	// One moto serves every run of the package (go test -count=2): each
-	// run's secrets get names of their own.
-	snippetRuns++
-	prefix := fmt.Sprintf("snippet-%d/", snippetRuns)
+	api := moto.ResetT(t)
+	prefix := "snippet/"
 	synced := "amzn1.ask.skill.00000000-0000-4000-8000-0000000000b1"
 	unsynced := "amzn1.ask.skill.00000000-0000-4000-8000-0000000000b2"
 	for name, value := range map[string]string{

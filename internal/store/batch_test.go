@@ -74,7 +74,7 @@ func readAll(t *testing.T, s *Store, spy *batchSpy, prefix string, ids []string)
 }
 
 func TestReadSkillsByPrefix(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	prefix := "batch-" + t.Name() + "/skills/"
 	// 45 secrets: pages of 20, 20 and 5.
 	for i := range 45 {
@@ -121,7 +121,7 @@ func TestReadSkillsByPrefix(t *testing.T) {
 // AWSCURRENT; the store depends on neither and re-reads by stage any answer
 // whose stages lack AWSCURRENT.
 func TestReadSkillsRereadsCurrent(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	ctx := context.Background()
 	prefix := "batch-" + t.Name() + "/"
 	id := "amzn1.ask.skill.rotated"
@@ -157,7 +157,7 @@ func TestReadSkillsRereadsCurrent(t *testing.T) {
 }
 
 func TestReadSkillsByIDs(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	prefix := "batch-" + t.Name() + "/"
 	var ids []string
 	for i := range 25 {
@@ -189,7 +189,7 @@ func TestReadSkillsByIDs(t *testing.T) {
 // cannot decrypt (an entry of Errors naming the secret by ARN, next to the
 // values it could read): that skill gets the error, the others their values.
 func TestReadSkillsPerSecretError(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	prefix := "batch-" + t.Name() + "/"
 	for _, id := range []string{"amzn1.ask.skill.a", "amzn1.ask.skill.b"} {
 		create(t, api, prefix+id, `{}`)
@@ -212,7 +212,7 @@ func TestReadSkillsPerSecretError(t *testing.T) {
 }
 
 func TestReplaceSkill(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	prefix := "batch-" + t.Name() + "/"
 	id := "amzn1.ask.skill.x"

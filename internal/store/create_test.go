@@ -13,7 +13,7 @@ import (
 const testKeyARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 func TestCreateSkillSecret(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	prefix := "create/" + t.Name() + "/"
@@ -55,7 +55,7 @@ func TestCreateSkillSecret(t *testing.T) {
 }
 
 func TestScheduleRotation(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	prefix := "rotation/" + t.Name() + "/"

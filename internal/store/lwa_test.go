@@ -20,7 +20,7 @@ func lwaID(t *testing.T) string { return fmt.Sprintf("lwa/%s-%d", t.Name(), time
 // warning naming the key and not quoting the value; whitespace inside is
 // kept; the record prints no secret. The resume point is read with it.
 func TestReadLWAWhitespace(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	const sec, rt = "csec-NEVER-PRINTED", "Atzr|rt-NEVER-PRINTED"
 	tests := []struct {
 		name, value  string
@@ -68,7 +68,7 @@ func TestReadLWAWhitespace(t *testing.T) {
 // with every other key kept, a version written only when it changes, and
 // what another writer put in the secret since it was read kept too.
 func TestSaveResumeAt(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	id := lwaID(t)

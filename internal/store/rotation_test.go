@@ -10,7 +10,7 @@ import (
 // TestRotationCalls walks the store's part of a rotation against moto:
 // describe, read the staged version, put the pending value, promote it.
 func TestRotationCalls(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	name := "rotation/" + t.Name()
@@ -102,7 +102,7 @@ func TestParseSkillSecret(t *testing.T) {
 // refuses it with InvalidRequestException; AWS answers that the version has
 // no such stage).
 func TestReadVersionOfStaleToken(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	name := "rotation/" + t.Name()

@@ -44,7 +44,7 @@ func versions(t *testing.T, api *secretsmanager.Client, name string) int {
 }
 
 func TestListSkillSecrets(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	prefix := "list-" + t.Name() + "/skills/"
 	// 120 secrets make the listing span two pages of 100.
 	var want []string
@@ -72,7 +72,7 @@ func TestListSkillSecrets(t *testing.T) {
 }
 
 func TestWriteSkill(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	name := "write/" + t.Name()
@@ -110,14 +110,14 @@ func TestWriteSkill(t *testing.T) {
 }
 
 func TestWriteSkillMissingSecret(t *testing.T) {
-	_, err := New(moto.SecretsManager()).WriteSkill(context.Background(), "missing/"+t.Name(), SkillSecret{SkillID: "x", ClientID: "c", ClientSecret: "s"})
+	_, err := New(moto.ResetT(t)).WriteSkill(context.Background(), "missing/"+t.Name(), SkillSecret{SkillID: "x", ClientID: "c", ClientSecret: "s"})
 	if !IsNotFound(err) || !strings.Contains(err.Error(), "missing/"+t.Name()) {
 		t.Fatalf("err = %v; want a not-found error naming the secret", err)
 	}
 }
 
 func TestReadLWA(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	tests := []struct {
@@ -155,7 +155,7 @@ func TestReadLWA(t *testing.T) {
 }
 
 func TestSaveRefreshTokenKeepsOtherKeys(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	s := New(api)
 	ctx := context.Background()
 	id := "lwa/" + t.Name()
@@ -184,7 +184,7 @@ func TestRequestToken(t *testing.T) {
 // verb, through either slog handler or as JSON. The LWA record keeps every
 // key of the secret as raw JSON, the operator's own keys included.
 func TestRedaction(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	id := "lwa/" + t.Name()
 	create(t, api, id, `{"clientId":"cid","clientSecret":"csec-NEVER-PRINTED","refreshToken":"Atzr|rt-NEVER-PRINTED","apiKey":"extra-NEVER-PRINTED"}`)
 	l, err := New(api).ReadLWA(context.Background(), id)
@@ -213,7 +213,7 @@ func TestRedaction(t *testing.T) {
 // AWSPENDING version holds other values (moto answers a read without a stage
 // with the newest version).
 func TestReadLWAWhilePending(t *testing.T) {
-	api := moto.SecretsManager()
+	api := moto.ResetT(t)
 	id := "lwa/" + t.Name()
 	create(t, api, id, `{"clientId":"cid","clientSecret":"csec","refreshToken":"Atzr|current"}`)
 	token := "pending-token-0000000000000000000000001"
