@@ -258,9 +258,9 @@ func TestResumePoint(t *testing.T) {
 		put(e, fmt.Sprintf("%q", skill(2)))
 		versions := e.versions(e.lwaID)
 		// No time for any skill: the point stays at skill 2.
-		sum, _, late := e.runWithin(1500*time.Millisecond, `{}`)
-		if late || sum.NotStarted != 2 {
-			t.Fatalf("summary %+v (late %v); want 2 not started, in time", sum, late)
+		sum, late, _ := e.runWithin(1500*time.Millisecond, `{}`)
+		if late != "" || sum.NotStarted != 2 {
+			t.Fatalf("summary %+v (late: %s); want 2 not started, in time", sum, late)
 		}
 		if v, _ := e.storedResumeAt(); v != skill(2) || e.versions(e.lwaID) != versions {
 			t.Fatalf("point = %q, %d versions; want %s, no new version", v, e.versions(e.lwaID), skill(2))
@@ -272,9 +272,9 @@ func TestResumePoint(t *testing.T) {
 		e.syncer.Reserve, e.syncer.MinFetch = time.Second, time.Second
 		const rotated = "Atzr|rotated-NEVER-PRINTED"
 		e.fake.RotateRefreshToken(rotated)
-		sum, _, late := e.runWithin(1500*time.Millisecond, `{}`)
-		if late || sum.NotStarted != 2 {
-			t.Fatalf("summary %+v (late %v); want 2 not started, in time", sum, late)
+		sum, late, _ := e.runWithin(1500*time.Millisecond, `{}`)
+		if late != "" || sum.NotStarted != 2 {
+			t.Fatalf("summary %+v (late: %s); want 2 not started, in time", sum, late)
 		}
 		var lwa map[string]string
 		if err := json.Unmarshal([]byte(e.current(e.lwaID)), &lwa); err != nil {
