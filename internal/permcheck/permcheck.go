@@ -165,8 +165,8 @@ func ptrs[T any](s []T) []*T {
 
 // Permission is one authorization AWS makes for a call.
 type Permission struct {
-	Action   string            // e.g. secretsmanager:GetSecretValue
-	Resource string            // an ARN in the file's account, or "*"
+	Action   string // e.g. secretsmanager:GetSecretValue
+	Resource string // an ARN in the file's account, or "*"
 	// Context holds the condition keys the request carries besides the
 	// caller's, which Authorize adds; Sets its multivalued ones
 	// (aws:TagKeys). Any other key is absent from the request.
