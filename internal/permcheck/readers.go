@@ -72,6 +72,10 @@ func (s *Stack) CheckReader(p Principal) []string {
 	}
 	expect := func(perm Permission, want bool) {
 		v := s.Authorize(perm, p.RoleARN, p.Policies)
+		if v.Err != nil {
+			problems = append(problems, fmt.Sprintf("reader %s: %s %s", p.RoleARN, perm, v.Reason))
+			return
+		}
 		if v.Allowed != want {
 			what := "allowed"
 			if !v.Allowed {
@@ -88,8 +92,7 @@ func (s *Stack) CheckReader(p Principal) []string {
 		// Decrypt through Secrets Manager, for this secret's value; any
 		// other use of the key, and Decrypt from anywhere else, is denied.
 		via := map[string]string{
-			"kms:ViaService":                  "secretsmanager." + s.Region + ".amazonaws.com",
-			"kms:CallerAccount":               s.Account,
+			"kms:ViaService":                  s.ViaSecretsManager(),
 			"kms:EncryptionContext:SecretARN": arn,
 		}
 		if tg.readable {
@@ -99,11 +102,9 @@ func (s *Stack) CheckReader(p Principal) []string {
 	for _, a := range SecretsManagerActions() {
 		expect(Permission{Action: a, Resource: "*"}, false)
 	}
-	// A direct call carries no kms:ViaService; "" stands for the absent key,
-	// which makes StringEquals false as an absent key does.
-	direct := map[string]string{"kms:ViaService": "", "kms:CallerAccount": s.Account}
-	expect(Permission{Action: "kms:Decrypt", Resource: s.KeyARN, Context: direct}, false)
-	via := map[string]string{"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com", "kms:CallerAccount": s.Account}
+	// A direct call carries no kms:ViaService.
+	expect(Permission{Action: "kms:Decrypt", Resource: s.KeyARN}, false)
+	via := map[string]string{"kms:ViaService": s.ViaSecretsManager()}
 	for _, a := range []string{"kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant", "kms:DescribeKey"} {
 		expect(Permission{Action: a, Resource: s.KeyARN, Context: via}, false)
 	}
