@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 func postToken(t *testing.T, s *Server, form url.Values) (int, map[string]any, http.Header) {
@@ -27,15 +29,15 @@ func TestClientCredentialsGrant(t *testing.T) {
 	defer s.Close()
 	const skill = "amzn1.ask.skill.0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
 	s.SetSkill(skill, "skill-client", "skill-secret-1")
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"skill-client"}, "client_secret": {"skill-secret-1"}, "scope": {MessagingScope}}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"skill-client"}, "client_secret": {"skill-secret-1"}, "scope": {skillmessagingtest.MessagingScope}}
 
 	status, body, h := postToken(t, s, form)
 	tok, _ := body["access_token"].(string)
 	if status != http.StatusOK || tok == "" || h.Get("X-Amzn-RequestId") == "" {
 		t.Fatalf("grant = %d %v; want a token and a request id", status, body)
 	}
-	if got, ok := s.MessagingTokenSkill(tok); !ok || got != skill {
-		t.Fatalf("MessagingTokenSkill = %q, %v; want %s", got, ok, skill)
+	if got, ok := s.TokenSkill(tok); !ok || got != skill {
+		t.Fatalf("TokenSkill = %q, %v; want %s", got, ok, skill)
 	}
 
 	bad := url.Values{}
@@ -52,7 +54,7 @@ func TestClientCredentialsGrant(t *testing.T) {
 	if status, body, _ := postToken(t, s, form); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
 		t.Fatalf("rotated-away credentials = %d %v; want 401 invalid_client", status, body)
 	}
-	if _, ok := s.MessagingTokenSkill("Atc|unknown"); ok {
+	if _, ok := s.TokenSkill("Atc|unknown"); ok {
 		t.Fatal("unknown token accepted")
 	}
 }
