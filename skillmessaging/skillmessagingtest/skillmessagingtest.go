@@ -13,9 +13,10 @@
 //
 // It answers with the status codes, headers (X-Amzn-RequestId, Retry-After)
 // and JSON bodies of the real services, checks requests as strictly as they
-// do, takes scripted faults (throttling, server errors, a dropped
-// connection), and keeps a log of the requests and of the messages it
-// accepted. The shapes follow Amazon's documentation:
+// do, takes scripted faults (throttling, server errors, a slow answer, a
+// dropped connection: see Fault), and keeps a log of the requests and of
+// the messages it accepted. Handle adds the other Alexa APIs the code under
+// test calls, served the same way. The shapes follow Amazon's documentation:
 // https://developer.amazon.com/docs/smapi/skill-messaging-api-reference.html
 // and https://developer.amazon.com/docs/smapi/configure-an-application-or-service-to-send-messages-to-your-skill.html
 // (token request and answer).
@@ -339,10 +340,10 @@ func (s *Server) ResetLog() {
 // An Answer is how an endpoint added with Handle answers one request; the
 // fake sends it with the request's X-Amzn-RequestId.
 type Answer struct {
-	// Status is the HTTP status. Body is sent as JSON, or as it is when it
-	// is a string, with ContentType ("application/json" when empty). With an
-	// error status and no Body, the API's error body carries Code and
-	// Message, as for a Fault.
+	// Status is the HTTP status. Body is sent as JSON (encoding/json), or
+	// as it is when it is a []byte, with ContentType ("application/json"
+	// when empty). With an error status and no Body, the API's error body
+	// carries Code and Message, as a Fault's does.
 	Status      int
 	ContentType string
 	Body        any
@@ -450,8 +451,8 @@ func (a Answer) send(w http.ResponseWriter, path string) int {
 		body = errorBody(path, status, a.Code, a.Message)
 	case b == nil:
 	default:
-		if str, ok := b.(string); ok {
-			body = str
+		if raw, ok := b.([]byte); ok {
+			body = string(raw)
 		} else {
 			j, _ := json.Marshal(b)
 			body = string(j)
