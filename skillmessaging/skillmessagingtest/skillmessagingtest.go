@@ -369,8 +369,8 @@ type Answer struct {
 // The fake treats the endpoint's requests as its own: each gets an
 // X-Amzn-RequestId and an entry in Requests, h's Answer is sent after its
 // Fault's Delay, and MaxInFlight counts it. h runs once per request, when
-// it arrives; when its Fault has a Status, h should leave the request
-// unhandled, as the fake does.
+// it arrives, and may run for several requests at once; when its Fault has
+// a Status, h should leave the request unhandled, as the fake does.
 func (s *Server) Handle(pattern string, h func(*http.Request) Answer) {
 	if pattern == "POST "+TokenPath {
 		s.mu.Lock()
