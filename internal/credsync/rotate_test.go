@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 var steps = []string{StepCreate, StepSet, StepTest, StepFinish}
@@ -118,7 +118,7 @@ func TestRotationCreateRetriedAfterFailure(t *testing.T) {
 	tok := e.token(1)
 	arn := e.syncedWithRotation(1, tok)
 	e.fake.SetSkill(skill(1), "amzn1.application-oa2-client.skill-1", skillSecret(1, 2))
-	e.fake.Script(skill(1), repeatFault(smapitest.ServerError(503), 5)...)
+	e.fake.Script(skill(1), repeatFault(skillmessagingtest.ServerError(503), 5)...)
 
 	_, err := e.run(rotationEvent(StepCreate, arn, tok))
 	if err == nil || !strings.Contains(err.Error(), "rotation step createSecret for skill "+skill(1)) || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "request id") {
@@ -137,8 +137,8 @@ func TestRotationCreateRetriedAfterFailure(t *testing.T) {
 	}
 }
 
-func repeatFault(f smapitest.Fault, n int) []smapitest.Fault {
-	fs := make([]smapitest.Fault, n)
+func repeatFault(f skillmessagingtest.Fault, n int) []skillmessagingtest.Fault {
+	fs := make([]skillmessagingtest.Fault, n)
 	for i := range fs {
 		fs[i] = f
 	}

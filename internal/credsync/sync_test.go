@@ -23,6 +23,7 @@ import (
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -342,8 +343,8 @@ func TestFaultMix(t *testing.T) {
 	}
 	good4, good5 := e.current(e.prefix+skill(4)), e.current(e.prefix+skill(5))
 
-	e.fake.Script(skill(1), smapitest.Throttled("1"))
-	e.fake.Script(skill(2), smapitest.ServerError(503))
+	e.fake.Script(skill(1), skillmessagingtest.Throttled("1"))
+	e.fake.Script(skill(2), skillmessagingtest.ServerError(503))
 	e.fake.RemoveSkill(skill(3))
 	e.fake.Script(skill(4), smapitest.HTMLPage())
 	e.fake.Script(skill(5), smapitest.EmptySecret())
@@ -652,7 +653,7 @@ func TestRunMetrics(t *testing.T) {
 		{"full run, one skill gone", func(e *env) { e.fake.RemoveSkill(skill(2)) }, `{}`, map[string]any{
 			"run": RunAll, MetricSyncSucceeded: 0, MetricSkillsUpdated: 1, MetricSkillsFailed: 1,
 			MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 1}},
-		{"full run, throttled once", func(e *env) { e.fake.Script(skill(1), smapitest.Throttled("0")) }, `{}`, map[string]any{
+		{"full run, throttled once", func(e *env) { e.fake.Script(skill(1), skillmessagingtest.Throttled("0")) }, `{}`, map[string]any{
 			MetricSyncSucceeded: 1, MetricSMAPIRetries: 1, MetricSMAPIThrottled: 1, MetricFullRunFailed: 0, MetricFullRunSkillsFailed: 0}},
 		{"full run, LWA refused", func(e *env) { e.fake.ScriptToken(smapitest.InvalidGrant()) }, `{}`, map[string]any{
 			"run": RunAll, MetricSyncSucceeded: 0, MetricFullRunFailed: 1, MetricFullRunSkillsFailed: absent}},
