@@ -24,7 +24,7 @@ test: python-tools test-go test-infra
 
 ## python-tools: moto's server, boto3 and cfn-lint at the versions of requirements-dev.txt, from PATH or else installed into .venv/ (pip, from PyPI); PYTOOLS_FLAGS=-n only reports
 python-tools:
-	@$(GO) run ./internal/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
+	@$(GO) run ./internal/cmd/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
 
 test-go: node-snippet-deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
@@ -42,7 +42,7 @@ $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json: $(NODE_SNIPPET_DIR)/package
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
 demo: python-tools
-	$(GO) run ./internal/demo
+	$(GO) run ./internal/cmd/demo
 
 ## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
 bench: python-tools bootstrap

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/permcheck"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/permcheck"
 )
 
 // TestReaderRefresh checks the context key readerRefresh: off (the default)
@@ -52,7 +52,7 @@ func TestReaderRefresh(t *testing.T) {
 		}
 	}
 
-	// The least-privilege check of internal/permcheck on the synthesized
+	// The least-privilege check of internal/testsupport/permcheck on the synthesized
 	// readers, with and without the key.
 	for name, f := range map[string]stackPolicies{"default": plain, "readerRefresh": refresh} {
 		// The reader check does not look at the discovery function, which

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/permcheck"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/permcheck"
 )
 
 // stackIAM is the IAM the stack deploys, as the infra tests wrote it.

@@ -396,7 +396,7 @@ func TestWithoutRotateOnRefusalNoRotation(t *testing.T) {
 // TestRotateOnRefusalFreshness measures, on the fake clock, the time from a
 // change of credentials at Amazon to a working send when the rotation
 // function answers within seconds. The end-to-end measure with the sync's
-// rotation steps against moto is in internal/skillmessagingmoto.
+// rotation steps against moto is in internal/testsupport/skillmessagingmoto.
 func TestRotateOnRefusalFreshness(t *testing.T) {
 	h := newHealEnv(t)
 	if err := h.send(t); err != nil {

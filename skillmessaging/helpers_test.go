@@ -19,7 +19,7 @@ import (
 // secrets is the Secrets Manager of this package's tests: in memory,
 // because this module (Go 1.24, light to import) cannot use the repository's
 // moto helpers. The same reads run against moto's server in
-// internal/skillmessagingmoto of the root module.
+// internal/testsupport/skillmessagingmoto of the root module.
 var secrets = newMemSM()
 
 // memSM answers GetSecretValue as Secrets Manager does: each secret keeps

@@ -10,8 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/clocktest"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"golang.org/x/oauth2"
 )
@@ -210,8 +209,8 @@ func TestTokenExpiryByWallClock(t *testing.T) {
 		now         func() (time.Time, error)
 		wantRefresh bool
 	}{
-		{"frozen for 30 minutes", func() (time.Time, error) { return clocktest.Thawed(time.Now(), 30*time.Minute) }, false},
-		{"frozen for 2 hours", func() (time.Time, error) { return clocktest.Thawed(time.Now(), 2*time.Hour) }, true},
+		{"frozen for 30 minutes", func() (time.Time, error) { return Thawed(time.Now(), 30*time.Minute) }, false},
+		{"frozen for 2 hours", func() (time.Time, error) { return Thawed(time.Now(), 2*time.Hour) }, true},
 		{"11 s before expiry", func() (time.Time, error) { return expiry.Add(-11 * time.Second), nil }, false},
 		{"10 s before expiry", func() (time.Time, error) { return expiry.Add(-expiryDelta), nil }, true},
 	}

@@ -24,21 +24,21 @@ var rules = []struct {
 	{"./internal/secret", []string{"github.com/aws/", "golang.org/x/oauth2"}, "secret is a leaf"},
 	{"./internal/store", []string{module + "/internal/smapi", "github.com/aws/aws-lambda-go", "golang.org/x/oauth2"}, "store is the Secrets Manager seam only"},
 	{"./internal/credsync", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go"}, "the sync core does not know Lambda's runtime"},
-	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/smapitest", module + "/skillmessaging/skillmessagingtest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/store/storetest", module + "/internal/logbuf", module + "/internal/awsrecord", module + "/internal/permcheck", module + "/internal/iampolicy"}, "the function ships no infrastructure or test code"},
-	{"./internal/iampolicy", []string{"github.com/aws/", module + "/internal/"}, "iampolicy evaluates policy documents only: no AWS SDK, no other package of the module"},
+	{"./lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/internal/testsupport/", module + "/internal/cmd/", module + "/internal/smapi/smapitest", module + "/internal/store/storetest", module + "/skillmessaging/skillmessagingtest"}, "the function ships no infrastructure or test code: test support lives under internal/testsupport/ and beside what it fakes (…/smapitest, …/storetest)"},
+	{"./internal/testsupport/iampolicy", []string{"github.com/aws/", module + "/internal/"}, "iampolicy evaluates policy documents only: no AWS SDK, no other package of the module"},
 	{"./infra", []string{module + "/internal/", module + "/lambda", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2"}, "infra imports no runtime package"},
 	{"./internal/smapi", []string{module + "/skillmessaging"}, "the sync's client keeps its own HTTP plumbing (README \"Development\"), it does not use the library"},
 	{module + "/skillmessaging/internal/alexahttp", []string{"github.com/aws/", module + "/internal/", module + "/skillmessaging/skillmessagingtest"}, "the library's HTTP plumbing is a leaf: standard library and x/oauth2"},
-	{module + "/skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
+	{module + "/skillmessaging", []string{"github.com/aws/aws-lambda-go", "github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/", module + "/lambda"}, "skillmessaging is a library for any skill code: no Lambda runtime, CDK, test support or sync internals"},
 	{module + "/skillmessaging/skillmessagingtest", []string{"github.com/aws/", "golang.org/x/", module + "/internal/"}, "the public fake is the standard library only, so any test can use it"},
-	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/smapitest", module + "/internal/motoserver", module + "/internal/rie", module + "/internal/logbuf", module + "/internal/store", module + "/internal/credsync"}, "the example function ships no infrastructure, test or sync code"},
+	{"./examples/skill-lambda", []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", module + "/skillmessaging/skillmessagingtest", module + "/internal/"}, "the example function ships no infrastructure, test or sync code"},
 }
 
 func TestImportRules(t *testing.T) {
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
 			cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", r.pkg)
-			cmd.Dir = "../.."
+			cmd.Dir = "../../.."
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("go list -deps %s: %v", r.pkg, err)
@@ -69,7 +69,7 @@ func TestImportRules(t *testing.T) {
 // and its module graph holds no other module of this repository and none of
 // the sync's tools and infrastructure.
 func TestSkillmessagingIsLightToImport(t *testing.T) {
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}

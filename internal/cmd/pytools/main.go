@@ -5,7 +5,7 @@
 // pip. make runs it before the targets that need the tools and puts
 // .venv/bin first on their PATH.
 //
-//	go run ./internal/pytools [-n] [-requirements requirements-dev.txt] [-venv .venv]
+//	go run ./internal/cmd/pytools [-n] [-requirements requirements-dev.txt] [-venv .venv]
 //
 // With -n it only reports what it finds and what it would do. The tests rely
 // on moto's exact behaviour, so its version is part of the build.
@@ -302,7 +302,7 @@ func (t *tools) install(ctx context.Context, path string) error {
 	if err := step(python, "-m", "venv", t.venv); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(t.venv, marker), []byte("created by internal/pytools from "+t.requirements+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(t.venv, marker), []byte("created by internal/cmd/pytools from "+t.requirements+"\n"), 0o644); err != nil {
 		return err
 	}
 	return step(filepath.Join(t.venv, "bin", "python3"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", t.requirements)

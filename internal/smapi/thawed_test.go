@@ -9,7 +9,7 @@
 // the real time compares with Round(0), which drops the monotonic reading
 // (as golang.org/x/oauth2's Token.Valid does). A test cannot freeze its own
 // process, and no time API moves one reading without the other; Thawed does.
-package clocktest
+package smapi
 
 import (
 	"errors"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/iampolicy"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/iampolicy"
 )
 
 // TestReaderRefresh checks the grant of the stack's readerRefresh: a reader

@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
-const schemaFile = "../../schema/skill-secret.schema.json"
+const schemaFile = "../../../schema/skill-secret.schema.json"
 
 // TestSkillSecretSchema validates what the sync writes (store.SkillSecret's
 // value, the one writer of skill secrets) and the not-synced placeholder
@@ -71,11 +71,11 @@ var snippetRuns int
 // (from its cache). It also checks that the README holds both snippets
 // verbatim.
 func TestReadmeSnippets(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"../../examples/python/skill_secret.py", "../../examples/node/skillSecret.mjs"} {
+	for _, f := range []string{"../../../examples/python/skill_secret.py", "../../../examples/node/skillSecret.mjs"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestReadmeSnippets(t *testing.T) {
 	ids := []string{prefix + synced, prefix + unsynced, prefix + synced}
 
 	t.Run("python", func(t *testing.T) {
-		dir, _ := filepath.Abs("../../examples/python")
+		dir, _ := filepath.Abs("../../../examples/python")
 		script := fmt.Sprintf(`import json, skill_secret
 print(json.dumps([skill_secret.skill_credentials(%q), skill_secret.skill_credentials(%q), skill_secret.skill_credentials(%q)]))`,
 			ids[0], ids[1], ids[2])
@@ -131,7 +131,7 @@ print(json.dumps([skill_secret.skill_credentials(%q), skill_secret.skill_credent
 		if err != nil {
 			t.Fatal("node not found: the Node.js snippet runs on Node.js 20+ (README \"The two commands\")")
 		}
-		snippet, _ := filepath.Abs("../../examples/node/skillSecret.mjs")
+		snippet, _ := filepath.Abs("../../../examples/node/skillSecret.mjs")
 		if _, err := os.Stat(filepath.Join(filepath.Dir(snippet), "node_modules", "@aws-sdk", "client-secrets-manager")); err != nil {
 			t.Fatalf("the AWS SDK v3 the Node.js snippet imports is not installed: run make test, or npm ci --prefix examples/node (%v)", err)
 		}

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/iampolicy"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/iampolicy"
 )
 
 func load(t *testing.T) *Stack {
 	t.Helper()
-	s, err := Load(filepath.Join("..", "..", DefaultFile))
+	s, err := Load(filepath.Join("..", "..", "..", DefaultFile))
 	if err != nil {
 		t.Fatal(err)
 	}

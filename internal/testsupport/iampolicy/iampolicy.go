@@ -392,7 +392,7 @@ func checkOperator(op string) error {
 	}
 	set, base, _ := splitOperator(op)
 	if _, ok := operators[base]; !ok || (set != "" && set != "ForAllValues" && set != "ForAnyValue") {
-		return fmt.Errorf("condition operator %s is not evaluated by iampolicy (string, ARN, Bool and Null operators only): evaluate it in internal/iampolicy before using it", op)
+		return fmt.Errorf("condition operator %s is not evaluated by iampolicy (string, ARN, Bool and Null operators only): evaluate it in internal/testsupport/iampolicy before using it", op)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"

@@ -43,7 +43,7 @@ func TestParseRequirements(t *testing.T) {
 // TestRepositoryPins reads the repository's requirements-dev.txt: the
 // versions the README names.
 func TestRepositoryPins(t *testing.T) {
-	f, err := os.Open("../../requirements-dev.txt")
+	f, err := os.Open("../../../requirements-dev.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +63,14 @@ func TestRepositoryPins(t *testing.T) {
 // available, so they must be found at the pinned versions. This proves the
 // checks read real installations of moto, boto3 and cfn-lint right.
 func TestThisMachine(t *testing.T) {
-	venv, _ := filepath.Abs("../../.venv")
+	venv, _ := filepath.Abs("../../../.venv")
 	var out strings.Builder
-	tl := &tools{requirements: "../../requirements-dev.txt", venv: venv, dryRun: true, out: &out,
+	tl := &tools{requirements: "../../../requirements-dev.txt", venv: venv, dryRun: true, out: &out,
 		path: filepath.Join(venv, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")}
 	if err := tl.ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "python tools: the versions of ../../requirements-dev.txt, from PATH:\n") {
+	if !strings.Contains(out.String(), "python tools: the versions of ../../../requirements-dev.txt, from PATH:\n") {
 		t.Fatalf("the pinned tools are not found on this machine (run make python-tools):\n%s", out.String())
 	}
 }

@@ -1,4 +1,4 @@
-package clocktest
+package smapi
 
 import (
 	"testing"

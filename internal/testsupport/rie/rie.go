@@ -18,8 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/loopback"
 )
 
 // Build compiles ./lambda of the module into dir/bootstrap with the
@@ -78,11 +76,11 @@ func Start(ctx context.Context, bootstrap string, env []string, out io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	invokePort, err := loopback.FreePort()
+	invokePort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := loopback.FreePort()
+	apiPort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
@@ -163,4 +161,14 @@ func (f *Function) Stop() {
 	if f.cmd.Process != nil {
 		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
 	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

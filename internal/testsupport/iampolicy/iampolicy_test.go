@@ -81,7 +81,7 @@ func globRegexp(pattern string) *regexp.Regexp {
 }
 
 // FuzzGlob compares Glob with a regular expression built from the pattern.
-// Run: go test -fuzz FuzzGlob ./internal/iampolicy
+// Run: go test -fuzz FuzzGlob ./internal/testsupport/iampolicy
 func FuzzGlob(f *testing.F) {
 	f.Add("secret:alexa/lwa-??????", "secret:alexa/lwa-AbCdEf")
 	f.Add("a*b*c", "aXbYbZc")
@@ -412,7 +412,7 @@ func TestConditionNotEvaluated(t *testing.T) {
 // FuzzArnMatch checks properties of ArnMatch: a match is also a Glob match
 // of the whole ARN (matching per component is stricter), needs six
 // components, and a pattern without wildcards matches only itself.
-// Run: go test -fuzz FuzzArnMatch ./internal/iampolicy
+// Run: go test -fuzz FuzzArnMatch ./internal/testsupport/iampolicy
 func FuzzArnMatch(f *testing.F) {
 	f.Add("arn:aws:lambda:*:*:function:f", "arn:aws:lambda:us-east-1:123456789012:function:f")
 	f.Add("arn:aws:lambda:*:function:f", "arn:aws:lambda:us-east-1:123456789012:function:f")

@@ -12,9 +12,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/rie"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/rie"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"

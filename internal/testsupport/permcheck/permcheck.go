@@ -38,8 +38,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/iampolicy"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/iampolicy"
 )
 
 // DefaultFile is the policy file, relative to the module root.
