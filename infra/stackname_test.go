@@ -111,6 +111,44 @@ func TestMakeNDeployDeploysNothing(t *testing.T) {
 	}
 }
 
+// TestMakeFillLWASecret runs make fill-lwa-secret with a stand-in editor
+// and aws CLI: the value the editor wrote reaches put-secret-value through a
+// file outside the repository, only its owner may read it, it is gone
+// afterwards, and the secret is the stack's LwaSecretArn output.
+func TestMakeFillLWASecret(t *testing.T) {
+	dir, bin := standInAWS(t, "aws-cli/2.17.0 Python/3.11.9 Linux/6.1 exe/x86_64")
+	const value = `{"clientId": "amzn1.application-oa2-client.x", "clientSecret": "s", "refreshToken": "Atzr|x"}`
+	write(t, filepath.Join(bin, "editor"), "#!/bin/sh\nstat -c %a \"$1\" > \""+dir+"/mode\"\nprintf '%s' '"+value+"' > \"$1\"\n")
+	if err := os.Chmod(filepath.Join(bin, "editor"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runMake(bin, []string{"-s", "--no-print-directory", "fill-lwa-secret", "CDK_OUT=" + dir, "EDITOR=" + filepath.Join(bin, "editor")})
+	if err != nil {
+		t.Fatalf("make fill-lwa-secret: %v\n%s", err, out)
+	}
+	calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+	if !strings.Contains(string(calls), "secretsmanager put-secret-value --secret-id fn-"+DefaultStackName+" --secret-string file://") {
+		t.Errorf("aws calls:\n%s\nwant put-secret-value on the LwaSecretArn output", calls)
+	}
+	if stored, _ := os.ReadFile(filepath.Join(dir, "stored")); string(stored) != value {
+		t.Errorf("stored %q; want what the editor wrote", stored)
+	}
+	if mode, _ := os.ReadFile(filepath.Join(dir, "mode")); strings.TrimSpace(string(mode)) != "600" {
+		t.Errorf("the editor's file had mode %s; want 600", mode)
+	}
+	file, _ := os.ReadFile(filepath.Join(dir, "file"))
+	f := strings.TrimSpace(string(file))
+	if root, _ := filepath.Abs(".."); f == "" || strings.HasPrefix(f, root) {
+		t.Errorf("the value went through %q; want a temporary file outside the repository", f)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after make fill-lwa-secret (%v)", f, err)
+	}
+	if strings.Contains(string(out), "clientSecret") || strings.Contains(string(calls), "Atzr") {
+		t.Errorf("the value reached the output or a command line:\n%s\n%s", out, calls)
+	}
+}
+
 // standInAWS writes a stand-in aws CLI into a new bin directory: it records
 // each call in dir/calls, answers --version with version (none: no aws on
 // PATH, which the stand-in bin then lacks), an output lookup with
@@ -130,6 +168,7 @@ func standInAWS(t *testing.T, version string) (dir, bin string) {
 echo "$*" >> "`+dir+`/calls"
 case "$*" in
   "cloudformation describe-stacks --stack-name "*) set -- $*; echo "fn-$4" ;;
+  "secretsmanager put-secret-value "*) for a; do case "$a" in file://*) echo "${a#file://}" > "`+dir+`/file"; cp "${a#file://}" "`+dir+`/stored";; esac; done; echo v1 ;;
   "secretsmanager list-secrets "*) printf 'prefix/amzn1.ask.skill.1\ttrue\tNone\n' ;;
   "lambda invoke "*) for a; do out="$a"; done; echo '{"skills":0}' > "$out"; echo None ;;
   *) echo "unexpected: aws $*" >&2; exit 2 ;;
