@@ -59,11 +59,14 @@ func TestDeploySyncSummary(t *testing.T) {
 			}
 			msgs, _ := json.Marshal(append([]string{}, tt.messages...))
 			write(t, filepath.Join(dir, "events.json"), string(msgs))
-			write(t, filepath.Join(dir, "outputs.json"), `{"AlexaSkillCredentials": {"SyncFunctionLogGroup": "/aws/lambda/sync"}}`)
+			// A stale outputs.json naming another log group is never read:
+			// the log group is the deployed stack's output.
+			write(t, filepath.Join(dir, "outputs.json"), `{"AlexaSkillCredentials": {"SyncFunctionLogGroup": "/aws/lambda/stale"}}`)
 			write(t, filepath.Join(bin, "aws"), `#!/bin/sh
 echo "$*" >> "`+dir+`/calls"
 case "$*" in
   "cloudformation describe-stack-resources "*) echo "`+tt.now+`" ;;
+  "cloudformation describe-stacks --stack-name AlexaSkillCredentials --output text --query Stacks[0].Outputs[?OutputKey=='SyncFunctionLogGroup'].OutputValue") echo /aws/lambda/sync ;;
   "logs filter-log-events "*) cat "`+dir+`/events.json" ;;
   *) echo "unexpected: aws $*" >&2; exit 2 ;;
 esac
