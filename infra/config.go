@@ -33,6 +33,9 @@ const (
 	// ctxFunctionCreatesSecrets makes the function create the declared
 	// skills' secrets however few there are.
 	ctxFunctionCreatesSecrets = "functionCreatesSecrets"
+	// ctxReaderRefresh lets the readers ask for a rotation of their skills'
+	// secrets (skillmessaging.WithRotateOnRefusal).
+	ctxReaderRefresh = "readerRefresh"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -169,6 +172,9 @@ type Config struct {
 	// stay so after their number fell back: the stack cannot create secrets
 	// that exist).
 	AlwaysFunctionCreatesSecrets bool
+	// ReaderRefresh also lets each reader rotate the skill secrets it may
+	// read (RotateSecret and the invocation of the rotation function).
+	ReaderRefresh bool
 }
 
 // FunctionCreatesSecrets says whether the function, not the stack, creates
@@ -248,6 +254,9 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	}
 	if cfg.AlwaysFunctionCreatesSecrets, err = boolValue(get(ctxFunctionCreatesSecrets)); err != nil {
 		fail(ctxFunctionCreatesSecrets, err)
+	}
+	if cfg.ReaderRefresh, err = boolValue(get(ctxReaderRefresh)); err != nil {
+		fail(ctxReaderRefresh, err)
 	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.

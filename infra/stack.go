@@ -167,7 +167,7 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
-	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern)
+	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern, fn.FunctionArn())
 
 	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicies, failedRuns, dashboard)
 	newOperatorOutputs(stack, cfg, fn, dlq)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -49,7 +49,7 @@ func TestSlowLWAEndsBeforeTheReserve(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 1, 2)
 			e.syncer.Reserve = tc.reserve
-			e.fake.ScriptToken(smapitest.Slow(time.Minute))
+			e.fake.ScriptToken(skillmessagingtest.Fault{Delay: time.Minute})
 			sum, err, late := e.runWithin(tc.deadline, `{}`)
 			if late {
 				t.Fatal("the run returned after the invocation's deadline")
@@ -93,7 +93,7 @@ func TestSlowLWAInRotationSteps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e.fake.ScriptToken(smapitest.Slow(time.Minute))
+		e.fake.ScriptToken(skillmessagingtest.Fault{Delay: time.Minute})
 		_, err, late := e.runWithin(1300*time.Millisecond, rotationEvent(step, arn, tok))
 		if late {
 			t.Fatalf("%s returned after the invocation's deadline", step)

@@ -14,12 +14,17 @@
 //   - Condition: the string, ARN and Bool operators, also in their IfExists
 //     form and as ForAllValues:/ForAnyValue: over multivalued keys (Sets),
 //     and Null, on the keys the request carries in its Context and Sets. A
-//     key the request is known not to carry (Request.Complete) is evaluated
-//     as IAM does a missing key. Any other operator, and a key of which it
-//     is not known whether the request carries it, are not guessed: the
-//     condition is taken to hold and reported in Result.NotEvaluated.
+//     key in neither is absent from the request, and a condition on it is
+//     false, except for the negated operators, the IfExists forms,
+//     ForAllValues and Null, as the IAM User Guide says
+//     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+//     ArnEquals and ArnLike match each of an ARN's six colon-separated
+//     components on its own.
 //
-// NotPrincipal is refused with an error by Parse. Permission boundaries,
+// Nothing is guessed: an operator it does not evaluate (Numeric…, Date…,
+// IpAddress, Binary…, ForEachValue:…) is an error of Parse and of Evaluate,
+// and so is a single-valued operator on a multivalued key. NotPrincipal is
+// refused with an error by Parse. Permission boundaries,
 // session policies, service control policies and resource policies other
 // than the ones passed in are outside the package.
 package iampolicy
@@ -197,6 +202,9 @@ func parseCondition(b json.RawMessage) (map[string]map[string][]string, error) {
 	}
 	out := map[string]map[string][]string{}
 	for op, keys := range raw {
+		if err := checkOperator(op); err != nil {
+			return nil, err
+		}
 		out[op] = map[string][]string{}
 		for k, v := range keys {
 			vals, err := stringOrList(v)
@@ -217,18 +225,13 @@ type Request struct {
 	// Principal is the caller's ARN; only resource policies (statements with
 	// a Principal) look at it.
 	Principal string
-	// Context holds the single-valued condition keys the request is known
-	// to carry, by key (matched without regard to case).
+	// Context holds the single-valued condition keys the request carries,
+	// by key (matched without regard to case).
 	Context map[string]string
 	// Sets holds the multivalued condition keys the request carries, such
-	// as aws:TagKeys, each with its values.
+	// as aws:TagKeys, each with its values. A key in neither Context nor
+	// Sets is absent from the request.
 	Sets map[string][]string
-	// Complete lists condition keys (patterns with * and ?, without regard
-	// to case, e.g. "aws:RequestTag/*") of which Context and Sets hold every
-	// one the request carries: a matching key in neither is absent from the
-	// request, and evaluated so (false, true for the negated operators, the
-	// IfExists forms and ForAllValues), not reported as not evaluated.
-	Complete []string
 }
 
 // Decision is the outcome of an evaluation.
@@ -266,25 +269,25 @@ type Result struct {
 	Decision Decision
 	Allows   []Match // Allow statements that apply
 	Denies   []Match // Deny statements that apply
-	// NotEvaluated lists the conditions of applying statements that were
-	// taken to hold without being checked.
-	NotEvaluated []string
 }
 
 // Evaluate applies IAM's evaluation logic to req and the statements of
 // policies: an applying Deny denies, else an applying Allow allows, else
-// the request is implicitly denied.
-func Evaluate(req Request, policies ...*Policy) Result {
+// the request is implicitly denied. A condition it cannot evaluate is an
+// error naming the statement, never a guess.
+func Evaluate(req Request, policies ...*Policy) (Result, error) {
 	var r Result
+	var errs []error
 	for _, p := range policies {
 		for i, s := range p.Statement {
-			ok, notEval := s.applies(req)
-			if !ok {
+			m := Match{Policy: p.Name, Index: i, Statement: s}
+			ok, err := s.applies(req)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", m, err))
 				continue
 			}
-			m := Match{Policy: p.Name, Index: i, Statement: s}
-			for _, c := range notEval {
-				r.NotEvaluated = append(r.NotEvaluated, m.String()+": "+c)
+			if !ok {
+				continue
 			}
 			if s.Effect == "Deny" {
 				r.Denies = append(r.Denies, m)
@@ -299,12 +302,11 @@ func Evaluate(req Request, policies ...*Policy) Result {
 	case len(r.Allows) > 0:
 		r.Decision = Allow
 	}
-	return r
+	return r, errors.Join(errs...)
 }
 
-// applies reports whether s applies to req, and which of its conditions
-// were taken to hold without being evaluated.
-func (s Statement) applies(req Request) (bool, []string) {
+// applies reports whether s applies to req.
+func (s Statement) applies(req Request) (bool, error) {
 	if s.Principal != nil && !s.principalMatches(req.Principal) {
 		return false, nil
 	}
@@ -350,77 +352,101 @@ func (s Statement) principalMatches(principal string) bool {
 }
 
 // conditionsHold evaluates the statement's Condition against req: every
-// operator and key must hold.
-func (s Statement) conditionsHold(req Request) (bool, []string) {
-	var notEval []string
+// operator and key must hold. It checks every condition, so that one it
+// cannot evaluate is an error even when another is false.
+func (s Statement) conditionsHold(req Request) (bool, error) {
+	holdsAll := true
+	var errs []error
 	for _, op := range slices.Sorted(maps.Keys(s.Condition)) {
 		for _, k := range slices.Sorted(maps.Keys(s.Condition[op])) {
 			want := s.Condition[op][k]
-			holds, why := condition(op, want, req, k)
-			if why != "" {
-				notEval = append(notEval, fmt.Sprintf("condition %s %s %v not evaluated (%s)", op, k, want, why))
-				continue
+			holds, err := condition(op, want, req, k)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("condition %s %s %v: %w", op, k, want, err))
 			}
-			if !holds {
-				return false, nil
-			}
+			holdsAll = holdsAll && holds
 		}
 	}
-	return true, notEval
+	if len(errs) > 0 {
+		return false, errors.Join(errs...)
+	}
+	return holdsAll, nil
+}
+
+// splitOperator takes an operator apart: its set qualifier (ForAllValues,
+// ForAnyValue or ""), its base operator and whether it is an IfExists form.
+func splitOperator(op string) (set, base string, ifExists bool) {
+	set, base, found := strings.Cut(op, ":")
+	if !found {
+		set, base = "", op
+	}
+	base, ifExists = strings.CutSuffix(base, "IfExists")
+	return set, base, ifExists
+}
+
+// checkOperator returns an error for an operator the package does not
+// evaluate.
+func checkOperator(op string) error {
+	if op == "Null" {
+		return nil
+	}
+	set, base, _ := splitOperator(op)
+	if _, ok := operators[base]; !ok || (set != "" && set != "ForAllValues" && set != "ForAnyValue") {
+		return fmt.Errorf("condition operator %s is not evaluated by iampolicy (string, ARN, Bool and Null operators only): evaluate it in internal/iampolicy before using it", op)
+	}
+	return nil
 }
 
 // condition evaluates one operator on one key, as the IAM User Guide's
 // "Condition operators" and "Set operators for multivalued context keys"
-// describe; why is not empty when it cannot.
-func condition(op string, want []string, req Request, key string) (holds bool, why string) {
-	values, present, known := lookup(req, key)
-	if !known {
-		return false, "key not in the request context"
+// describe; an operator or key it cannot evaluate is an error.
+func condition(op string, want []string, req Request, key string) (bool, error) {
+	if err := checkOperator(op); err != nil {
+		return false, err
 	}
+	values, present := lookup(req, key)
 	if op == "Null" {
 		// Null "true": the key is absent; "false": it is present.
-		return slices.ContainsFunc(want, func(v string) bool { return strings.EqualFold(v, strconv.FormatBool(!present)) }), ""
+		return slices.ContainsFunc(want, func(v string) bool { return strings.EqualFold(v, strconv.FormatBool(!present)) }), nil
 	}
-	set, base, _ := strings.Cut(op, ":")
-	if base == "" {
-		set, base = "", op
-	}
-	base, ifExists := strings.CutSuffix(base, "IfExists")
-	test, ok := operators[base]
-	if !ok || (set != "" && set != "ForAllValues" && set != "ForAnyValue") {
-		return false, "operator not supported"
-	}
+	set, base, ifExists := splitOperator(op)
+	test := operators[base]
 	negated := strings.Contains(base, "Not")
 	switch {
 	case set == "ForAllValues":
 		// True when every value of the request's key matches; also when the
 		// key is absent or empty.
-		return !slices.ContainsFunc(values, func(v string) bool { return !test(want, v) }), ""
+		return !slices.ContainsFunc(values, func(v string) bool { return !test(want, v) }), nil
 	case set == "ForAnyValue":
-		return slices.ContainsFunc(values, func(v string) bool { return test(want, v) }), ""
+		return slices.ContainsFunc(values, func(v string) bool { return test(want, v) }), nil
 	case !present:
-		return ifExists || negated, ""
+		// "If the key that you specify in a policy condition is not present
+		// in the request context, the values do not match and the condition
+		// is false. If the policy condition requires that the key is not
+		// matched, such as StringNotLike or ArnNotLike, and the right key is
+		// not present, the condition is true" (Condition operators, IAM User
+		// Guide); IfExists is true on an absent key.
+		return ifExists || negated, nil
 	case len(values) != 1:
-		return false, "multivalued key without ForAllValues or ForAnyValue"
+		return false, errors.New("multivalued key without ForAllValues or ForAnyValue")
 	}
-	return test(want, values[0]), ""
+	return test(want, values[0]), nil
 }
 
-// lookup returns the values of key in req, whether the request carries it,
-// and whether that is known.
-func lookup(req Request, key string) (values []string, present, known bool) {
+// lookup returns the values of key in req and whether the request carries
+// it.
+func lookup(req Request, key string) (values []string, present bool) {
 	for k, v := range req.Context {
 		if strings.EqualFold(k, key) {
-			return []string{v}, true, true
+			return []string{v}, true
 		}
 	}
 	for k, v := range req.Sets {
 		if strings.EqualFold(k, key) {
-			return v, true, true
+			return v, true
 		}
 	}
-	complete := slices.ContainsFunc(req.Complete, func(p string) bool { return Glob(strings.ToLower(p), strings.ToLower(key)) })
-	return nil, false, complete
+	return nil, false
 }
 
 // operators are the condition operators evaluated, each true when the
@@ -437,13 +463,34 @@ var operators = map[string]func(want []string, got string) bool{
 	},
 	"StringLike":    func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
 	"StringNotLike": func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
-	"ArnEquals":     func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
-	"ArnLike":       func(w []string, g string) bool { return anyMatch(w, g, ResourceMatch) },
-	"ArnNotEquals":  func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
-	"ArnNotLike":    func(w []string, g string) bool { return !anyMatch(w, g, ResourceMatch) },
+	"ArnEquals":     func(w []string, g string) bool { return anyMatch(w, g, ArnMatch) },
+	"ArnLike":       func(w []string, g string) bool { return anyMatch(w, g, ArnMatch) },
+	"ArnNotEquals":  func(w []string, g string) bool { return !anyMatch(w, g, ArnMatch) },
+	"ArnNotLike":    func(w []string, g string) bool { return !anyMatch(w, g, ArnMatch) },
 	"Bool": func(w []string, g string) bool {
 		return slices.ContainsFunc(w, func(v string) bool { return strings.EqualFold(v, g) })
 	},
+}
+
+// ArnMatch reports whether an ArnEquals/ArnLike pattern matches an ARN: "Each
+// of the six colon-delimited components of the ARN is checked separately and
+// each can include multi-character match wildcards (*) or single-character
+// match wildcards (?)"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN),
+// so a * never spans a colon between the first five components. The sixth,
+// the resource, keeps its own colons (secret:name). A pattern or value with
+// fewer than six components matches nothing.
+func ArnMatch(pattern, arn string) bool {
+	p, a := strings.SplitN(pattern, ":", 6), strings.SplitN(arn, ":", 6)
+	if len(p) != 6 || len(a) != 6 {
+		return false
+	}
+	for i := range p {
+		if !Glob(p[i], a[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ActionMatch reports whether an Action pattern matches action, without

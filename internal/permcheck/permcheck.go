@@ -12,14 +12,24 @@
 // itself, or allow the account (which delegates to IAM) and the role's IAM
 // policies must allow too; an explicit deny in either wins.
 //
-// What it does not prove: conditions it cannot evaluate are reported, not
-// guessed (iampolicy); resource policies on secrets, permission boundaries,
-// service control policies and session policies are not part of the stack
-// and not checked.
+// Each permission carries the condition keys AWS puts in the request: the
+// caller's (aws:PrincipalArn, aws:PrincipalAccount, aws:RequestedRegion,
+// kms:CallerAccount), kms:ViaService and the secret's encryption context
+// only on the KMS calls Secrets Manager makes on the caller's behalf (a
+// direct call to KMS carries no kms:ViaService), the request's tags, key and
+// rotation function. A key not carried is absent, as in AWS (iampolicy). So
+// that no condition is decided on a key permcheck forgot, Load refuses a
+// policy whose conditions name a key outside ModelledKeys, and iampolicy
+// refuses an operator it does not evaluate.
+//
+// What it does not prove: resource policies on secrets, permission
+// boundaries, service control policies and session policies are not part of
+// the stack and not checked.
 package permcheck
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -103,7 +113,46 @@ func Load(path string) (*Stack, error) {
 	if s.Function.RoleARN == "" || len(s.Function.Policies) == 0 || len(s.DiscoveryFunction.Policies) == 0 || s.KeyARN == "" {
 		return nil, fmt.Errorf("%s: no function role, policies (with and without discovery) or key", path)
 	}
+	for _, p := range append([]*iampolicy.Policy{s.KeyPolicy}, s.allPolicies()...) {
+		if err := checkKeys(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	return &s, nil
+}
+
+func (s *Stack) allPolicies() []*iampolicy.Policy {
+	out := slices.Concat(s.Function.Policies, s.DiscoveryFunction.Policies)
+	for _, r := range s.Readers {
+		out = append(out, r.Policies...)
+	}
+	return out
+}
+
+// ModelledKeys are the condition keys (patterns, without regard to case)
+// that Required and Authorize put in a request whenever AWS does. A
+// condition on any other key would be decided as if the key were absent,
+// which may not be what AWS sees: Load refuses it.
+var ModelledKeys = []string{
+	"aws:PrincipalArn", "aws:PrincipalAccount", "aws:RequestedRegion",
+	"aws:RequestTag/*", "aws:TagKeys",
+	"kms:CallerAccount", "kms:ViaService", "kms:EncryptionContext:SecretARN",
+	"secretsmanager:KmsKeyArn", "secretsmanager:RotationLambdaARN",
+}
+
+// checkKeys returns an error naming the first condition key of p outside
+// ModelledKeys.
+func checkKeys(p *iampolicy.Policy) error {
+	for i, st := range p.Statement {
+		for _, op := range slices.Sorted(maps.Keys(st.Condition)) {
+			for _, k := range slices.Sorted(maps.Keys(st.Condition[op])) {
+				if !slices.ContainsFunc(ModelledKeys, func(m string) bool { return iampolicy.ActionMatch(m, k) }) {
+					return fmt.Errorf("%s %s: condition key %s is not modelled by permcheck (ModelledKeys): add it to the requests that carry it", p.Name, st.ID(i), k)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func ptrs[T any](s []T) []*T {
@@ -116,15 +165,14 @@ func ptrs[T any](s []T) []*T {
 
 // Permission is one authorization AWS makes for a call.
 type Permission struct {
-	Action   string            // e.g. secretsmanager:GetSecretValue
-	Resource string            // an ARN in the file's account, or "*"
-	Context  map[string]string // condition keys the request carries
-	// Sets are its multivalued condition keys (aws:TagKeys); Complete the
-	// keys known to be absent when not in Context or Sets (see
-	// iampolicy.Request).
-	Sets     map[string][]string
-	Complete []string
-	Why      string // how the call leads to it, for messages
+	Action   string // e.g. secretsmanager:GetSecretValue
+	Resource string // an ARN in the file's account, or "*"
+	// Context holds the condition keys the request carries besides the
+	// caller's, which Authorize adds; Sets its multivalued ones
+	// (aws:TagKeys). Any other key is absent from the request.
+	Context map[string]string
+	Sets    map[string][]string
+	Why     string // how the call leads to it, for messages
 }
 
 func (p Permission) String() string { return p.Action + " on " + p.Resource }
@@ -188,16 +236,15 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 		out = append(out, Permission{Action: action, Resource: resource, Why: why})
 	}
 	// secretKMS adds the KMS actions Secrets Manager makes with the key of
-	// the secret at arn, on the caller's behalf.
+	// the secret at arn, on the caller's behalf: they carry kms:ViaService
+	// and the secret's ARN as encryption context ("How Secrets Manager uses
+	// your KMS key", Secrets Manager User Guide).
 	secretKMS := func(arn, key string, actions []string) {
 		for _, a := range actions {
 			out = append(out, Permission{Action: a, Resource: key, Why: "Secrets Manager uses the secret's key for " + c.Operation + " of " + arn,
 				Context: map[string]string{
-					"kms:ViaService":                  "secretsmanager." + s.Region + ".amazonaws.com",
-					"kms:CallerAccount":               s.Account,
+					"kms:ViaService":                  s.ViaSecretsManager(),
 					"kms:EncryptionContext:SecretARN": arn,
-					"aws:PrincipalAccount":            s.Account,
-					"aws:RequestedRegion":             s.Region,
 				}})
 		}
 	}
@@ -248,12 +295,11 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 			create := tags
 			create.Action, create.Resource = action, arn
 			create.Context = maps.Clone(tags.Context)
-			key, known := s.keyARN(one("KmsKeyId"))
-			switch {
-			case !known: // an alias: the key condition is not evaluated
-			case key == "": // no key: secretsmanager:KmsKeyArn is absent
-				create.Complete = slices.Concat(tags.Complete, []string{"secretsmanager:KmsKeyArn"})
-			default:
+			key, err := s.keyARN(one("KmsKeyId"))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c, err)
+			}
+			if key != "" { // no key: secretsmanager:KmsKeyArn is absent
 				create.Context["secretsmanager:KmsKeyArn"] = key
 			}
 			out = append(out, create)
@@ -261,10 +307,7 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 				tags.Action, tags.Resource, tags.Why = "secretsmanager:TagResource", arn, "CreateSecret with Tags"
 				out = append(out, tags)
 			}
-			if one("KmsKeyId") != "" {
-				if key == "" {
-					key = s.KeyARN // an alias stands for the stack's key
-				}
+			if key != "" {
 				secretKMS(arn, key, []string{"kms:GenerateDataKey", "kms:Decrypt"})
 			}
 			return out, nil
@@ -284,7 +327,7 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 			if id == "" {
 				return nil, fmt.Errorf("%s: no SecretId", c)
 			}
-			rotate := Permission{Action: action, Resource: s.SecretARN(id), Context: map[string]string{}, Complete: []string{"secretsmanager:RotationLambdaARN"}}
+			rotate := Permission{Action: action, Resource: s.SecretARN(id), Context: map[string]string{}}
 			fn := one("RotationLambdaARN")
 			if fn != "" {
 				rotate.Context["secretsmanager:RotationLambdaARN"] = fn
@@ -297,10 +340,18 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 		}
 	}
 	if c.Service == "kms" && one("KeyId") != "" {
+		// A direct call: no kms:ViaService, and an encryption context
+		// permcheck does not read from the request (none).
 		add(action, s.KeyARN, "")
 		return out, nil
 	}
 	return nil, fmt.Errorf("%s: permcheck has no rule for %s; add the permissions the API reference lists for it to permcheck.Required", c, action)
+}
+
+// ViaSecretsManager is the kms:ViaService of the KMS calls Secrets Manager
+// makes on a caller's behalf in the stack's region.
+func (s *Stack) ViaSecretsManager() string {
+	return "secretsmanager." + s.Region + ".amazonaws.com"
 }
 
 // tagContext is a permission whose condition keys are the call's tags:
@@ -308,7 +359,7 @@ func (s *Stack) Required(c awsrecord.Call) ([]Permission, error) {
 // aws:RequestTag/… or aws:TagKeys (the recorder keeps every tag of the
 // request).
 func tagContext(c awsrecord.Call) Permission {
-	p := Permission{Context: map[string]string{}, Sets: map[string][]string{}, Complete: []string{"aws:RequestTag/*", "aws:TagKeys"}}
+	p := Permission{Context: map[string]string{}, Sets: map[string][]string{}}
 	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		p.Context["aws:RequestTag/"+k] = c.Tags[k]
 		p.Sets["aws:TagKeys"] = append(p.Sets["aws:TagKeys"], k)
@@ -317,18 +368,18 @@ func tagContext(c awsrecord.Call) Permission {
 }
 
 // keyARN returns the ARN of the KMS key a request names by ARN or key id
-// ("" for none); known is false for an alias, which cannot be resolved
-// offline.
-func (s *Stack) keyARN(id string) (arn string, known bool) {
+// ("" for none). An alias cannot be resolved offline, and the conditions on
+// the key would be guessed: it is an error.
+func (s *Stack) keyARN(id string) (string, error) {
 	switch {
 	case id == "":
-		return "", true
+		return "", nil
 	case strings.HasPrefix(id, "alias/") || strings.Contains(id, ":alias/"):
-		return "", false
+		return "", fmt.Errorf("KmsKeyId %s is an alias, which permcheck cannot resolve offline to check secretsmanager:KmsKeyArn: name the key by ARN or id", id)
 	case strings.HasPrefix(id, "arn:"):
-		return id, true
+		return id, nil
 	}
-	return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", s.Partition, s.Region, s.Account, id), true
+	return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", s.Partition, s.Region, s.Account, id), nil
 }
 
 func first(s []string) string {
@@ -347,16 +398,31 @@ type Verdict struct {
 	// Grants are the Allow statements of the principal's identity policies
 	// that the decision used.
 	Grants []iampolicy.Match
-	// NotEvaluated lists conditions taken to hold without being evaluated.
-	NotEvaluated []string
+	// Err is a condition that could not be evaluated; Allowed is then
+	// false.
+	Err error
 }
 
-// Authorize decides p for the role roleARN with its identity policies.
+// Authorize decides p for the role roleARN with its identity policies. The
+// request carries p's condition keys and the caller's: aws:PrincipalArn,
+// aws:PrincipalAccount, aws:RequestedRegion, and kms:CallerAccount for KMS
+// actions.
 func (s *Stack) Authorize(p Permission, roleARN string, identity []*iampolicy.Policy) Verdict {
-	req := iampolicy.Request{Action: p.Action, Resource: p.Resource, Principal: roleARN, Context: p.Context, Sets: p.Sets, Complete: p.Complete}
+	ctx := maps.Clone(p.Context)
+	if ctx == nil {
+		ctx = map[string]string{}
+	}
+	ctx["aws:PrincipalArn"], ctx["aws:PrincipalAccount"], ctx["aws:RequestedRegion"] = roleARN, s.Account, s.Region
+	if strings.HasPrefix(p.Action, "kms:") {
+		ctx["kms:CallerAccount"] = s.Account
+	}
+	req := iampolicy.Request{Action: p.Action, Resource: p.Resource, Principal: roleARN, Context: ctx, Sets: p.Sets}
 	v := Verdict{Permission: p}
-	id := iampolicy.Evaluate(req, identity...)
-	v.NotEvaluated = id.NotEvaluated
+	id, err := iampolicy.Evaluate(req, identity...)
+	if err != nil {
+		v.Err, v.Reason = err, "cannot be decided: "+err.Error()
+		return v
+	}
 	if !strings.HasPrefix(p.Action, "kms:") || p.Resource != s.KeyARN {
 		v.Allowed = id.Decision == iampolicy.Allow
 		v.Grants = id.Allows
@@ -366,12 +432,14 @@ func (s *Stack) Authorize(p Permission, roleARN string, identity []*iampolicy.Po
 		return v
 	}
 	// KMS: the key policy decides, directly or by delegating to IAM.
-	direct := iampolicy.Evaluate(req, s.KeyPolicy)
+	direct, err1 := iampolicy.Evaluate(req, s.KeyPolicy)
 	rootReq := req
 	rootReq.Principal = "arn:" + s.Partition + ":iam::" + s.Account + ":root"
-	account := iampolicy.Evaluate(rootReq, s.KeyPolicy)
-	v.NotEvaluated = append(v.NotEvaluated, direct.NotEvaluated...)
-	v.NotEvaluated = append(v.NotEvaluated, account.NotEvaluated...)
+	account, err2 := iampolicy.Evaluate(rootReq, s.KeyPolicy)
+	if err := errors.Join(err1, err2); err != nil {
+		v.Err, v.Reason = err, "cannot be decided: "+err.Error()
+		return v
+	}
 	switch {
 	case id.Decision == iampolicy.ExplicitDeny:
 		v.Reason = "explicitly denied by the role's identity policies" + denyNames(id)
@@ -408,10 +476,10 @@ func denyNames(r iampolicy.Result) string {
 type Report struct {
 	// Denied lists, per call, each permission the stack does not give.
 	Denied []string
-	// Errors are calls permcheck could not turn into permissions.
+	// Errors are calls permcheck could not turn into permissions, or whose
+	// permissions it could not decide (a condition iampolicy cannot
+	// evaluate).
 	Errors []string
-	// NotEvaluated lists the conditions taken to hold, once each.
-	NotEvaluated []string
 	// Used counts, per grant (see Grants), the permissions it allowed.
 	Used map[Grant]int
 }
@@ -439,23 +507,24 @@ func (s *Stack) Check(calls []awsrecord.Call, p Principal) Report {
 	for _, g := range Grants(p.Policies) {
 		r.Used[g] = 0
 	}
-	seenErr, seenDenied, seenNE := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	seenErr, seenDenied := map[string]bool{}, map[string]bool{}
+	addErr := func(msg string) {
+		if !seenErr[msg] {
+			seenErr[msg] = true
+			r.Errors = append(r.Errors, msg)
+		}
+	}
 	for _, c := range calls {
 		perms, err := s.Required(c)
 		if err != nil {
-			if !seenErr[err.Error()] {
-				seenErr[err.Error()] = true
-				r.Errors = append(r.Errors, err.Error())
-			}
+			addErr(err.Error())
 			continue
 		}
 		for _, perm := range perms {
 			v := s.Authorize(perm, p.RoleARN, p.Policies)
-			for _, ne := range v.NotEvaluated {
-				if !seenNE[ne] {
-					seenNE[ne] = true
-					r.NotEvaluated = append(r.NotEvaluated, ne)
-				}
+			if v.Err != nil {
+				addErr(fmt.Sprintf("call %s needs %s, which permcheck cannot decide: %v", c, perm, v.Err))
+				continue
 			}
 			if !v.Allowed {
 				msg := fmt.Sprintf("call %s needs %s", c, perm)

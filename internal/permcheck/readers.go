@@ -9,8 +9,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-// readerActions are the only actions a reader policy may name.
-var readerActions = []string{"secretsmanager:GetSecretValue", "kms:Decrypt"}
+// readerActions are the only actions a reader policy may name: reading and
+// decrypting, and with the stack's readerRefresh asking for a rotation
+// (RotateSecret, and lambda:InvokeFunction on the rotation function, which
+// the RotateSecret API reference requires of its caller).
+var readerActions = []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "secretsmanager:RotateSecret", "lambda:InvokeFunction"}
+
+// refreshes reports whether a reader's policies name RotateSecret (the
+// stack's readerRefresh): it must then rotate exactly the secrets it reads
+// and invoke only the stack's function; otherwise neither.
+func refreshes(p Principal) bool {
+	for _, pol := range p.Policies {
+		for _, st := range pol.Statement {
+			if st.Effect == "Allow" && slices.ContainsFunc(st.Action, func(a string) bool { return strings.EqualFold(a, "secretsmanager:RotateSecret") }) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // OtherSkillID is a skill that is not in the stack: its secret lies under
 // the prefix (created outside the stack, or by discovery), so a reader of
@@ -32,7 +49,8 @@ func SecretsManagerActions() []string {
 
 // CheckReader proves that the reader role p may call GetSecretValue on
 // exactly its skills' secrets, and decrypt them through Secrets Manager,
-// and nothing else: every other Secrets Manager action on every secret, the
+// (with readerRefresh, RotateSecret on exactly the same secrets and
+// lambda:InvokeFunction on the stack's function only) and nothing else: every other Secrets Manager action on every secret, the
 // LWA secret, secrets outside the prefix and other skills' secrets are
 // denied, KMS only decrypts through Secrets Manager, and no statement names
 // another action (so no action outside the ones probed is allowed either).
@@ -55,6 +73,7 @@ func (s *Stack) CheckReader(p Principal) []string {
 		}
 	}
 
+	refresh := refreshes(p)
 	mine := func(skillID string) bool {
 		return slices.Contains(p.SkillIDs, "*") || slices.Contains(p.SkillIDs, skillID)
 	}
@@ -72,6 +91,10 @@ func (s *Stack) CheckReader(p Principal) []string {
 	}
 	expect := func(perm Permission, want bool) {
 		v := s.Authorize(perm, p.RoleARN, p.Policies)
+		if v.Err != nil {
+			problems = append(problems, fmt.Sprintf("reader %s: %s %s", p.RoleARN, perm, v.Reason))
+			return
+		}
 		if v.Allowed != want {
 			what := "allowed"
 			if !v.Allowed {
@@ -83,13 +106,13 @@ func (s *Stack) CheckReader(p Principal) []string {
 	for _, tg := range targets {
 		arn := s.SecretARN(tg.name)
 		for _, a := range SecretsManagerActions() {
-			expect(Permission{Action: a, Resource: arn}, a == "secretsmanager:GetSecretValue" && tg.readable)
+			allowed := a == "secretsmanager:GetSecretValue" || (refresh && a == "secretsmanager:RotateSecret")
+			expect(Permission{Action: a, Resource: arn}, allowed && tg.readable)
 		}
 		// Decrypt through Secrets Manager, for this secret's value; any
 		// other use of the key, and Decrypt from anywhere else, is denied.
 		via := map[string]string{
-			"kms:ViaService":                  "secretsmanager." + s.Region + ".amazonaws.com",
-			"kms:CallerAccount":               s.Account,
+			"kms:ViaService":                  s.ViaSecretsManager(),
 			"kms:EncryptionContext:SecretARN": arn,
 		}
 		if tg.readable {
@@ -99,11 +122,13 @@ func (s *Stack) CheckReader(p Principal) []string {
 	for _, a := range SecretsManagerActions() {
 		expect(Permission{Action: a, Resource: "*"}, false)
 	}
-	// A direct call carries no kms:ViaService; "" stands for the absent key,
-	// which makes StringEquals false as an absent key does.
-	direct := map[string]string{"kms:ViaService": "", "kms:CallerAccount": s.Account}
-	expect(Permission{Action: "kms:Decrypt", Resource: s.KeyARN, Context: direct}, false)
-	via := map[string]string{"kms:ViaService": "secretsmanager." + s.Region + ".amazonaws.com", "kms:CallerAccount": s.Account}
+	// Invoking the rotation function, which RotateSecret requires, and no
+	// other function.
+	expect(Permission{Action: "lambda:InvokeFunction", Resource: s.Function.FunctionARN}, refresh)
+	expect(Permission{Action: "lambda:InvokeFunction", Resource: s.Function.FunctionARN + "-other"}, false)
+	// A direct call carries no kms:ViaService.
+	expect(Permission{Action: "kms:Decrypt", Resource: s.KeyARN}, false)
+	via := map[string]string{"kms:ViaService": s.ViaSecretsManager()}
 	for _, a := range []string{"kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant", "kms:DescribeKey"} {
 		expect(Permission{Action: a, Resource: s.KeyARN, Context: via}, false)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/clocktest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"golang.org/x/oauth2"
 )
 
@@ -54,7 +55,7 @@ func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fake.Script(skillA, smapitest.Slow(time.Minute))
+		fake.Script(skillA, skillmessagingtest.Fault{Delay: time.Minute})
 		start := time.Now()
 		got, err := c.GetSkillCredentials(context.Background(), skillA)
 		elapsed := time.Since(start)
@@ -86,7 +87,7 @@ func TestSlowLWAEndsWithTheContext(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-				fake.ScriptToken(smapitest.Slow(tc.delay))
+				fake.ScriptToken(skillmessagingtest.Fault{Delay: tc.delay})
 				start := time.Now()
 				var err error
 				if tc.deadline > 0 {
@@ -116,7 +117,7 @@ func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fake.ScriptToken(smapitest.Slow(3 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 3 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -137,7 +138,7 @@ func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
 // TestMessagingTokenEndsWithTheContext: testSecret's grant is bounded too.
 func TestMessagingTokenEndsWithTheContext(t *testing.T) {
 	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-		fake.ScriptToken(smapitest.Slow(3 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 3 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		err := ts.CheckMessagingCredentials(ctx, "amzn1.application-oa2-client.skill-a", skillSecret)
@@ -159,7 +160,7 @@ func TestMessagingTokenEndsWithTheContext(t *testing.T) {
 // alone.
 func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-		fake.ScriptToken(smapitest.Slow(2 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 2 * time.Second})
 		var wg sync.WaitGroup
 		toks := make([]*oauth2.Token, 5)
 		errs := make([]error, 5)
@@ -246,7 +247,7 @@ func TestTokenWithoutExpiry(t *testing.T) {
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient(lwaClientID, lwaSecret, refreshToken)
-	fake.ScriptToken(smapitest.Fault{Status: http.StatusOK, Body: `{"access_token":"Atza|no-expiry","token_type":"bearer"}`})
+	fake.ScriptToken(skillmessagingtest.Fault{Status: http.StatusOK, Body: `{"access_token":"Atza|no-expiry","token_type":"bearer"}`})
 	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(5*time.Second))
 	ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
 	for range 2 {

@@ -1,22 +1,18 @@
-// Package smapitest is a fake of Login with Amazon, the SMAPI Skill
-// Credentials API and SMAPI's vendor and skill lists (vendors.go) on an
-// httptest server (LWA's client_credentials grant is
-// skillmessaging/skillmessagingtest's, the public fake): the status codes,
-// headers and JSON bodies of the real services, scripted faults, optional
-// latency and a log of every request. Tests, the demo and the benchmarks
-// share it.
+// Package smapitest is a fake of Login with Amazon and the SMAPI Skill
+// Credentials API and SMAPI's vendor and skill lists (vendors.go), built on
+// skillmessaging/skillmessagingtest, the public fake: its server, request
+// log, request ids, skillmessagingtest.Fault and the way it answers are the ones here, and so
+// are its client_credentials grant and its Alexa APIs. This package adds
+// SMAPI's endpoints (with Handle), LWA's refresh_token grant, latency and
+// SMAPI's rate limits. Tests, the demo and the benchmarks share it.
 //
 // The fake mounts SMAPI under /smapi and LWA under /lwa, so a client that
 // drops the configured path prefix fails against it.
 package smapitest
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,90 +23,31 @@ import (
 // Paths of the fake's endpoints below its URL.
 const (
 	SMAPIPrefix  = "/smapi"
-	TokenPath    = "/lwa/auth/o2/token"
+	TokenPath    = skillmessagingtest.TokenPath
 	tokenLife    = time.Hour
 	credsPattern = SMAPIPrefix + "/v1/skills/{skillId}/credentials"
 )
 
-// Fault is one scripted answer that replaces the normal one. The zero fields
-// keep the normal behaviour: a Fault with only Delay set answers normally
-// after the delay.
-type Fault struct {
-	// Status is the HTTP status to answer; 0 keeps the normal answer.
-	Status int
-	// RetryAfter is sent as the Retry-After header when set.
-	RetryAfter string
-	// ContentType and Body replace the normal ones when set.
-	ContentType string
-	Body        string
-	// Message is SMAPI's {"message"} (or LWA's error_description).
-	Message string
-	// Code is LWA's OAuth error code (invalid_grant, invalid_client, …).
-	Code string
-	// Delay is waited before answering (or until the client gives up).
-	Delay time.Duration
-	// CutShort declares the full Content-Length but sends half of the body
-	// and closes the connection.
-	CutShort bool
-}
-
-// Throttled is SMAPI's 429 with a Retry-After header (seconds or HTTP date).
-func Throttled(retryAfter string) Fault {
-	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Message: "Rate exceeded."}
-}
-
-// ServerError is a 500 or 503 with SMAPI's error body.
-func ServerError(status int) Fault {
-	return Fault{Status: status, Message: http.StatusText(status)}
-}
-
 // HTMLPage is a 200 carrying an HTML error page, as a proxy in the way sends.
-func HTMLPage() Fault {
-	return Fault{Status: http.StatusOK, ContentType: "text/html; charset=utf-8",
+func HTMLPage() skillmessagingtest.Fault {
+	return skillmessagingtest.Fault{Status: http.StatusOK, ContentType: "text/html; charset=utf-8",
 		Body: "<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>"}
 }
 
 // PartialJSON is a 200 whose JSON body stops in the middle.
-func PartialJSON() Fault {
-	return Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.partial","clie`}
+func PartialJSON() skillmessagingtest.Fault {
+	return skillmessagingtest.Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.partial","clie`}
 }
 
 // EmptySecret is a 200 whose clientSecret is empty.
-func EmptySecret() Fault {
-	return Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.empty","clientSecret":""}}`}
+func EmptySecret() skillmessagingtest.Fault {
+	return skillmessagingtest.Fault{Status: http.StatusOK, Body: `{"skillMessagingCredentials":{"clientId":"amzn1.application-oa2-client.empty","clientSecret":""}}`}
 }
-
-// CutShort is a 200 whose connection drops halfway through the body.
-func CutShort() Fault { return Fault{CutShort: true} }
-
-// Slow answers normally after d.
-func Slow(d time.Duration) Fault { return Fault{Delay: d} }
 
 // InvalidGrant is LWA's answer to a revoked or expired refresh token.
-func InvalidGrant() Fault {
-	return Fault{Status: http.StatusBadRequest, Code: "invalid_grant",
+func InvalidGrant() skillmessagingtest.Fault {
+	return skillmessagingtest.Fault{Status: http.StatusBadRequest, Code: "invalid_grant",
 		Message: "The request has an invalid grant parameter : refresh_token"}
-}
-
-// Request is one request the fake answered. It holds no token or secret.
-type Request struct {
-	Method string
-	// Path is the request path, below the fake's URL.
-	Path string
-	// SkillID is set for SMAPI credentials requests.
-	SkillID string
-	// VendorID and NextToken are set for SMAPI skill list requests.
-	VendorID  string
-	NextToken string
-	// GrantType and ClientID are set for LWA requests.
-	GrantType string
-	ClientID  string
-	// Authorized says whether the request carried a valid access token.
-	Authorized bool
-	UserAgent  string
-	Accept     string
-	Status     int
-	RequestID  string
 }
 
 // Credentials are a skill's messaging credentials as the fake hands them out.
@@ -119,72 +56,51 @@ type Credentials struct {
 	ClientSecret string
 }
 
-// Server is the fake. Configure it with its methods, which are safe for
+// Server is the fake: the public fake (whose methods it has: Requests,
+// TokenRequests, ScriptToken, ResetLog, MaxInFlight, Transport, TokenSkill,
+// …) with SMAPI beside it. Configure it with its methods, which are safe for
 // concurrent use, also while requests are served.
 type Server struct {
-	// URL is the base URL of the fake (http://127.0.0.1:port).
-	URL string
-
-	srv *httptest.Server
+	*skillmessagingtest.Server
 
 	mu            sync.Mutex
 	clients       map[string]string // LWA client id -> client secret
 	refreshTokens map[string]string // refresh token -> client id
 	accessTokens  map[string]time.Time
 	rotateTo      string
-	lwaFaults     []Fault
 	skills        map[string]Credentials
-	faults        map[string][]Fault
+	faults        map[string][]skillmessagingtest.Fault
 	latency       time.Duration
 	limit         *bucket
 	skillLimit    *bucket            // the per-skill limit's shape, see SetSkillRateLimit
 	skillBuckets  map[string]*bucket // each skill's own bucket under it
-	inFlight      int
-	maxInFlight   int
-	log           []Request
-	seq           int
 	// Vendor discovery, see vendors.go.
 	vendors    []vendor
 	listings   map[string][]listing
 	listPage   int
 	pageTokens map[string]pageToken
-	// msg answers the client_credentials grants: the one fake of LWA's
-	// Skill Messaging grant, public for skill developers.
-	msg *skillmessagingtest.Server
+	pageSeq    int
 }
 
 // New starts a fake on a loopback port. Close it when done.
 func New() *Server {
 	s := &Server{
+		Server:        skillmessagingtest.NewServer(),
 		clients:       map[string]string{},
 		refreshTokens: map[string]string{},
 		accessTokens:  map[string]time.Time{},
 		skills:        map[string]Credentials{},
-		faults:        map[string][]Fault{},
-		msg:           skillmessagingtest.NewServer(),
+		faults:        map[string][]skillmessagingtest.Fault{},
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+TokenPath, s.serveToken)
-	mux.HandleFunc("GET "+credsPattern, s.serveCredentials)
-	mux.HandleFunc("GET "+vendorsPattern, s.serveVendors)
-	mux.HandleFunc("GET "+skillListPattern, s.serveSkillList)
-	mux.HandleFunc("/", s.serveNotFound)
-	s.srv = httptest.NewServer(mux)
-	s.URL = s.srv.URL
+	s.Handle("POST "+TokenPath, s.refreshGrant)
+	s.Handle("GET "+credsPattern, s.answerCredentials)
+	s.Handle("GET "+vendorsPattern, s.answerVendors)
+	s.Handle("GET "+skillListPattern, s.answerSkillList)
 	return s
-}
-
-// Close shuts the fake down.
-func (s *Server) Close() {
-	s.srv.Close()
-	s.msg.Close()
 }
 
 // SMAPIURL is the value for SMAPI_ENDPOINT.
 func (s *Server) SMAPIURL() string { return s.URL + SMAPIPrefix }
-
-// TokenURL is the value for LWA_TOKEN_URL.
-func (s *Server) TokenURL() string { return s.URL + TokenPath }
 
 // AddClient registers an LWA security profile and a refresh token for it.
 func (s *Server) AddClient(clientID, clientSecret, refreshToken string) {
@@ -202,20 +118,14 @@ func (s *Server) RotateRefreshToken(newToken string) {
 	s.rotateTo = newToken
 }
 
-// ScriptToken queues faults for the next LWA token requests, one each.
-func (s *Server) ScriptToken(faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lwaFaults = append(s.lwaFaults, faults...)
-}
-
-// SetSkill makes SMAPI know skillID with these credentials. Skills the fake
-// does not know get SMAPI's 404.
+// SetSkill makes SMAPI know skillID with these credentials, and LWA grant
+// Skill Messaging tokens for them. Skills the fake does not know get SMAPI's
+// 404.
 func (s *Server) SetSkill(skillID, clientID, clientSecret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skills[skillID] = Credentials{ClientID: clientID, ClientSecret: clientSecret}
-	s.msg.SetSkill(skillID, clientID, clientSecret)
+	s.Server.SetSkill(skillID, clientID, clientSecret)
 }
 
 // RemoveSkill makes SMAPI forget skillID: it answers 404 for it.
@@ -223,11 +133,11 @@ func (s *Server) RemoveSkill(skillID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.skills, skillID)
-	s.msg.SetSkill(skillID, "", "") // no credentials: LWA grants nothing
+	s.Server.SetSkill(skillID, "", "") // no credentials: LWA grants nothing
 }
 
 // Script queues faults for the next requests for skillID, one each.
-func (s *Server) Script(skillID string, faults ...Fault) {
+func (s *Server) Script(skillID string, faults ...skillmessagingtest.Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[skillID] = append(s.faults[skillID], faults...)
@@ -325,32 +235,6 @@ func (s *Server) Throttled() int {
 	return n
 }
 
-// Transport returns a RoundTripper that serves every request in the
-// caller's goroutine, without a connection: the fake's own handlers, as in
-// the server. It lets a test run the fake inside a testing/synctest bubble,
-// where the fake's latency and rate limit follow the bubble's clock.
-func (s *Server) Transport() http.RoundTripper { return handlerTransport{s.srv.Config.Handler} }
-
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, req)
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
-}
-
-// Requests returns the requests answered so far, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
-
 // SkillRequests returns how many SMAPI requests were made for skillID.
 func (s *Server) SkillRequests(skillID string) int {
 	n := 0
@@ -362,126 +246,41 @@ func (s *Server) SkillRequests(skillID string) int {
 	return n
 }
 
-// TokenRequests returns how many LWA token requests were made.
-func (s *Server) TokenRequests() int {
-	n := 0
-	for _, r := range s.Requests() {
-		if r.Path == TokenPath {
-			n++
-		}
-	}
-	return n
-}
-
-// ResetLog forgets the requests answered so far.
-func (s *Server) ResetLog() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
-}
-
-// begin assigns a request id and records the request; finish sets the status.
-func (s *Server) begin(r *http.Request, rec Request) (int, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	rec.Method, rec.Path = r.Method, r.URL.Path
-	rec.UserAgent, rec.Accept = r.UserAgent(), r.Header.Get("Accept")
-	rec.RequestID = fmt.Sprintf("%08x-fake-4000-8000-%012x", s.seq, s.seq)
-	s.log = append(s.log, rec)
-	return len(s.log) - 1, rec.RequestID
-}
-
-func (s *Server) finish(i, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log[i].Status = status
-}
-
-func nextFault(q map[string][]Fault, key string) (Fault, bool) {
+func nextFault(q map[string][]skillmessagingtest.Fault, key string) skillmessagingtest.Fault {
 	fs := q[key]
-	f, ok := popFault(&fs)
-	q[key] = fs
-	return f, ok
+	if len(fs) == 0 {
+		return skillmessagingtest.Fault{}
+	}
+	q[key] = fs[1:]
+	return fs[0]
 }
 
-// popFault takes the first scripted fault off q. The caller holds s.mu.
-func popFault(q *[]Fault) (Fault, bool) {
-	if len(*q) == 0 {
-		return Fault{}, false
+// refreshGrant answers LWA's refresh_token grant for a registered security
+// profile (AddClient); the public fake answers the client_credentials grant
+// and ScriptToken's faults.
+func (s *Server) refreshGrant(r *http.Request) skillmessagingtest.Answer {
+	f := r.PostForm
+	if f.Get("grant_type") != "refresh_token" {
+		return skillmessagingtest.Answer{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Message: "The authorization grant type is not supported by the authorization server"}
 	}
-	f := (*q)[0]
-	*q = (*q)[1:]
-	return f, true
-}
-
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	i, reqID := s.begin(r, Request{GrantType: r.PostForm.Get("grant_type"), ClientID: r.PostForm.Get("client_id")})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-
-	s.mu.Lock()
-	fault, faulted := popFault(&s.lwaFaults)
-	s.mu.Unlock()
-	if !wait(r.Context(), fault.Delay) {
-		return
-	}
-	if faulted && fault.Status != 0 {
-		s.finish(i, s.writeFault(w, fault, true))
-		return
-	}
-
-	status, body := s.grant(r.PostForm)
-	s.finish(i, status)
-	writeJSON(w, status, body)
-}
-
-// grant checks an LWA token request and returns the answer: the
-// refresh_token grant for a registered security profile (AddClient), and the
-// client_credentials grant with scope alexa:skill_messaging for a skill's
-// current messaging credentials (SetSkill).
-func (s *Server) grant(f url.Values) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clientID, clientSecret := f.Get("client_id"), f.Get("client_secret")
-	switch f.Get("grant_type") {
-	case "refresh_token":
-		if want, ok := s.clients[clientID]; !ok || want != clientSecret || clientSecret == "" {
-			return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
-		}
-		rt := f.Get("refresh_token")
-		if owner, ok := s.refreshTokens[rt]; !ok || owner != clientID {
-			return http.StatusBadRequest, lwaErr("invalid_grant", "The request has an invalid grant parameter : refresh_token")
-		}
-		if s.rotateTo != "" {
-			rt = s.rotateTo
-			s.refreshTokens[rt] = clientID
-			s.rotateTo = ""
-		}
-		at := s.issueLocked()
-		return http.StatusOK, map[string]any{"access_token": at, "refresh_token": rt, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}
-	case "client_credentials":
-		return s.msg.Grant(f)
-	default:
-		return http.StatusBadRequest, lwaErr("unsupported_grant_type", "The authorization grant type is not supported by the authorization server")
+	if want, ok := s.clients[clientID]; !ok || want != clientSecret || clientSecret == "" {
+		return skillmessagingtest.Answer{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "Client authentication failed"}
 	}
-}
-
-// MessagingScope is the scope of a Skill Messaging token.
-const MessagingScope = skillmessagingtest.MessagingScope
-
-// MessagingTokenSkill returns the skill a valid client_credentials access
-// token was issued for.
-func (s *Server) MessagingTokenSkill(token string) (string, bool) { return s.msg.TokenSkill(token) }
-
-func (s *Server) issueLocked() string {
+	rt := f.Get("refresh_token")
+	if owner, ok := s.refreshTokens[rt]; !ok || owner != clientID {
+		return skillmessagingtest.Answer{Status: http.StatusBadRequest, Code: "invalid_grant", Message: "The request has an invalid grant parameter : refresh_token"}
+	}
+	if s.rotateTo != "" {
+		rt = s.rotateTo
+		s.refreshTokens[rt] = clientID
+		s.rotateTo = ""
+	}
 	at := fmt.Sprintf("Atza|fake-access-token-%d", len(s.accessTokens)+1)
 	s.accessTokens[at] = time.Now().Add(tokenLife)
-	return at
-}
-
-func lwaErr(code, desc string) map[string]string {
-	return map[string]string{"error": code, "error_description": desc}
+	return skillmessagingtest.Answer{Status: http.StatusOK, Body: map[string]any{"access_token": at, "refresh_token": rt, "token_type": "bearer", "expires_in": int(tokenLife / time.Second)}}
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -495,110 +294,47 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && time.Now().Before(exp)
 }
 
-// MaxInFlight returns the most SMAPI requests served at the same time.
-func (s *Server) MaxInFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxInFlight
-}
-
-func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
-	defer s.enter()()
+func (s *Server) answerCredentials(r *http.Request) skillmessagingtest.Answer {
 	skillID := r.PathValue("skillId")
-	authorized := s.authorized(r)
-	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-
 	s.mu.Lock()
-	fault, faulted := nextFault(s.faults, skillID)
-	latency := s.latency
+	fault := nextFault(s.faults, skillID)
 	creds, known := s.skills[skillID]
 	now := time.Now()
 	limited := s.skillLimited(skillID, now) || s.limit != nil && !s.limit.take(now)
 	s.mu.Unlock()
 
-	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
-		return
-	}
-	if faulted && (fault.Status != 0 || fault.Body != "" || fault.CutShort) {
-		if fault.CutShort && fault.Body == "" && known {
-			fault.Body = credentialsBody(creds)
-		}
-		s.finish(i, s.writeFault(w, fault, false))
-		return
+	a, ok := s.admit(r, fault, limited)
+	a.SkillID = skillID
+	if !ok {
+		return a
 	}
 	if !known {
-		s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
-		return
+		a.Status, a.Message = http.StatusNotFound, "The resource being requested was not found."
+		return a
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(credentialsBody(creds)))
-	s.finish(i, http.StatusOK)
+	a.Status, a.Body = http.StatusOK, map[string]any{"skillMessagingCredentials": map[string]string{
+		"clientId": creds.ClientID, "clientSecret": creds.ClientSecret}}
+	return a
 }
 
-func credentialsBody(c Credentials) string {
-	b, _ := json.Marshal(map[string]any{"skillMessagingCredentials": map[string]string{
-		"clientId": c.ClientID, "clientSecret": c.ClientSecret}})
-	return string(b)
-}
-
-func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
-	i, reqID := s.begin(r, Request{})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-	s.finish(i, writeSMAPIError(w, http.StatusNotFound, "The resource being requested was not found."))
-}
-
-// admit waits the answer's latency, then answers as SMAPI does a request
-// over the shared or the skill's rate limit (429, Retry-After: 1) or without a valid token
-// (401); it reports whether the request goes on to its own answer.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, i int, delay time.Duration, limited, authorized bool) bool {
-	if !wait(r.Context(), delay) {
-		return false
+// admit starts the answer of a SMAPI request that arrives with fault
+// scripted for it: after the latency (and the fault's Delay), SMAPI's 429
+// with Retry-After: 1 for a request over the shared or the skill's rate
+// limit, or 401 without a valid token. It reports whether the request goes
+// on to its own answer, with the fault applied.
+func (s *Server) admit(r *http.Request, fault skillmessagingtest.Fault, limited bool) (skillmessagingtest.Answer, bool) {
+	s.mu.Lock()
+	delay := s.latency + fault.Delay
+	s.mu.Unlock()
+	a := skillmessagingtest.Answer{Authorized: s.authorized(r)}
+	switch {
+	case limited:
+		a.Fault = skillmessagingtest.Throttled("1")
+	case !a.Authorized:
+		a.Status, a.Message = http.StatusUnauthorized, "Request is not authorized."
+	default:
+		a.Fault = fault
 	}
-	if limited {
-		s.finish(i, s.writeFault(w, Throttled("1"), false))
-		return false
-	}
-	if !authorized {
-		s.finish(i, writeSMAPIError(w, http.StatusUnauthorized, "Request is not authorized."))
-		return false
-	}
-	return true
-}
-
-// writeFault answers with f (the public fake's answer, one shape for every
-// fake) and returns the status sent.
-func (s *Server) writeFault(w http.ResponseWriter, f Fault, lwa bool) int {
-	pf := skillmessagingtest.Fault{Status: f.Status, RetryAfter: f.RetryAfter, Code: f.Code, Message: f.Message, ContentType: f.ContentType, Body: f.Body, CutShort: f.CutShort}
-	if lwa {
-		return pf.ServeLWA(w)
-	}
-	return pf.Serve(w)
-}
-
-func writeSMAPIError(w http.ResponseWriter, status int, msg string) int {
-	writeJSON(w, status, map[string]string{"message": msg})
-	return status
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// wait waits d or until the client has gone; it reports whether to answer.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	a.Fault.Delay = delay
+	return a, !limited && a.Authorized && fault.Status == 0
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 func postToken(t *testing.T, s *Server, form url.Values) (int, map[string]any, http.Header) {
@@ -22,38 +24,64 @@ func postToken(t *testing.T, s *Server, form url.Values) (int, map[string]any, h
 	return resp.StatusCode, m, resp.Header
 }
 
-func TestClientCredentialsGrant(t *testing.T) {
+// TestOneFakeOneLog: LWA's two grants, SMAPI and the Skill Messaging API are
+// one fake: one request log with one sequence of request ids, the skill's
+// credentials known to SMAPI and to LWA's client_credentials grant alike,
+// and ScriptToken's faults for either grant.
+func TestOneFakeOneLog(t *testing.T) {
 	s := New()
 	defer s.Close()
 	const skill = "amzn1.ask.skill.0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
+	s.AddClient("lwa-client", "lwa-secret", "Atzr|rt")
 	s.SetSkill(skill, "skill-client", "skill-secret-1")
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"skill-client"}, "client_secret": {"skill-secret-1"}, "scope": {MessagingScope}}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "client_id": {"lwa-client"}, "client_secret": {"lwa-secret"}, "refresh_token": {"Atzr|rt"}}
+	skillGrant := url.Values{"grant_type": {"client_credentials"}, "client_id": {"skill-client"}, "client_secret": {"skill-secret-1"}, "scope": {skillmessagingtest.MessagingScope}}
 
-	status, body, h := postToken(t, s, form)
-	tok, _ := body["access_token"].(string)
-	if status != http.StatusOK || tok == "" || h.Get("X-Amzn-RequestId") == "" {
-		t.Fatalf("grant = %d %v; want a token and a request id", status, body)
+	status, body, _ := postToken(t, s, refresh)
+	smapiToken, _ := body["access_token"].(string)
+	if status != http.StatusOK || body["refresh_token"] != "Atzr|rt" || smapiToken == "" {
+		t.Fatalf("refresh grant = %d %v; want a token", status, body)
 	}
-	if got, ok := s.MessagingTokenSkill(tok); !ok || got != skill {
-		t.Fatalf("MessagingTokenSkill = %q, %v; want %s", got, ok, skill)
+	status, body, _ = postToken(t, s, skillGrant)
+	if tok, _ := body["access_token"].(string); status != http.StatusOK {
+		t.Fatalf("client_credentials grant = %d %v; want a token", status, body)
+	} else if got, ok := s.TokenSkill(tok); !ok || got != skill {
+		t.Fatalf("TokenSkill = %q, %v; want %s", got, ok, skill)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.SMAPIURL()+"/v1/skills/"+skill+"/credentials", nil)
+	req.Header.Set("Authorization", "Bearer "+smapiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s.ScriptToken(InvalidGrant())
+	if status, body, _ := postToken(t, s, refresh); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("scripted refresh grant = %d %v; want 400 invalid_grant", status, body)
+	}
+	s.RemoveSkill(skill)
+	if status, body, _ := postToken(t, s, skillGrant); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Fatalf("a removed skill's grant = %d %v; want 401 invalid_client", status, body)
 	}
 
-	bad := url.Values{}
-	for k, v := range form {
-		bad[k] = v
+	log := s.Requests()
+	want := []struct {
+		path, grant, skill string
+		status             int
+	}{
+		{TokenPath, "refresh_token", "", 200}, {TokenPath, "client_credentials", "", 200},
+		{"/smapi/v1/skills/" + skill + "/credentials", "", skill, 200},
+		{TokenPath, "refresh_token", "", 400}, {TokenPath, "client_credentials", "", 401},
 	}
-	bad.Set("scope", "alexa::ask:skills:readwrite")
-	if status, body, _ := postToken(t, s, bad); status != http.StatusBadRequest || body["error"] != "invalid_scope" {
-		t.Fatalf("wrong scope = %d %v; want 400 invalid_scope", status, body)
+	ids := map[string]bool{}
+	for i, r := range log {
+		ids[r.RequestID] = true
+		if i >= len(want) || r.Path != want[i].path || r.GrantType != want[i].grant || r.SkillID != want[i].skill || r.Status != want[i].status {
+			t.Errorf("request %d = %+v; want %+v", i, r, want[min(i, len(want)-1)])
+		}
 	}
-
-	// After a rotation at Amazon the old credentials are refused.
-	s.SetSkill(skill, "skill-client", "skill-secret-2")
-	if status, body, _ := postToken(t, s, form); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
-		t.Fatalf("rotated-away credentials = %d %v; want 401 invalid_client", status, body)
-	}
-	if _, ok := s.MessagingTokenSkill("Atc|unknown"); ok {
-		t.Fatal("unknown token accepted")
+	if len(log) != len(want) || len(ids) != len(want) || s.TokenRequests() != 4 || s.SkillRequests(skill) != 1 {
+		t.Fatalf("Requests() = %+v; want %d requests with distinct request ids", log, len(want))
 	}
 }
 

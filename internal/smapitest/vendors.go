@@ -1,12 +1,13 @@
 package smapitest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 // Vendor discovery: GET /v1/vendors and GET /v1/skills?vendorId=…, shaped
@@ -88,7 +89,7 @@ func (s *Server) SetListPageSize(n int) {
 }
 
 // ScriptVendors queues faults for the next GET /v1/vendors requests.
-func (s *Server) ScriptVendors(faults ...Fault) {
+func (s *Server) ScriptVendors(faults ...skillmessagingtest.Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[vendorsFaultKey] = append(s.faults[vendorsFaultKey], faults...)
@@ -96,7 +97,7 @@ func (s *Server) ScriptVendors(faults ...Fault) {
 
 // ScriptSkillList queues faults for the next GET /v1/skills requests of
 // vendorID, one page request each.
-func (s *Server) ScriptSkillList(vendorID string, faults ...Fault) {
+func (s *Server) ScriptSkillList(vendorID string, faults ...skillmessagingtest.Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := skillListFaultKey(vendorID)
@@ -117,38 +118,9 @@ func (s *Server) ListRequests() (vendors, skillPages int) {
 	return vendors, skillPages
 }
 
-// enter counts a SMAPI request in flight; call the returned func when done.
-func (s *Server) enter() func() {
+func (s *Server) answerVendors(r *http.Request) skillmessagingtest.Answer {
 	s.mu.Lock()
-	s.inFlight++
-	s.maxInFlight = max(s.maxInFlight, s.inFlight)
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}
-}
-
-// serveListFault answers with the scripted fault, if one was popped and it
-// replaces the answer, and reports whether it did.
-func (s *Server) serveListFault(w http.ResponseWriter, i int, fault Fault, faulted bool) bool {
-	if faulted && (fault.Status != 0 || fault.Body != "" || fault.CutShort) {
-		s.finish(i, s.writeFault(w, fault, false))
-		return true
-	}
-	return false
-}
-
-func (s *Server) serveVendors(w http.ResponseWriter, r *http.Request) {
-	defer s.enter()()
-	authorized := s.authorized(r)
-	i, reqID := s.begin(r, Request{Authorized: authorized})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-
-	s.mu.Lock()
-	fault, faulted := nextFault(s.faults, vendorsFaultKey)
-	latency := s.latency
+	fault := nextFault(s.faults, vendorsFaultKey)
 	limited := s.limit != nil && !s.limit.take(time.Now())
 	list := make([]map[string]any, 0, len(s.vendors))
 	for _, v := range s.vendors {
@@ -156,45 +128,32 @@ func (s *Server) serveVendors(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
-		return
+	a, ok := s.admit(r, fault, limited)
+	if ok {
+		a.Status, a.Body = http.StatusOK, map[string]any{"vendors": list}
 	}
-	if s.serveListFault(w, i, fault, faulted) {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"vendors": list})
-	s.finish(i, http.StatusOK)
+	return a
 }
 
-func (s *Server) serveSkillList(w http.ResponseWriter, r *http.Request) {
-	defer s.enter()()
+func (s *Server) answerSkillList(r *http.Request) skillmessagingtest.Answer {
 	q := r.URL.Query()
-	vendorID, token := q.Get("vendorId"), q.Get("nextToken")
-	authorized := s.authorized(r)
-	i, reqID := s.begin(r, Request{Authorized: authorized, VendorID: vendorID, NextToken: token})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-
+	vendorID := q.Get("vendorId")
 	s.mu.Lock()
-	fault, faulted := nextFault(s.faults, skillListFaultKey(vendorID))
-	latency := s.latency
+	fault := nextFault(s.faults, skillListFaultKey(vendorID))
 	limited := s.limit != nil && !s.limit.take(time.Now())
 	s.mu.Unlock()
 
-	if !s.admit(w, r, i, latency+fault.Delay, limited, authorized) {
-		return
+	a, ok := s.admit(r, fault, limited)
+	if !ok {
+		return a
 	}
-	if s.serveListFault(w, i, fault, faulted) {
-		return
-	}
-	status, body := s.skillPage(vendorID, q.Get("maxResults"), q.Has("maxResults"), token)
+	status, body := s.skillPage(vendorID, q.Get("maxResults"), q.Has("maxResults"), q.Get("nextToken"))
 	if status != http.StatusOK {
-		s.finish(i, writeSMAPIError(w, status, body.(string)))
-		return
+		a.Status, a.Message = status, body.(string)
+		return a
 	}
-	w.Header().Set("Content-Type", ListContentType)
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(body)
-	s.finish(i, http.StatusOK)
+	a.Status, a.ContentType, a.Body = http.StatusOK, ListContentType, body
+	return a
 }
 
 // skillPage computes one page of vendorID's list, or an error status and
@@ -254,8 +213,8 @@ func (s *Server) skillPage(vendorID, maxResults string, hasMax bool, token strin
 		if s.pageTokens == nil {
 			s.pageTokens = map[string]pageToken{}
 		}
-		s.seq++
-		next := fmt.Sprintf("fake-next-token-%d", s.seq)
+		s.pageSeq++
+		next := fmt.Sprintf("fake-next-token-%d", s.pageSeq)
 		s.pageTokens[next] = pageToken{vendorID: vendorID, offset: end}
 		page["nextToken"] = next
 		page["_links"].(map[string]any)["next"] = map[string]string{"href": self + "&nextToken=" + url.QueryEscape(next)}
