@@ -16,7 +16,7 @@ import (
 )
 
 // Context keys read by LoadConfig. Each is documented, with its default, in
-// README.md ("Deploy", "2. Configure").
+// README.md ("Configuration") and docs/deploy.md ("2. Configure").
 const (
 	ctxStackName         = "stackName"
 	ctxSkillIDs          = "skillIds"
@@ -397,7 +397,7 @@ func (c *Config) CheckAccount(account string) error {
 	var errs []error
 	for _, r := range c.Readers {
 		if m := roleARNPattern.FindStringSubmatch(r.RoleARN); m != nil && m[2] != account {
-			errs = append(errs, fmt.Errorf("context %q: role %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see README.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, r.RoleARN, m[2], account))
+			errs = append(errs, fmt.Errorf("context %q: role %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see docs/deploy.md#granting-skill-lambdas-read-access)", ctxReaderRoleARNs, r.RoleARN, m[2], account))
 		}
 	}
 	return errors.Join(errs...)

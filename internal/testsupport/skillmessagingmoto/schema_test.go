@@ -68,10 +68,10 @@ var snippetRuns int
 // examples/node/package-lock.json (make test installs it with npm ci). Each
 // reads a secret the sync's writer filled that also has an AWSPENDING
 // version of other credentials, one not synced yet, and the first again
-// (from its cache). It also checks that the README holds both snippets
+// (from its cache). It also checks that docs/skill-lambdas.md holds both snippets
 // verbatim.
 func TestReadmeSnippets(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
+	readme, err := os.ReadFile("../../../docs/skill-lambdas.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestReadmeSnippets(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !strings.Contains(string(readme), string(b)) {
-			t.Errorf("README.md does not hold %s verbatim", f)
+			t.Errorf("docs/skill-lambdas.md does not hold %s verbatim", f)
 		}
 	}
 
@@ -129,7 +129,7 @@ print(json.dumps([skill_secret.skill_credentials(%q), skill_secret.skill_credent
 	t.Run("node", func(t *testing.T) {
 		node, err := exec.LookPath("node")
 		if err != nil {
-			t.Fatal("node not found: the Node.js snippet runs on Node.js 20+ (README \"The two commands\")")
+			t.Fatal("node not found: the Node.js snippet runs on Node.js 20+ (README.md, \"The two commands\")")
 		}
 		snippet, _ := filepath.Abs("../../../examples/node/skillSecret.mjs")
 		if _, err := os.Stat(filepath.Join(filepath.Dir(snippet), "node_modules", "@aws-sdk", "client-secrets-manager")); err != nil {
