@@ -1,4 +1,4 @@
-# alexa-skill-credentials: see README.md.
+# alexa-skill-credentials: see README.md and docs/.
 # `make test` is what CI runs (.ci/run); `make demo` runs the whole job locally.
 
 GO       ?= go
@@ -6,7 +6,7 @@ GOFLAGS  ?=
 export CGO_ENABLED ?= 0
 
 RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
-# Modules of their own beside the root module (README "Development"): the
+# Modules of their own beside the root module (docs/development.md): the
 # library skill developers import (its plumbing is inside it, skillmessaging/internal).
 SUBMODULES = skillmessaging
 
@@ -24,14 +24,14 @@ test: python-tools test-go test-infra
 
 ## python-tools: moto's server, boto3 and cfn-lint at the versions of requirements-dev.txt, from PATH or else installed into .venv/ (pip, from PyPI); PYTOOLS_FLAGS=-n only reports
 python-tools:
-	@$(GO) run ./internal/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
+	@$(GO) run ./internal/cmd/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
 
 test-go: node-snippet-deps
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
 	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
 	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
 
-## node-snippet-deps: the AWS SDK v3 the README's Node.js snippet runs with in make test, pinned in
+## node-snippet-deps: the AWS SDK v3 the Node.js snippet of docs/skill-lambdas.md runs with in make test, pinned in
 ## examples/node/package-lock.json (npm ci only when the lock changed)
 NODE_SNIPPET_DIR := examples/node
 node-snippet-deps: $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json
@@ -42,7 +42,7 @@ $(NODE_SNIPPET_DIR)/node_modules/.package-lock.json: $(NODE_SNIPPET_DIR)/package
 
 ## demo: moto + fake SMAPI/LWA + the real bootstrap under the Runtime Interface Emulator
 demo: python-tools
-	$(GO) run ./internal/demo
+	$(GO) run ./internal/cmd/demo
 
 ## bench: sync of 1,000 skills against the fake SMAPI, runs under a SMAPI rate limit (BENCH_PACING=off: without pacing), and the size of the arm64 bootstrap
 bench: python-tools bootstrap
@@ -51,8 +51,8 @@ bench: python-tools bootstrap
 
 ## mutation: mutation testing with gremlins (pinned in go.mod) of the packages
 ## whose tests carry the README's promises; prints each package's surviving
-## mutants, test efficacy and mutator coverage. Slow (about 20 minutes on two
-## cores), so not part of make test; the figures are in README "Development".
+## mutants, test efficacy and mutator coverage. Slow (about 25 minutes on two
+## cores), so not part of make test; the figures are in docs/development.md.
 ## internal/store/storetest (the benchmark's in-memory Secrets Manager) is a
 ## test double, left out. A package of a module of its own (skillmessaging and
 ## skillmessaging/internal/alexahttp) is mutated from that module's directory.

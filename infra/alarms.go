@@ -96,13 +96,13 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
 	})
 	run := awscloudwatch.NewCompositeAlarm(stack, jsii.String("SyncRunAlarm"), &awscloudwatch.CompositeAlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("The skill credential sync cannot run: the last run over every skill could not complete (LWA refused the credentials, LWA secret not filled in, configuration error, secrets not listed, out of time), or no run reported in %s. See README.md, \"Reading the alarms\", and the function's log group.", window)),
+		AlarmDescription: jsii.String(fmt.Sprintf("The skill credential sync cannot run: the last run over every skill could not complete (LWA refused the credentials, LWA secret not filled in, configuration error, secrets not listed, out of time), or no run reported in %s. See docs/operations.md#reading-the-alarms and the function's log group.", window)),
 		AlarmRule:        awscloudwatch.AlarmRule_AnyOf(runFailed, noRun),
 	})
 	notify(run)
 
 	skills := awscloudwatch.NewAlarm(stack, jsii.String("SkillsFailingAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription:   jsii.String(fmt.Sprintf("Skills failed in every run over every skill of the last %s (FullRunSkillsFailed; the value is the fewest failed skills of one run). The summary lines in the function's log group name each skill, its error and SMAPI request id. See README.md, \"Reading the alarms\".", window)),
+		AlarmDescription:   jsii.String(fmt.Sprintf("Skills failed in every run over every skill of the last %s (FullRunSkillsFailed; the value is the fewest failed skills of one run). The summary lines in the function's log group name each skill, its error and SMAPI request id. See docs/operations.md#reading-the-alarms.", window)),
 		Metric:             metric(contract.MetricFullRunSkillsFailed, "Minimum", period),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(float64(periods)),
@@ -116,7 +116,7 @@ func newAlarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssq
 	// hours: with missing data ignored, a message left in the queue keeps
 	// the alarm in ALARM until the queue is purged.
 	dlqAlarm := awscloudwatch.NewAlarm(stack, jsii.String("DeadLetterQueueAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("A scheduled event could not be delivered to the sync function and is in the dead-letter queue. See README.md, \"Reading the alarms\"."),
+		AlarmDescription: jsii.String("A scheduled event could not be delivered to the sync function and is in the dead-letter queue (output DeadLetterQueueUrl). See docs/operations.md#reading-the-alarms."),
 		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period:    awscdk.Duration_Minutes(jsii.Number(5)),
 			Statistic: jsii.String("Maximum"),

@@ -18,7 +18,7 @@ import (
 )
 
 // Context keys read by LoadConfig. Each is documented, with its default, in
-// README.md ("Deploy", "2. Configure").
+// README.md ("Configuration") and docs/deploy.md ("2. Configure").
 const (
 	ctxStackName         = "stackName"
 	ctxSkillIDs          = "skillIds"
@@ -35,6 +35,9 @@ const (
 	// ctxFunctionCreatesSecrets makes the function create the declared
 	// skills' secrets however few there are.
 	ctxFunctionCreatesSecrets = "functionCreatesSecrets"
+	// ctxReaderRefresh lets the readers ask for a rotation of their skills'
+	// secrets (skillmessaging.WithRotateOnRefusal).
+	ctxReaderRefresh = "readerRefresh"
 )
 
 // Defaults used when a context key is absent. cdk.json repeats them so that
@@ -139,6 +142,9 @@ type Config struct {
 	// stay so after their number fell back: the stack cannot create secrets
 	// that exist).
 	AlwaysFunctionCreatesSecrets bool
+	// ReaderRefresh also lets each reader rotate the skill secrets it may
+	// read (RotateSecret and the invocation of the rotation function).
+	ReaderRefresh bool
 }
 
 // FunctionCreatesSecrets says whether the function, not the stack, creates
@@ -218,6 +224,9 @@ func LoadConfig(node constructs.Node) (*Config, error) {
 	}
 	if cfg.AlwaysFunctionCreatesSecrets, err = boolValue(get(ctxFunctionCreatesSecrets)); err != nil {
 		fail(ctxFunctionCreatesSecrets, err)
+	}
+	if cfg.ReaderRefresh, err = boolValue(get(ctxReaderRefresh)); err != nil {
+		fail(ctxReaderRefresh, err)
 	}
 	// Report every problem at once, but not a second one for a key whose
 	// value could not be read.
@@ -358,7 +367,7 @@ func (c *Config) CheckAccount(account string) error {
 	var errs []error
 	for _, r := range c.Readers {
 		if m := roleARNPattern.FindStringSubmatch(r.RoleARN); m != nil && m[2] != account {
-			errs = append(errs, fmt.Errorf("context %q: role %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see README.md, \"Granting skill Lambdas read access\")", ctxReaderRoleARNs, r.RoleARN, m[2], account))
+			errs = append(errs, fmt.Errorf("context %q: role %q is in account %s, not in %s where the stack is deployed: cross-account readers are not supported (see docs/deploy.md#granting-skill-lambdas-read-access)", ctxReaderRoleARNs, r.RoleARN, m[2], account))
 		}
 	}
 	return errors.Join(errs...)

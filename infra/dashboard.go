@@ -12,7 +12,7 @@ import (
 )
 
 // Logs Insights queries of the dashboard, over the function's log group
-// (the fields are those of README.md, "Logs and metrics").
+// (the fields are those of docs/operations.md, "Logs and metrics").
 const (
 	// lastFailuresQuery lists the latest failed skills and rotation steps
 	// with their errors and SMAPI request ids.

@@ -43,8 +43,8 @@ func TestDeploySyncSummary(t *testing.T) {
 			[]string{"deploy-time sync: 3 skill(s): 2 updated, 1 unchanged, 0 failed (812 ms)"}, true},
 		{"first deploy, placeholder", "", "deploy-sync-aaa", []string{
 			summary(0, 0, 0, 0, "credential sync: LWA secret alexa/skill-credentials/lwa is not filled in"),
-			line(map[string]any{"level": "WARN", "msg": "deploy-time sync skipped", "run": "deploy", "reason": "nothing synced: the LWA secret lwa is not filled in yet; fill it in (README \"Deploy\") and run make sync"}),
-		}, []string{"deploy-time sync: 0 skill(s): 0 updated, 0 unchanged, 0 failed (812 ms)", "  nothing synced: the LWA secret lwa is not filled in yet; fill it in (README \"Deploy\") and run make sync"}, true},
+			line(map[string]any{"level": "WARN", "msg": "deploy-time sync skipped", "run": "deploy", "reason": "nothing synced: the LWA secret lwa is not filled in yet; fill it in (make fill-lwa-secret, docs/deploy.md#fill-the-lwa-secret) and run make sync"}),
+		}, []string{"deploy-time sync: 0 skill(s): 0 updated, 0 unchanged, 0 failed (812 ms)", "  nothing synced: the LWA secret lwa is not filled in yet; fill it in (make fill-lwa-secret, docs/deploy.md#fill-the-lwa-secret) and run make sync"}, true},
 		{"a skill failed", "deploy-sync-aaa", "deploy-sync-bbb", []string{summary(2, 1, 0, 1, failure)},
 			[]string{"deploy-time sync: 2 skill(s): 1 updated, 0 unchanged, 1 failed (812 ms)", "  " + failure}, true},
 		{"log not in yet", "deploy-sync-aaa", "deploy-sync-bbb", nil,
@@ -59,11 +59,14 @@ func TestDeploySyncSummary(t *testing.T) {
 			}
 			msgs, _ := json.Marshal(append([]string{}, tt.messages...))
 			write(t, filepath.Join(dir, "events.json"), string(msgs))
-			write(t, filepath.Join(dir, "outputs.json"), `{"AlexaSkillCredentials": {"SyncFunctionLogGroup": "/aws/lambda/sync"}}`)
+			// A stale outputs.json naming another log group is never read:
+			// the log group is the deployed stack's output.
+			write(t, filepath.Join(dir, "outputs.json"), `{"AlexaSkillCredentials": {"SyncFunctionLogGroup": "/aws/lambda/stale"}}`)
 			write(t, filepath.Join(bin, "aws"), `#!/bin/sh
 echo "$*" >> "`+dir+`/calls"
 case "$*" in
   "cloudformation describe-stack-resources "*) echo "`+tt.now+`" ;;
+  "cloudformation describe-stacks --stack-name AlexaSkillCredentials --output text --query Stacks[0].Outputs[?OutputKey=='SyncFunctionLogGroup'].OutputValue") echo /aws/lambda/sync ;;
   "logs filter-log-events "*) cat "`+dir+`/events.json" ;;
   *) echo "unexpected: aws $*" >&2; exit 2 ;;
 esac

@@ -1,19 +1,27 @@
-# Infrastructure targets: the CDK app in infra/ (see README.md, "Deploy").
+# Infrastructure targets: the CDK app in infra/ (see docs/deploy.md and docs/operations.md).
 # Included by the root Makefile; paths are relative to the repository root.
 #
 #   make test-infra     infra Go tests (assertions, cdk-nag, context validation), then make synth
 #   make synth          cdk synth + cfn-lint, offline and without AWS credentials
 #   make cdk-bootstrap  one-time CDK bootstrap of the current account/region (needs credentials)
 #   make diff / deploy / destroy
-#   make sync           invoke the deployed function now and print its summary
+#   make outputs        print the deployed stack's outputs (Key<TAB>Value)
+#   make fill-lwa-secret  edit the LWA secret's value in a private temporary file and store it
+#   make sync           invoke the deployed function now and print its summary (AWS CLI v2)
 #   make rotate SKILL=<skill id>   rotate one skill secret now
+#   make list-secrets   every secret under the stack's prefix, with what made it
+#
+# Every target that acts on the deployed stack reads its outputs from
+# CloudFormation (describe-stacks on $(STACK), current credentials and
+# region), never from cdk.out/outputs.json, which an earlier deploy of
+# another stack or account may have left behind.
 #
 # Configuration is the "context" in cdk.json; override per run with
 #   make deploy CDK_FLAGS='-c alarmEmail=ops@example.com'
 #
 # The stack every target works on is the context's stackName: STACK=… on the
 # command line, else -c stackName=… in CDK_FLAGS, else cdk.json's, else
-# AlexaSkillCredentials. Several deployments in one account (README "Deploy",
+# AlexaSkillCredentials. Several deployments in one account (docs/deploy.md,
 # "Several developer accounts") each have their own:
 #   make deploy STACK=AgencyB CDK_FLAGS='-c lwaSecretName=agency-b/lwa -c skillSecretPrefix=agency-b/skills/'
 
@@ -46,7 +54,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 #          both and cannot drop only one. Harmless.
 CFN_LINT_IGNORE := W3005
 
-.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy deploy-sync-summary destroy sync rotate
+.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy deploy-sync-summary destroy sync rotate outputs fill-lwa-secret list-secrets
 
 ## test-infra: the infra tests and an offline synth checked by cfn-lint
 test-infra: test-infra-go synth
@@ -84,11 +92,13 @@ diff: cdk-cli
 
 ## deploy: build, synth and deploy; asks before widening any IAM permission or security group; then prints the deploy-time sync's summary
 # The deploy-time sync ran in this deploy exactly when its custom resource's
-# physical id (infra/deploysync.go, deploySyncID) changed.
+# physical id (infra/deploysync.go, deploySyncID) changed. The summary is
+# shell code in this recipe, not a recursive $(MAKE): make -n runs every
+# recipe line that names $(MAKE), which would deploy under make -n.
 deploy: cdk-cli
-	@before=$$($(deploy_sync_id)); start=$$(node -e 'console.log(Date.now())'); \
+	@sync_before=$$($(deploy_sync_id)); sync_start=$$(node -e 'console.log(Date.now())'); \
 	$(CDK) deploy --require-approval broadening --outputs-file $(CDK_OUT)/outputs.json $(CDK_ARGS) $(STACK) && \
-	$(MAKE) --no-print-directory deploy-sync-summary DEPLOY_SYNC_BEFORE="$$before" DEPLOY_START="$$start"
+	{ $(deploy_sync_summary); }
 
 # $(deploy_sync_id) is shell code printing the physical id of the deployed
 # stack's deploy-time sync, or nothing before the first deploy.
@@ -105,12 +115,18 @@ SUMMARY_INTERVAL ?= 5
 # the deploy's start in milliseconds since the epoch (default: an hour ago,
 # and the sync counts as run).
 deploy-sync-summary:
-	@after=$$($(deploy_sync_id)); \
-	if [ -n "$(DEPLOY_START)" ] && [ "$$after" = "$(DEPLOY_SYNC_BEFORE)" ]; then \
+	@sync_before='$(DEPLOY_SYNC_BEFORE)'; sync_start='$(DEPLOY_START)'; $(deploy_sync_summary)
+
+# $(deploy_sync_summary) is shell code printing the summary of the deploy-time
+# sync, given the shell variables sync_before (its physical id before the
+# deploy) and sync_start (the deploy's start, ms since the epoch; empty: an
+# hour ago, and the sync counts as run).
+deploy_sync_summary = after=$$($(deploy_sync_id)); \
+	if [ -n "$$sync_start" ] && [ "$$after" = "$$sync_before" ]; then \
 	  echo "deploy-time sync: not run (the function's code and configuration and the skill list are unchanged)"; exit 0; fi; \
 	lg=$$($(call stack_output,SyncFunctionLogGroup)); \
 	if [ -z "$$lg" ]; then echo "deploy-time sync: no SyncFunctionLogGroup output of stack $(STACK)"; exit 1; fi; \
-	start='$(DEPLOY_START)'; [ -n "$$start" ] || start=$$(node -e 'console.log(Date.now() - 3600e3)'); \
+	start="$$sync_start"; [ -n "$$start" ] || start=$$(node -e 'console.log(Date.now() - 3600e3)'); \
 	i=0; while :; do \
 	  lines=$$(aws logs filter-log-events --log-group-name "$$lg" --start-time "$$start" \
 	    --filter-pattern '{ $$.run = "deploy" }' --query 'events[].message' --output json) || exit 1; \
@@ -131,18 +147,49 @@ export DEPLOY_SUMMARY_JS := \
 	if (skipped) console.log(`  $${skipped.reason}`); \
 	else if (sum.error) console.log(`  $${sum.error}`);
 
-## destroy: delete the stack (the KMS key and the secrets are retained, see README.md, "Tearing down")
+## destroy: delete the stack (the KMS key and the secrets are retained; skill Lambdas lose the reader policies: read docs/operations.md#tearing-down first)
 destroy: cdk-cli
 	$(CDK) destroy $(CDK_ARGS) $(STACK)
 
 # $(call stack_output,Key) is shell code printing the output Key of the
-# deployed stack: from $(CDK_OUT)/outputs.json, which make deploy writes, or
-# else from CloudFormation (current AWS credentials and region). Empty if
-# neither has it.
-stack_output = { node -e 'try { const o = JSON.parse(require("fs").readFileSync("$(CDK_OUT)/outputs.json", "utf8"))["$(STACK)"] || {}; \
-	  if (o["$(1)"]) { console.log(o["$(1)"]); process.exit(0) } } catch (e) {} process.exit(1)' 2>/dev/null || \
-	  aws cloudformation describe-stacks --stack-name $(STACK) --output text \
-	    --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"; }
+# deployed stack $(STACK), from CloudFormation (current AWS credentials and
+# region); empty if the stack has no such output.
+stack_output = aws cloudformation describe-stacks --stack-name $(STACK) --output text \
+	    --query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
+
+# $(call need_aws,target,major) is shell code that stops the recipe with a
+# message unless the aws CLI is on PATH, and with major 2, unless it is AWS
+# CLI v2 (v1 lacks options the target uses, e.g. --cli-binary-format).
+need_aws = v=$$(aws --version 2>&1) || { echo "$(1): the AWS CLI (aws) is not on PATH: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"; exit 1; }; \
+	case "$$v" in aws-cli/[$(2)-9].*) ;; *) echo "$(1): needs AWS CLI v$(2) or later; found $${v%% *}: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"; exit 1;; esac
+
+## outputs: print the deployed stack's outputs, one Key<TAB>Value a line (the names docs/operations.md uses)
+outputs:
+	@$(call need_aws,outputs,1); \
+	aws cloudformation describe-stacks --stack-name $(STACK) --output text \
+	  --query "Stacks[0].Outputs[].[OutputKey, OutputValue]"
+
+## list-secrets: every secret under the stack's SkillSecretPrefix: name, "true" if the function created it, the stack's name if the stack did
+list-secrets:
+	@$(call need_aws,list-secrets,1); \
+	prefix=$$($(call stack_output,SkillSecretPrefix)); \
+	if [ -z "$$prefix" ]; then echo "list-secrets: no SkillSecretPrefix output of stack $(STACK): run make deploy first (or check AWS_PROFILE/AWS_REGION)"; exit 1; fi; \
+	aws secretsmanager list-secrets --filters Key=name,Values="$$prefix" --output text \
+	  --query 'SecretList[].[Name, Tags[?Key==`alexa-skill-credentials:managed`].Value | [0], Tags[?Key==`aws:cloudformation:stack-name`].Value | [0]]'
+
+## fill-lwa-secret: open $$EDITOR on a private temporary file (mktemp, outside the repository), store it as the LWA secret's value, delete it
+# The value never passes through a command line or the shell history: the
+# editor writes the file, the CLI reads it (file://), and the file is removed
+# whatever happens (trap).
+fill-lwa-secret:
+	@$(call need_aws,fill-lwa-secret,1); \
+	arn=$$($(call stack_output,LwaSecretArn)); \
+	if [ -z "$$arn" ]; then echo "fill-lwa-secret: no LwaSecretArn output of stack $(STACK): run make deploy first (or check AWS_PROFILE/AWS_REGION)"; exit 1; fi; \
+	f=$$(mktemp) || exit 1; trap 'rm -f "$$f"' EXIT INT TERM; \
+	printf '{"clientId": "", "clientSecret": "", "refreshToken": ""}\n' > "$$f"; \
+	$${EDITOR:-vi} "$$f" || { echo "fill-lwa-secret: the editor failed; nothing stored"; exit 1; }; \
+	aws secretsmanager put-secret-value --secret-id "$$arn" --secret-string "file://$$f" --query VersionId --output text >/dev/null && \
+	echo "fill-lwa-secret: stored as a new version of $$arn; now run make sync"
 
 # The function runs for at most 5 minutes: the CLI must wait longer than its
 # default 60 s for the synchronous answer.
@@ -150,7 +197,8 @@ SYNC_READ_TIMEOUT := 330
 
 ## sync: invoke the deployed function now with {} (every skill), print the summary; fails if the function reported an error
 sync:
-	@fn=$$($(call stack_output,SyncFunctionName)); \
+	@$(call need_aws,sync,2); \
+	fn=$$($(call stack_output,SyncFunctionName)); \
 	if [ -z "$$fn" ]; then echo "sync: no SyncFunctionName output of stack $(STACK): run make deploy first (or check AWS_PROFILE/AWS_REGION)"; exit 1; fi; \
 	mkdir -p $(CDK_OUT); echo "sync: invoking $$fn (every skill)"; \
 	err=$$(aws lambda invoke --function-name "$$fn" --payload '{}' --cli-binary-format raw-in-base64-out \
@@ -161,7 +209,8 @@ sync:
 
 ## rotate: rotate one skill secret now, SKILL=<skill id> (what "Rotate secret immediately" does in the console)
 rotate:
-	@skill='$(SKILL)'; \
+	@$(call need_aws,rotate,1); \
+	skill='$(SKILL)'; \
 	if ! printf '%s' "$$skill" | grep -Eq '^amzn1\.(ask\.skill|echo-sdk-ams\.app)\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$$'; then \
 	  echo "usage: make rotate SKILL=amzn1.ask.skill.<uuid>"; exit 1; fi; \
 	prefix=$$($(call stack_output,SkillSecretPrefix)); \

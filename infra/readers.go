@@ -58,10 +58,20 @@ func (g readerGrant) id() string {
 // kms:Decrypt on the key through Secrets Manager, attached to the roles
 // granted that list. It returns the policies.
 //
+// With cfg.ReaderRefresh each policy also allows secretsmanager:RotateSecret
+// on exactly the same skill secrets, and lambda:InvokeFunction on their
+// rotation function (rotationFunctionARN), which the RotateSecret API
+// reference requires of the caller: "Required permissions:
+// secretsmanager:RotateSecret. [...] You also need lambda:InvokeFunction
+// permissions on the rotation function."
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+// A skill Lambda then heals refused credentials with
+// skillmessaging.WithRotateOnRefusal.
+//
 // The roles must be in the stack's account (Config.validate and
 // Config.CheckAccount refuse others): an identity policy can only be attached
 // to a role of the same account.
-func newReaderPolicies(stack awscdk.Stack, cfg *Config, key awskms.Key, skillSecretPattern *string) []awsiam.ManagedPolicy {
+func newReaderPolicies(stack awscdk.Stack, cfg *Config, key awskms.Key, skillSecretPattern, rotationFunctionARN *string) []awsiam.ManagedPolicy {
 	var policies []awsiam.ManagedPolicy
 	roleIndex := 0
 	for _, g := range readerGrants(cfg) {
@@ -90,24 +100,39 @@ func newReaderPolicies(stack awscdk.Stack, cfg *Config, key awskms.Key, skillSec
 			}
 			description = "Read the Alexa skill messaging credentials of " + strconv.Itoa(len(g.skillIDs)) + " skill(s) kept by the skill credential sync"
 		}
-		policy := awsiam.NewManagedPolicy(stack, jsii.String(g.id()), &awsiam.ManagedPolicyProps{
-			Description: jsii.String(description),
-			Roles:       &roles,
-			Statements: &[]awsiam.PolicyStatement{
+		statements := []awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ReadSkillSecrets"),
+				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+				Resources: &secrets,
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("DecryptSkillSecrets"),
+				Actions:   jsii.Strings("kms:Decrypt"),
+				Resources: &[]*string{key.KeyArn()},
+				Conditions: &map[string]any{"StringEquals": map[string]any{
+					"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
+				}},
+			}),
+		}
+		if cfg.ReaderRefresh {
+			statements = append(statements,
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Sid:       jsii.String("ReadSkillSecrets"),
-					Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+					Sid:       jsii.String("RotateSkillSecrets"),
+					Actions:   jsii.Strings("secretsmanager:RotateSecret"),
 					Resources: &secrets,
 				}),
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Sid:       jsii.String("DecryptSkillSecrets"),
-					Actions:   jsii.Strings("kms:Decrypt"),
-					Resources: &[]*string{key.KeyArn()},
-					Conditions: &map[string]any{"StringEquals": map[string]any{
-						"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
-					}},
-				}),
-			},
+					Sid:       jsii.String("InvokeRotationFunction"),
+					Actions:   jsii.Strings("lambda:InvokeFunction"),
+					Resources: &[]*string{rotationFunctionARN},
+				}))
+			description += ", and ask for their rotation"
+		}
+		policy := awsiam.NewManagedPolicy(stack, jsii.String(g.id()), &awsiam.ManagedPolicyProps{
+			Description: jsii.String(description),
+			Roles:       &roles,
+			Statements:  &statements,
 		})
 		if g.skillIDs == nil {
 			cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{

@@ -291,9 +291,7 @@ func TestNextStepsOutput(t *testing.T) {
 	}
 	value := toJSON(out["Value"])
 	for _, want := range []string{
-		"aws secretsmanager put-secret-value --region ", `{"Ref":"AWS::Region"}`, " --secret-id ",
-		toJSON(ref(lwaSecretID(t, s))), "--secret-string file://lwa-secret.json",
-		"make sync", toJSON(ref(fnID)),
+		"make fill-lwa-secret", "FillLwaSecretCommand", "make sync", toJSON(ref(fnID)),
 	} {
 		if !strings.Contains(value, want) {
 			t.Errorf("NextSteps = %s; want it to contain %s", value, want)

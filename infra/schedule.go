@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/cronexpr"
 )
 
 // MaxScheduleGap is the longest time allowed between two runs. The
@@ -85,332 +86,122 @@ func rateInterval(expr string) (time.Duration, error) {
 	return time.Duration(n) * d, nil
 }
 
-var (
-	monthNames = map[string]int{"JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6, "JUL": 7, "AUG": 8, "SEP": 9, "OCT": 10, "NOV": 11, "DEC": 12}
-	dayNames   = map[string]int{"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-)
-
-// cronSpec is a parsed EventBridge cron expression. Day-of-week values are
-// 1 (Sunday) to 7 (Saturday), as in EventBridge.
-type cronSpec struct {
-	minutes, hours []int
-	months         [13]bool
-	domAny         bool     // day-of-month is * or ?
-	dom            [32]bool // plain day-of-month values
-	domLast        bool     // L: last day of the month
-	domLastWeekday bool     // LW: last weekday of the month
-	domNearest     []int    // nW: weekday nearest to day n
-	dowAny         bool     // day-of-week is * or ?
-	dow            [8]bool  // plain day-of-week values
-	dowLast        []int    // dL: last weekday d of the month
-	dowNth         [][2]int // d#n: n-th weekday d of the month
-	domQuestion    bool     // day-of-month is ?
-	dowQuestion    bool     // day-of-week is ?
-}
-
-// cronMaxGap parses cron(...) and returns the longest time between two
-// consecutive firings over three years (2027-2029, which include a leap year):
-// long enough to see every month, weekday and month-length combination that
-// a yearly-repeating expression can produce.
-func cronMaxGap(expr string) (time.Duration, error) {
-	inner, ok := strings.CutPrefix(expr, "cron(")
-	if !ok || !strings.HasSuffix(inner, ")") {
-		return 0, errors.New("want cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)")
-	}
-	fields := strings.Fields(strings.TrimSuffix(inner, ")"))
-	if len(fields) != 6 {
-		return 0, fmt.Errorf("%d fields, want 6: minutes hours day-of-month month day-of-week year", len(fields))
-	}
-	spec, err := parseCron(fields)
+// cronMaxGap parses cron(...) with github.com/hashicorp/cronexpr and returns
+// the longest time between two consecutive firings over three years
+// (2027-2029, which include a leap year): long enough to see every month,
+// weekday and month-length combination that a yearly-repeating expression can
+// produce.
+func cronMaxGap(expr string) (gap time.Duration, err error) {
+	e, err := parseEventBridgeCron(expr)
 	if err != nil {
 		return 0, err
 	}
-
+	// cronexpr v1.1.3 indexes an empty list, and panics, when a range is
+	// reversed (5-3 in the minutes or month field).
+	defer func() {
+		if r := recover(); r != nil {
+			gap, err = 0, fmt.Errorf("cannot be evaluated (a reversed range such as 5-3?): %v", r)
+		}
+	}()
 	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	first, last := spec.minutes[0], spec.minutes[len(spec.minutes)-1]
-	dayFirst := time.Duration(spec.hours[0])*time.Hour + time.Duration(first)*time.Minute
-	dayLast := time.Duration(spec.hours[len(spec.hours)-1])*time.Hour + time.Duration(last)*time.Minute
-	gap := intraDayGap(spec.hours, spec.minutes)
-
-	// The time from the window's start to the first firing, and from the
-	// last firing to the window's end, are parts of real gaps: counting them
-	// keeps an expression that fires once in the window (29 February) from
-	// looking frequent.
-	prev := start
-	fired := false
-	for day := start; day.Before(end); day = day.AddDate(0, 0, 1) {
-		if !spec.matchesDay(day) {
-			continue
-		}
-		gap = max(gap, day.Add(dayFirst).Sub(prev))
-		prev = day.Add(dayLast)
-		fired = true
-	}
-	if !fired {
+	first := e.Next(start.Add(-time.Second))
+	if first.IsZero() || !first.Before(end) {
 		return 0, errors.New("never fires")
+	}
+	// EventBridge fires at the same minutes and hours on every day it fires
+	// (the fields are independent), so one day's firings give the gaps within
+	// a day and the time of a day's last firing.
+	day := first.Truncate(24 * time.Hour)
+	last := first
+	for t := e.Next(first); t.Truncate(24 * time.Hour).Equal(day); t = e.Next(t) {
+		gap, last = max(gap, t.Sub(last)), t
+	}
+	lastOfDay := last.Sub(day)
+	// The time from the window's start to the first firing, and from the last
+	// firing to the window's end, are parts of real gaps: counting them keeps
+	// an expression that fires once in the window (29 February) from looking
+	// frequent.
+	prev := start
+	for t := first; !t.IsZero() && t.Before(end); t = e.Next(prev) {
+		gap = max(gap, t.Sub(prev))
+		prev = t.Truncate(24 * time.Hour).Add(lastOfDay)
 	}
 	return max(gap, end.Sub(prev)), nil
 }
 
-// intraDayGap is the longest gap between firings within one day, or 0 when a
-// day has a single firing.
-func intraDayGap(hours, minutes []int) time.Duration {
-	var times []int
-	for _, h := range hours {
-		for _, m := range minutes {
-			times = append(times, h*60+m)
-		}
+// parseEventBridgeCron checks the rules of EventBridge's cron(...) that
+// cronexpr does not know, and hands cronexpr the fields with the day-of-week
+// translated. The rules: six fields, exactly one of day-of-month and
+// day-of-week is ?, day-of-week counts 1 (Sunday) to 7 (Saturday), L alone
+// in day-of-week is its last day, # is allowed once
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html).
+// The year must be * here: a schedule that ends would leave the no-run alarm
+// (NoFullSyncRunAlarm) firing forever.
+func parseEventBridgeCron(expr string) (*cronexpr.Expression, error) {
+	inner, ok := strings.CutPrefix(expr, "cron(")
+	if !ok || !strings.HasSuffix(inner, ")") {
+		return nil, errors.New("want cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)")
 	}
-	var gap int
-	for i := 1; i < len(times); i++ {
-		gap = max(gap, times[i]-times[i-1])
-	}
-	return time.Duration(gap) * time.Minute
-}
-
-func (c *cronSpec) matchesDay(t time.Time) bool {
-	if !c.months[int(t.Month())] {
-		return false
-	}
-	if !c.domQuestion && !c.matchesDOM(t) {
-		return false
-	}
-	if !c.dowQuestion && !c.matchesDOW(t) {
-		return false
-	}
-	return true
-}
-
-func (c *cronSpec) matchesDOM(t time.Time) bool {
-	if c.domAny {
-		return true
-	}
-	day := t.Day()
-	lastDay := time.Date(t.Year(), t.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day()
-	if c.dom[day] || (c.domLast && day == lastDay) {
-		return true
-	}
-	if c.domLastWeekday && day == nearestWeekday(t.Year(), t.Month(), lastDay, lastDay) {
-		return true
-	}
-	for _, n := range c.domNearest {
-		if n <= lastDay && day == nearestWeekday(t.Year(), t.Month(), n, lastDay) {
-			return true
-		}
-	}
-	return false
-}
-
-// nearestWeekday is the Monday-to-Friday day of the month nearest to day n,
-// never leaving the month (Quartz/EventBridge "nW").
-func nearestWeekday(year int, month time.Month, n, lastDay int) int {
-	switch time.Date(year, month, n, 0, 0, 0, 0, time.UTC).Weekday() {
-	case time.Saturday:
-		if n == 1 {
-			return 3
-		}
-		return n - 1
-	case time.Sunday:
-		if n == lastDay {
-			return n - 2
-		}
-		return n + 1
-	}
-	return n
-}
-
-func (c *cronSpec) matchesDOW(t time.Time) bool {
-	if c.dowAny {
-		return true
-	}
-	d := int(t.Weekday()) + 1
-	if c.dow[d] {
-		return true
-	}
-	lastDay := time.Date(t.Year(), t.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day()
-	for _, want := range c.dowLast {
-		if d == want && t.Day()+7 > lastDay {
-			return true
-		}
-	}
-	for _, nth := range c.dowNth {
-		if d == nth[0] && (t.Day()-1)/7+1 == nth[1] {
-			return true
-		}
-	}
-	return false
-}
-
-func parseCron(f []string) (*cronSpec, error) {
-	c := &cronSpec{}
-	var err error
-	if c.minutes, err = parseCronField(f[0], "minutes", 0, 59, nil); err != nil {
-		return nil, err
-	}
-	if c.hours, err = parseCronField(f[1], "hours", 0, 23, nil); err != nil {
-		return nil, err
-	}
-	months, err := parseCronField(f[3], "month", 1, 12, monthNames)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range months {
-		c.months[m] = true
+	f := strings.Fields(strings.TrimSuffix(inner, ")"))
+	if len(f) != 6 {
+		return nil, fmt.Errorf("%d fields, want 6: minutes hours day-of-month month day-of-week year", len(f))
 	}
 	if f[5] != "*" {
 		return nil, fmt.Errorf("year field %q: use * (a schedule that stops would leave the no-run alarm (NoFullSyncRunAlarm) firing)", f[5])
 	}
-
-	c.domQuestion, c.dowQuestion = f[2] == "?", f[4] == "?"
-	if c.domQuestion == c.dowQuestion {
+	if (f[2] == "?") == (f[4] == "?") {
 		return nil, errors.New("exactly one of day-of-month and day-of-week must be ?")
 	}
-	if !c.domQuestion {
-		if err := c.parseDOM(f[2]); err != nil {
-			return nil, err
-		}
+	if strings.Contains(f[0]+f[1]+f[3], "?") {
+		return nil, errors.New("? is allowed in the day-of-month or day-of-week field only")
 	}
-	if !c.dowQuestion {
-		if err := c.parseDOW(f[4]); err != nil {
-			return nil, err
-		}
+	dow, err := cronexprWeekdays(f[4])
+	if err != nil {
+		return nil, err
 	}
-	return c, nil
+	f[4] = dow
+	return cronexpr.Parse(strings.Join(f, " "))
 }
 
-func (c *cronSpec) parseDOM(field string) error {
-	if field == "*" {
-		c.domAny = true
-		return nil
+// cronexprWeekdays rewrites an EventBridge day-of-week field, where 1 is
+// Sunday and 7 Saturday, for cronexpr, where 0 is Sunday and 6 Saturday (and
+// 7 Sunday again). Each day number (a value, a range's ends, the day before
+// L or #) goes down by one; names (MON), ?, *, and the counts after # and /
+// stay; L alone, the last day of the week, becomes Saturday.
+func cronexprWeekdays(field string) (string, error) {
+	items := strings.Split(field, ",")
+	if strings.Contains(field, "#") && len(items) > 1 {
+		return "", fmt.Errorf("day-of-week %q: EventBridge allows one expression with #", field)
 	}
-	for _, item := range strings.Split(field, ",") {
-		switch {
-		case item == "L":
-			c.domLast = true
-		case item == "LW":
-			c.domLastWeekday = true
-		case strings.HasSuffix(item, "W"):
-			n, err := strconv.Atoi(strings.TrimSuffix(item, "W"))
-			if err != nil || n < 1 || n > 31 {
-				return fmt.Errorf("day-of-month %q: want nW with n in 1..31", item)
-			}
-			c.domNearest = append(c.domNearest, n)
-		default:
-			days, err := parseCronField(item, "day-of-month", 1, 31, nil)
+	for i, item := range items {
+		if item == "L" {
+			items[i] = "SAT"
+			continue
+		}
+		days, count, hasCount := strings.Cut(item, "#")
+		days, step, hasStep := strings.Cut(days, "/")
+		ends := strings.Split(days, "-")
+		for j, end := range ends {
+			num := strings.TrimSuffix(end, "L")
+			n, err := strconv.Atoi(num)
 			if err != nil {
-				return err
+				continue // a name or a wildcard
 			}
-			for _, d := range days {
-				c.dom[d] = true
+			if n < 1 || n > 7 {
+				return "", fmt.Errorf("day-of-week %q: %q is not a day in 1..7 (1 is Sunday) or SUN..SAT", field, num)
 			}
+			ends[j] = strconv.Itoa(n-1) + end[len(num):]
 		}
-	}
-	return nil
-}
-
-func (c *cronSpec) parseDOW(field string) error {
-	if field == "*" {
-		c.dowAny = true
-		return nil
-	}
-	day := func(s, item string) (int, error) {
-		if d, ok := dayNames[strings.ToUpper(s)]; ok {
-			return d, nil
-		}
-		d, err := strconv.Atoi(s)
-		if err != nil || d < 1 || d > 7 {
-			return 0, fmt.Errorf("day-of-week %q: want 1..7 or SUN..SAT", item)
-		}
-		return d, nil
-	}
-	for _, item := range strings.Split(field, ",") {
-		switch {
-		case item == "L":
-			c.dow[7] = true // L alone is the last day of the week, Saturday
-		case strings.HasSuffix(item, "L"):
-			d, err := day(strings.TrimSuffix(item, "L"), item)
-			if err != nil {
-				return err
-			}
-			c.dowLast = append(c.dowLast, d)
-		case strings.Contains(item, "#"):
-			ds, ns, _ := strings.Cut(item, "#")
-			d, err := day(ds, item)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(ns)
-			if err != nil || n < 1 || n > 5 {
-				return fmt.Errorf("day-of-week %q: want d#n with n in 1..5", item)
-			}
-			c.dowNth = append(c.dowNth, [2]int{d, n})
-		default:
-			days, err := parseCronField(item, "day-of-week", 1, 7, dayNames)
-			if err != nil {
-				return err
-			}
-			for _, d := range days {
-				c.dow[d] = true
-			}
-		}
-	}
-	return nil
-}
-
-// parseCronField parses a list of *, values, ranges a-b and steps x/n within
-// lo..hi, with optional names (JAN, MON). The result is sorted and unique.
-func parseCronField(field, name string, lo, hi int, names map[string]int) ([]int, error) {
-	value := func(s string) (int, error) {
-		if v, ok := names[strings.ToUpper(s)]; ok {
-			return v, nil
-		}
-		v, err := strconv.Atoi(s)
-		if err != nil || v < lo || v > hi {
-			return 0, fmt.Errorf("%s field %q: %q is not a value in %d..%d", name, field, s, lo, hi)
-		}
-		return v, nil
-	}
-	var out []int
-	for _, item := range strings.Split(field, ",") {
-		rng, stepStr, hasStep := strings.Cut(item, "/")
-		step := 1
+		items[i] = strings.Join(ends, "-")
 		if hasStep {
-			var err error
-			if step, err = strconv.Atoi(stepStr); err != nil || step < 1 {
-				return nil, fmt.Errorf("%s field %q: step %q is not a positive number", name, field, stepStr)
-			}
+			items[i] += "/" + step
 		}
-		from, to := lo, hi
-		switch a, b, isRange := strings.Cut(rng, "-"); {
-		case rng == "*":
-		case isRange:
-			var err error
-			if from, err = value(a); err != nil {
-				return nil, err
-			}
-			if to, err = value(b); err != nil {
-				return nil, err
-			}
-			if from > to {
-				return nil, fmt.Errorf("%s field %q: range %s is reversed", name, field, rng)
-			}
-		default:
-			v, err := value(rng)
-			if err != nil {
-				return nil, err
-			}
-			from = v
-			if !hasStep {
-				to = v
-			}
-		}
-		for v := from; v <= to; v += step {
-			out = append(out, v)
+		if hasCount {
+			items[i] += "#" + count
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return strings.Join(items, ","), nil
 }
 
 // fmtDuration writes d in the largest whole unit: "84 hours", "3 days".

@@ -151,9 +151,10 @@ func NewSkillCredentialsStack(scope constructs.Construct, id string, props *Skil
 
 	deploySync := newDeploySync(stack, cfg, props.FunctionCodeDir, fn, lwaSecret, skillSecretList)
 	newRotationSchedules(stack, cfg, fn, skillSecretList, deploySync)
-	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern)
+	readerPolicies := newReaderPolicies(stack, cfg, key, skillSecretPattern, fn.FunctionArn())
 
 	newOutputs(stack, cfg, key, lwaSecret, skillSecretList, skillSecretPattern, fn, alarms.topic, readerPolicies, failedRuns, dashboard)
+	newOperatorOutputs(stack, cfg, fn, dlq)
 	return stack
 }
 
@@ -329,16 +330,20 @@ func newOutputs(stack awscdk.Stack, cfg *Config, key awskms.Key, lwaSecret awsse
 			Value:       value,
 		})
 	}
-	fillCommand := "aws secretsmanager put-secret-value --region " + *awscdk.Aws_REGION() + " --secret-id " + *lwaSecret.SecretArn() + " --secret-string file://lwa-secret.json"
+	// The value goes from an editor to a private temporary file (mktemp:
+	// mode 0600, outside the repository) to the CLI, never through a
+	// command line (docs/deploy.md, step 4).
+	fillCommand := `f=$(mktemp) && "${EDITOR:-vi}" "$f" && aws secretsmanager put-secret-value --region ` + *awscdk.Aws_REGION() +
+		" --secret-id " + *lwaSecret.SecretArn() + ` --secret-string "file://$f"; rm -f "$f"`
 	nextSteps := "If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), " +
-		"write lwa-secret.json as the README section Deploy shows (step 4), store it with: " + fillCommand +
-		" ; delete the file, then run: make sync (invokes " + *fn.FunctionName() + " and prints the summary; it fails if a skill failed)."
+		"run: make fill-lwa-secret (docs/deploy.md, step 4; by hand, the FillLwaSecretCommand output)" +
+		", then run: make sync (invokes " + *fn.FunctionName() + " and prints the summary; it fails if a skill failed)."
 	if cfg.AlarmEmail == "" {
 		nextSteps += " Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic " + *topic.TopicArn() + "."
 	}
 	out(stack, "NextSteps", "What to do after the first deploy", jsii.String(nextSteps))
 	out(stack, "LwaSecretArn", "ARN of the LWA secret (client id, client secret, refresh token)", lwaSecret.SecretArn())
-	out(stack, "FillLwaSecretCommand", "Stores lwa-secret.json (see README, Deploy) as the LWA secret's value", jsii.String(fillCommand))
+	out(stack, "FillLwaSecretCommand", "Opens $EDITOR on a private temporary file and stores it as the LWA secret's value (docs/deploy.md, step 4; make fill-lwa-secret does the same)", jsii.String(fillCommand))
 	out(stack, "SkillSecretPrefix", "Name prefix of the skill secrets; the function syncs every secret under it", jsii.String(cfg.SkillSecretPrefix))
 	out(stack, "SkillSecretArnPattern", "IAM resource pattern matching every skill secret, for skill Lambdas' policies", skillSecretPattern)
 	if ids := cfg.StackSkillIDs(); len(ids) <= maxSkillOutputs {

@@ -314,16 +314,20 @@ func TestStackDefaults(t *testing.T) {
 			"DashboardUrl": map[string]any{"Fn::Join": []any{"", []any{
 				"https://console.aws.amazon.com/cloudwatch/home?region=", ref("AWS::Region"), "#dashboards/dashboard/", ref(s.named0(t, "AWS::CloudWatch::Dashboard")),
 			}}},
-			"KeyArn": getAtt(keyID, "Arn"),
+			"KeyArn":             getAtt(keyID, "Arn"),
+			"SyncFunctionArn":    getAtt(fnID, "Arn"),
+			"DeadLetterQueueUrl": ref(queueID),
+			"ListSkillSecretsCommand": map[string]any{"Fn::Join": []any{"", []any{
+				"aws secretsmanager list-secrets --region ", ref("AWS::Region"),
+				" --filters Key=name,Values='alexa/skill-messaging/' --query '" + listSkillSecretsQuery + "' --output text",
+			}}},
 			"FillLwaSecretCommand": map[string]any{"Fn::Join": []any{"", []any{
-				"aws secretsmanager put-secret-value --region ", ref("AWS::Region"),
-				" --secret-id ", ref(lwaID), " --secret-string file://lwa-secret.json",
+				`f=$(mktemp) && "${EDITOR:-vi}" "$f" && aws secretsmanager put-secret-value --region `, ref("AWS::Region"),
+				" --secret-id ", ref(lwaID), ` --secret-string "file://$f"; rm -f "$f"`,
 			}}},
 			"NextSteps": map[string]any{"Fn::Join": []any{"", []any{
 				"If the LWA secret still holds its placeholder (first deploy: the deploy-time sync skipped every skill), " +
-					"write lwa-secret.json as the README section Deploy shows (step 4), store it with: aws secretsmanager put-secret-value --region ",
-				ref("AWS::Region"), " --secret-id ", ref(lwaID),
-				" --secret-string file://lwa-secret.json ; delete the file, then run: make sync (invokes ", ref(fnID),
+					"run: make fill-lwa-secret (docs/deploy.md, step 4; by hand, the FillLwaSecretCommand output), then run: make sync (invokes ", ref(fnID),
 				" and prints the summary; it fails if a skill failed). Nobody is notified of the alarms: alarmEmail is not set. Set it in cdk.json and deploy again, or subscribe to the topic ",
 				ref(topicID), ".",
 			}}},

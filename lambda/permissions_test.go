@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -11,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/permcheck"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/permcheck"
 )
 
 // stackIAM is the IAM the stack deploys, as the infra tests wrote it.
@@ -20,12 +21,13 @@ var stackIAM = sync.OnceValues(func() (*permcheck.Stack, error) {
 	return permcheck.Load(filepath.Join("..", permcheck.DefaultFile))
 })
 
-// recorded holds the calls of every test that used recordAWS, for the
-// unused-grants report of TestMain.
+// recorded holds the calls of every test that used recordAWS, by the
+// function role they were checked against, for the unused-grants check of
+// TestMain.
 var recorded struct {
 	sync.Mutex
 	tests []string
-	calls []awsrecord.Call
+	calls map[string][]awsrecord.Call
 }
 
 // role is one function role of the stack, named for messages.
@@ -103,7 +105,10 @@ func recordAWS(t *testing.T, env []string) []string {
 		calls := rec.Calls()
 		recorded.Lock()
 		recorded.tests = append(recorded.tests, t.Name())
-		recorded.calls = append(recorded.calls, calls...)
+		if recorded.calls == nil {
+			recorded.calls = map[string][]awsrecord.Call{}
+		}
+		recorded.calls[fn.name] = append(recorded.calls[fn.name], calls...)
 		recorded.Unlock()
 		checkCalls(t, stack, fn, calls)
 	})
@@ -134,9 +139,6 @@ func checkCalls(t *testing.T, stack *permcheck.Stack, fn role, calls []awsrecord
 		ops = append(ops, fmt.Sprintf("%s ×%d", op, count[op]))
 	}
 	t.Logf("%d AWS calls of the bootstrap, all allowed by %s: %s", len(calls), fn.name, strings.Join(ops, ", "))
-	for _, ne := range r.NotEvaluated {
-		t.Logf("not evaluated: %s", ne)
-	}
 	for g, n := range r.Used {
 		if n == 0 {
 			continue
@@ -155,51 +157,142 @@ func checkCalls(t *testing.T, stack *permcheck.Stack, fn role, calls []awsrecord
 	}
 }
 
-// platformGrants are grants that the Lambda service uses on the role's
-// behalf, not the function's code.
-var platformGrants = map[string]string{
-	"logs:CreateLogStream": "used by Lambda to write the function's logs, not by its code",
-	"logs:PutLogEvents":    "used by Lambda to write the function's logs, not by its code",
-	"sqs:SendMessage":      "used by Lambda to send failed asynchronous runs to the queue, not by the code",
+// unusedGrants are the grants of the function roles that no call of the
+// bootstrap uses, by role and "<statement Sid> <action>", each with the
+// reason it stays. Any
+// other grant no recorded call uses fails the package's tests (see
+// TestMain), and so does an entry here whose grant is used or gone: remove
+// the grant from infra/, or record the run that needs it.
+var unusedGrants = map[string]map[string]string{
+	"the function role": platformGrants,
+	"the function role with skillDiscovery vendor": merge(platformGrants, map[string]string{
+		"ReadAndRotateLwaSecret secretsmanager:PutSecretValue":              sharedDefault + " (saving a rotated LWA refresh token)",
+		"SyncAndRotateSkillSecrets secretsmanager:DescribeSecret":           sharedDefault + " (the rotation steps)",
+		"SyncAndRotateSkillSecrets secretsmanager:UpdateSecretVersionStage": sharedDefault + " (the rotation steps)",
+	}),
 }
 
-// reportUnused prints, for the function role with and without discovery,
-// the grants that no recorded call used, so that least privilege can be
-// tightened on purpose. It is a list, not a failure: go test -v ./lambda
-// shows it. Every recorded call counts for both roles (a discovery run also
-// syncs, and the discovery role's other grants are the default role's).
-func reportUnused(w io.Writer) {
+// sharedDefault is the reason the discovery role keeps default-policy grants
+// its own end-to-end test does not use.
+const sharedDefault = "the default policy both roles share; used by TestBootstrapUnderRuntimeAPI against the function role, not by the discovery run"
+
+func merge(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
+}
+
+// platformGrants are the grants the Lambda service uses on the role's
+// behalf, not the function's code.
+var platformGrants = map[string]string{
+	"WriteOwnLogs logs:CreateLogStream":     "used by Lambda to write the function's logs, not by its code",
+	"WriteOwnLogs logs:PutLogEvents":        "used by Lambda to write the function's logs, not by its code",
+	"SendFailedRunsToQueue sqs:SendMessage": "used by Lambda to send failed asynchronous runs to the queue, not by the code",
+}
+
+// unusedProblems returns, for the role fn checked against calls, each
+// grant no call used that allowed does not list, and each entry of allowed
+// whose grant was used or is not in the role.
+func unusedProblems(stack *permcheck.Stack, fn role, calls []awsrecord.Call, allowed map[string]string) []string {
+	r := stack.Check(calls, fn.Principal)
+	var problems []string
+	listed := map[string]bool{}
+	for _, g := range r.Unused() {
+		if key := g.Statement + " " + g.Action; allowed[key] != "" {
+			listed[key] = true
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("%s: grant %s is used by no recorded call: remove it from infra/, record the run that needs it, or list it with a reason in unusedGrants", fn.name, g))
+	}
+	for _, a := range slices.Sorted(maps.Keys(allowed)) {
+		if !listed[a] {
+			problems = append(problems, fmt.Sprintf("%s: unusedGrants lists %s (%s), but it is used or not granted: remove the entry", fn.name, a, allowed[a]))
+		}
+	}
+	return problems
+}
+
+// checkUnused fails (returns false) when a function role has a grant that
+// no call recorded under that role used and unusedGrants does not list.
+// Each role counts only the calls of the tests run against it, so the
+// discovery role is held to what a discovery run does, as the default role
+// is to what a run without discovery does.
+func checkUnused(w io.Writer) bool {
 	recorded.Lock()
 	defer recorded.Unlock()
 	stack, err := stackIAM()
-	if err != nil || len(recorded.calls) == 0 {
-		return
+	if err != nil {
+		fmt.Fprintln(w, "least privilege:", err)
+		return false
 	}
-	fmt.Fprintf(w, "least privilege: %d AWS calls of the bootstrap in %s checked against %s\n",
-		len(recorded.calls), strings.Join(recorded.tests, ", "), permcheck.DefaultFile)
+	ok := true
 	for _, fn := range functionRoles(stack) {
-		r := stack.Check(recorded.calls, fn.Principal)
-		unused := r.Unused()
-		if len(unused) == 0 {
-			fmt.Fprintf(w, "  %s: every grant was used\n", fn.name)
-		} else {
-			fmt.Fprintf(w, "  %s: grants no recorded call used:\n", fn.name)
+		calls := recorded.calls[fn.name]
+		if len(calls) == 0 {
+			fmt.Fprintf(w, "least privilege: no test recorded the calls of %s\n", fn.name)
+			ok = false
+			continue
 		}
-		for _, g := range unused {
-			note := platformGrants[g.Action]
-			if note == "" {
-				note = "unused: remove it, or add the run that needs it to the recorded tests"
-			}
-			fmt.Fprintf(w, "    %s (%s)\n", g, note)
+		problems := unusedProblems(stack, fn, calls, unusedGrants[fn.name])
+		for _, p := range problems {
+			fmt.Fprintln(w, "FAIL least privilege:", p)
 		}
-		for _, ne := range slices.Compact(slices.Sorted(slices.Values(r.NotEvaluated))) {
-			fmt.Fprintf(w, "    %s\n", ne)
+		if len(problems) == 0 {
+			fmt.Fprintf(w, "least privilege: %d AWS calls of the bootstrap checked against %s in %s: every grant used but the %d listed in unusedGrants\n",
+				len(calls), fn.name, permcheck.DefaultFile, len(unusedGrants[fn.name]))
+		}
+		ok = ok && len(problems) == 0
+	}
+	return ok
+}
+
+// TestUnusedProblems shows the unused-grants check failing: with only the
+// calls of a read, the role's write and rotation grants are reported, an
+// allow-list entry covers its grant, and an entry for a used or missing
+// grant is reported as stale.
+func TestUnusedProblems(t *testing.T) {
+	stack, err := stackIAM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := functionRoles(stack)[0]
+	lwa := stack.Function.Environment["LWA_SECRET_ID"]
+	read := []awsrecord.Call{{Service: "secretsmanager", Operation: "GetSecretValue", Params: map[string][]string{"SecretId": {lwa}}, Status: 200}}
+	allowed := map[string]string{"WriteOwnLogs logs:CreateLogStream": "Lambda's", "ReadAndRotateLwaSecret secretsmanager:GetSecretValue": "stale: used", "WriteOwnLogs s3:GetObject": "stale: not granted"}
+	got := strings.Join(unusedProblems(stack, fn, read, allowed), "\n")
+	for _, want := range []string{
+		"the function role: grant " + stack.Function.Policies[0].Name + " ",
+		": secretsmanager:PutSecretValue on ",
+		": logs:PutLogEvents on ",
+		"unusedGrants lists ReadAndRotateLwaSecret secretsmanager:GetSecretValue (stale: used), but it is used or not granted",
+		"unusedGrants lists WriteOwnLogs s3:GetObject (stale: not granted)",
+		// The skill secrets' GetSecretValue is another statement's grant.
+		": secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:alexa/skill-messaging/* is used by no recorded call",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unusedProblems = \n%s\nwant a line containing %q", got, want)
 		}
 	}
+	if strings.Contains(got, ": logs:CreateLogStream on ") {
+		t.Errorf("unusedProblems = \n%s\nreports logs:CreateLogStream, which allowed lists", got)
+	}
+}
+
+// fullRun reports whether every test of the package ran (no -run, no
+// -skip): only then do the recorded calls cover every run of the bootstrap.
+func fullRun() bool {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	reportUnused(os.Stdout)
+	if code == 0 && fullRun() && !checkUnused(os.Stdout) {
+		code = 1
+	}
 	os.Exit(code)
 }

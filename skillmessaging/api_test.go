@@ -36,7 +36,7 @@ func (n newestFirst) GetSecretValue(ctx context.Context, in *secretsmanager.GetS
 
 // TestCacheReadsAWSCURRENT stages an AWSPENDING version with other
 // credentials, as a rotation in progress does: the cache must serve
-// AWSCURRENT. (internal/skillmessagingmoto runs it against moto.)
+// AWSCURRENT. (internal/testsupport/skillmessagingmoto runs it against moto.)
 func TestCacheReadsAWSCURRENT(t *testing.T) {
 	skill := newSkillID()
 	name := "pending/" + skill

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -75,9 +76,16 @@ type CredentialsCache struct {
 	maxStale time.Duration
 	now      func() time.Time // a seam for this package's tests
 
-	flight singleflight.Group
-	mu     sync.Mutex
-	cache  map[string]*cacheEntry // by secret id
+	// Healing (WithRotateOnRefusal); sleep is a seam for the tests.
+	rotator        SecretRotator
+	rotateInterval time.Duration
+	logger         *slog.Logger
+	sleep          func(ctx context.Context, d time.Duration) error
+
+	flight  singleflight.Group
+	mu      sync.Mutex
+	cache   map[string]*cacheEntry // by secret id
+	rotated map[string]time.Time   // when a rotation was last requested, by secret id
 }
 
 type cacheEntry struct {
@@ -103,7 +111,8 @@ func NewSecretCredentialsCache(api SecretsManagerAPI, secretID string, opts ...C
 }
 
 func newCache(api SecretsManagerAPI, prefix, secretID string, opts []CacheOption) *CredentialsCache {
-	c := &CredentialsCache{api: api, prefix: prefix, secretID: secretID, ttl: DefaultTTL, maxStale: DefaultMaxStale, now: time.Now}
+	c := &CredentialsCache{api: api, prefix: prefix, secretID: secretID, ttl: DefaultTTL, maxStale: DefaultMaxStale, now: time.Now,
+		rotateInterval: DefaultRotateInterval, sleep: sleepTimer}
 	for _, o := range opts {
 		if o != nil {
 			o(c)

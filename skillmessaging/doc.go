@@ -16,7 +16,11 @@
 //     client_credentials grant with scope alexa:skill_messaging. It reuses a
 //     token until shortly before it expires, and when LWA refuses the cached
 //     credentials (invalid_client: they were rotated since they were read) it
-//     reads them again, once, and retries.
+//     reads them again, once, and retries. With WithRotateOnRefusal the
+//     cache then asks Secrets Manager to rotate the skill's secret (its
+//     rotation function, the sync, fetches the credentials Amazon has now),
+//     waits for the result and the grant is retried once: freshness in
+//     seconds instead of at the next scheduled sync.
 //   - Sender posts a message to POST /v1/skillmessages/users/{userId} on the
 //     user's regional endpoint, after validating it, retrying throttling
 //     (429, honouring Retry-After) and server errors (5xx) within the
@@ -68,7 +72,8 @@
 // Client secrets travel as Secret, which prints, logs and marshals as
 // [REDACTED]; no type of this package prints a secret or a token with any
 // fmt verb or slog handler. No error of this package holds a client secret,
-// an access token or a response body, and the package writes no logs.
+// an access token or a response body, and the package writes no logs
+// unless WithLogger gives it a logger (one line per rotation request).
 //
 // CredentialsCache, TokenSource and Sender are safe for concurrent use; build
 // them once and share them.

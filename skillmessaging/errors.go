@@ -280,6 +280,10 @@ func fail(op string, c counts, err error) error {
 	if errors.As(err, &se) {
 		w.errs = append(w.errs, se)
 	}
+	var re *RotationError
+	if errors.As(err, &re) {
+		w.errs = append(w.errs, re)
+	}
 	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, ctxErr) {
 			w.errs = append(w.errs, ctxErr)

@@ -19,7 +19,7 @@ import (
 // secrets is the Secrets Manager of this package's tests: in memory,
 // because this module (Go 1.24, light to import) cannot use the repository's
 // moto helpers. The same reads run against moto's server in
-// internal/skillmessagingmoto of the root module.
+// internal/testsupport/skillmessagingmoto of the root module.
 var secrets = newMemSM()
 
 // memSM answers GetSecretValue as Secrets Manager does: each secret keeps
@@ -32,6 +32,7 @@ type memSM struct {
 }
 
 type memVersion struct {
+	id     string
 	value  *string
 	binary []byte
 	stages []string
@@ -54,6 +55,9 @@ func (m *memSM) add(name string, v *memVersion, stage string) {
 		old.stages = slices.DeleteFunc(old.stages, func(s string) bool { return s == stage })
 	}
 	v.stages = []string{stage}
+	if v.id == "" {
+		v.id = fmt.Sprintf("v%d", len(m.secrets[name])+1)
+	}
 	m.secrets[name] = append(m.secrets[name], v)
 }
 
@@ -69,8 +73,11 @@ func (m *memSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretVa
 		stage = "AWSCURRENT"
 	}
 	for _, v := range versions {
-		if slices.Contains(v.stages, stage) {
-			return &secretsmanager.GetSecretValueOutput{Name: in.SecretId, SecretString: v.value, SecretBinary: v.binary, VersionStages: v.stages}, nil
+		if slices.Contains(v.stages, stage) && (in.VersionId == nil || *in.VersionId == v.id) {
+			if v.value == nil && v.binary == nil {
+				break // staged by RotateSecret, no value yet: Secrets Manager finds none
+			}
+			return &secretsmanager.GetSecretValueOutput{Name: in.SecretId, SecretString: v.value, SecretBinary: v.binary, VersionStages: v.stages, VersionId: aws.String(v.id)}, nil
 		}
 	}
 	return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for staging label: " + stage)}

@@ -152,10 +152,24 @@ func (ts *TokenSource) token(ctx context.Context) (*oauth2.Token, int, error) {
 		if rerr != nil {
 			return nil, grants, fmt.Errorf("%w; reading the credentials again failed: %w", err, rerr)
 		}
-		if fresh.ClientID != creds.ClientID || fresh.ClientSecret != creds.ClientSecret {
+		if fresh.differs(creds) {
 			creds = fresh
 			grants++
 			tok, err = ts.grant(ctx, fresh)
+		}
+		if h, ok := ts.creds.(healer); ok && h.healing() && invalidClient(err) {
+			// Still refused: ask for a fresh copy (WithRotateOnRefusal).
+			healed, herr := h.heal(ctx, ts.skillID, creds)
+			switch {
+			case herr != nil:
+				err = fmt.Errorf("%w; %w", err, herr)
+			case healed.differs(creds):
+				creds = healed
+				grants++
+				tok, err = ts.grant(ctx, healed)
+			default:
+				err = fmt.Errorf("%w; a fresh copy of skill %s's secret holds the same credentials: check the skill's messaging permission in the developer console, and the sync's alarms", err, ts.skillID)
+			}
 		}
 		if invalidClient(err) {
 			ts.remember(creds, err)

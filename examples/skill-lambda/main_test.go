@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/logbuf"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/logbuf"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 )
 

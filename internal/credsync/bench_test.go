@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -166,7 +167,7 @@ func BenchmarkPacing(b *testing.B) {
 				fake, s, logs := world(b, skills)
 				none := run(b, s, skills)
 				for i := 0; i < skills; i += 40 {
-					fake.Script(benchSkill(i), smapitest.Throttled("1"))
+					fake.Script(benchSkill(i), skillmessagingtest.Throttled("1"))
 				}
 				fake.ResetLog()
 				logs.Reset()

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -102,7 +102,7 @@ func TestSlowLWAEndsBeforeTheReserve(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 1, 2)
 			e.syncer.Reserve = tc.reserve
-			e.fake.ScriptToken(smapitest.Slow(time.Minute))
+			e.fake.ScriptToken(skillmessagingtest.Fault{Delay: time.Minute})
 			sum, late, err := e.runWithin(tc.deadline, `{}`)
 			if late != "" {
 				t.Fatal(late)
@@ -146,7 +146,7 @@ func TestSlowLWAInRotationSteps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e.fake.ScriptToken(smapitest.Slow(time.Minute))
+		e.fake.ScriptToken(skillmessagingtest.Fault{Delay: time.Minute})
 		_, late, err := e.runWithin(1300*time.Millisecond, rotationEvent(step, arn, tok))
 		if late != "" {
 			t.Fatalf("%s: %s", step, late)

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -205,7 +205,7 @@ func TestDiscoveryVendorID(t *testing.T) {
 func TestDiscoveryFailureStillSyncsTheOthers(t *testing.T) {
 	e := newEnv(t, 1)
 	e.discovering()
-	e.fake.ScriptVendors(repeatFault(smapitest.ServerError(503), 5)...)
+	e.fake.ScriptVendors(repeatFault(skillmessagingtest.ServerError(503), 5)...)
 	sum, err := e.run(`{}`)
 	if err == nil || !strings.Contains(err.Error(), "vendor discovery: list vendors: SMAPI answered HTTP 503") {
 		t.Fatalf("err = %v; want the discovery error", err)

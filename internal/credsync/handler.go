@@ -24,7 +24,7 @@ func (s *Syncer) Handle(ctx context.Context, event json.RawMessage) (*Summary, e
 	if req.Deploy && errors.Is(err, store.ErrLWANotConfigured) {
 		// The first deploy creates the LWA secret with a placeholder: that
 		// is the expected state, not a failure of the deployment.
-		sum.Message = fmt.Sprintf("nothing synced: the LWA secret %s is not filled in yet; fill it in (README \"Deploy\") and run make sync", s.LWASecretID)
+		sum.Message = fmt.Sprintf("nothing synced: the LWA secret %s is not filled in yet; fill it in (make fill-lwa-secret, docs/deploy.md#fill-the-lwa-secret) and run make sync", s.LWASecretID)
 		s.Logger.WarnContext(ctx, "deploy-time sync skipped", "run", RunDeploy, "reason", sum.Message)
 		return sum, nil
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/redacttest"
 )
 
 // lwaValue is the LWA secret's value with each key's value as given.

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
@@ -97,7 +98,7 @@ func TestRotatedRefreshTokenNotSaved(t *testing.T) {
 func TestFailedWritesAndWrongShape(t *testing.T) {
 	e := newEnv(t, 1, 2, 3)
 	e.refusePuts(e.prefix + skill(2))
-	e.fake.Script(skill(3), smapitest.Fault{Status: 200, Body: fmt.Sprintf(`{"skillMessagingCredentials":{"clientId":["x"],"clientSecret":%q}}`, skillSecret(3, 1))})
+	e.fake.Script(skill(3), skillmessagingtest.Fault{Status: 200, Body: fmt.Sprintf(`{"skillMessagingCredentials":{"clientId":["x"],"clientSecret":%q}}`, skillSecret(3, 1))})
 
 	sum, err := e.run(`{}`) // checks error, summary and logs for secrets
 	wantCounts(t, sum, 3, 1, 0, 2)
@@ -134,7 +135,7 @@ func TestFailuresDoNotStopLaterSkills(t *testing.T) {
 			e.syncer.Concurrency = conc
 			e.fake.RemoveSkill(skill(1))
 			e.fake.Script(skill(2), smapitest.HTMLPage())
-			e.fake.Script(skill(3), repeatFault(smapitest.ServerError(500), 5)...)
+			e.fake.Script(skill(3), repeatFault(skillmessagingtest.ServerError(500), 5)...)
 			sum, err := e.run(`{}`)
 			wantCounts(t, sum, 6, 3, 0, 3)
 			for i := 1; i <= 6; i++ {
@@ -161,7 +162,7 @@ func TestReserveCutsOffLaterSkills(t *testing.T) {
 	e := newEnv(t, 1, 2, 3, 4)
 	e.syncer.Concurrency = 2
 	e.syncer.Reserve, e.syncer.MinFetch = time.Second, 500*time.Millisecond
-	e.fake.Script(skill(2), smapitest.Slow(time.Minute))
+	e.fake.Script(skill(2), skillmessagingtest.Fault{Delay: time.Minute})
 	// Skill 1's write waits until the reserve has begun.
 	reserveBegun := make(chan struct{})
 	r := e.refusePuts()

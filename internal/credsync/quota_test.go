@@ -12,11 +12,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )

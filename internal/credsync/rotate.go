@@ -43,6 +43,7 @@ func (s *Syncer) Rotate(ctx context.Context, ev RotationEvent) error {
 		slog.String("status", status),
 		slog.String("request_id", rs.requestID),
 		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+		slog.String("trigger", rs.trigger),
 	}
 	level := slog.LevelInfo
 	if err != nil {
@@ -63,6 +64,32 @@ type rotationStep struct {
 	ev        RotationEvent
 	skillID   string
 	requestID string
+	trigger   string
+}
+
+// Triggers of a rotation, in each step's log line.
+const (
+	TriggerSchedule = "schedule"
+	// TriggerOnDemand is a rotation requested outside the schedule:
+	// RotateSecret (the console's "Rotate secret immediately", the CLI,
+	// a skill Lambda's skillmessaging.WithRotateOnRefusal).
+	TriggerOnDemand = "on demand"
+)
+
+// trigger tells a scheduled rotation from one requested outside the
+// schedule. Secrets Manager sets NextRotationDate when a rotation completes
+// (the last rotation's date plus the interval) and starts the scheduled one
+// at a random hour of that date's 24-hour window
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot_rotation.html,
+// "I can't predict when rotation will start"). A rotation running before
+// that date began, or on a secret without a schedule, was requested outside
+// it. (LastRotatedDate, the end of the previous rotation, does not tell:
+// both kinds follow one.)
+func trigger(now time.Time, next *time.Time) string {
+	if next != nil && !now.Before(next.UTC().Truncate(24*time.Hour)) {
+		return TriggerSchedule
+	}
+	return TriggerOnDemand
 }
 
 // run runs the step; LWA and SMAPI are called within call (see
@@ -80,11 +107,16 @@ func (r *rotationStep) run(ctx, call context.Context) (string, error) {
 		return StatusFailed, fmt.Errorf("%w: %w", ErrRotation, err)
 	}
 	r.skillID = id
+	r.trigger = trigger(time.Now(), info.NextRotationDate)
 	if !info.RotationEnabled {
 		return StatusFailed, fmt.Errorf("%w: rotation is not enabled for secret %s", ErrRotation, info.Name)
 	}
 	stages, staged := info.Stages[r.ev.ClientRequestToken]
 	switch {
+	case r.ev.Step == StepFinish && len(stages) == 0 && info.VersionWithStage(store.StagePending) == "":
+		// An earlier finishSecret ended the rotation without a new
+		// version (see finish).
+		return "already finished", nil
 	case !staged:
 		return StatusFailed, fmt.Errorf("%w: version %s is not a version of secret %s", ErrRotation, r.ev.ClientRequestToken, info.Name)
 	case slices.Contains(stages, store.StageCurrent):
@@ -172,8 +204,27 @@ func (r *rotationStep) test(ctx, call context.Context, info *store.SecretInfo) (
 	return "tested", nil
 }
 
-// finish moves AWSCURRENT to the token's version.
+// finish moves AWSCURRENT to the token's version, unless AWSCURRENT already
+// holds the same value (the skill's credentials did not change, or a sync
+// or another rotation stored them meanwhile): then it only removes
+// AWSPENDING from the token's version, which ends the rotation as Secrets
+// Manager requires, so that concurrent requests and a scheduled run leave
+// one version with the fresh credentials, not one each.
 func (r *rotationStep) finish(ctx context.Context, info *store.SecretInfo) (string, error) {
+	pending, found, err := r.Store.ReadVersion(ctx, info.ARN, r.ev.ClientRequestToken, store.StagePending)
+	if err != nil {
+		return StatusFailed, err
+	}
+	current, _, err := r.Store.ReadVersion(ctx, info.ARN, "", store.StageCurrent)
+	if err != nil {
+		return StatusFailed, err
+	}
+	if found && pending == current {
+		if err := r.Store.DropPending(ctx, info.ARN, r.ev.ClientRequestToken); err != nil {
+			return StatusFailed, err
+		}
+		return "finished, current kept", nil
+	}
 	if err := r.Store.Promote(ctx, info.ARN, r.ev.ClientRequestToken, info.VersionWithStage(store.StageCurrent)); err != nil {
 		return StatusFailed, err
 	}

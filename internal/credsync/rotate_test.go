@@ -11,7 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 var steps = []string{StepCreate, StepSet, StepTest, StepFinish}
@@ -41,6 +42,16 @@ func (e *env) syncedWithRotation(i int, token string) string {
 		e.t.Fatal(err)
 	}
 	return aws.ToString(out.ARN)
+}
+
+// versionWithStage returns the id of the version of name carrying stage.
+func (e *env) versionWithStage(name, stage string) string {
+	e.t.Helper()
+	out, err := e.api.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: &name, VersionStage: &stage})
+	if err != nil {
+		e.t.Fatalf("read %s of %s: %v", stage, name, err)
+	}
+	return aws.ToString(out.VersionId)
 }
 
 // stages returns the staging labels of each version's value.
@@ -93,6 +104,7 @@ func TestRotationUnchangedCredentials(t *testing.T) {
 	tok := e.token(1)
 	e.syncedWithRotation(1, tok)
 	name := e.prefix + skill(1) // by name this time, not ARN
+	current := e.versionWithStage(name, "AWSCURRENT")
 	for _, step := range steps {
 		if _, err := e.run(rotationEvent(step, name, tok)); err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -105,8 +117,14 @@ func TestRotationUnchangedCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(out.VersionIdsToStages[tok], "AWSCURRENT") {
-		t.Errorf("stages = %v; want the token's version AWSCURRENT", out.VersionIdsToStages)
+	// No new version for the same value: AWSCURRENT stays where it was and
+	// the token's version loses AWSPENDING, which ends the rotation.
+	if len(out.VersionIdsToStages[tok]) != 0 || !slices.Contains(out.VersionIdsToStages[current], "AWSCURRENT") {
+		t.Errorf("stages = %v; want AWSCURRENT on %s and no stage on the token's version", out.VersionIdsToStages, current)
+	}
+	// Secrets Manager may call finishSecret again.
+	if _, err := e.run(rotationEvent(StepFinish, name, tok)); err != nil || !strings.Contains(e.logs.String(), `"status":"already finished"`) {
+		t.Errorf("finishSecret again = %v; want already finished:\n%s", err, e.logs.String())
 	}
 	if !strings.Contains(e.logs.String(), `"step":"createSecret","status":"unchanged"`) {
 		t.Errorf("logs do not say unchanged:\n%s", e.logs.String())
@@ -118,7 +136,7 @@ func TestRotationCreateRetriedAfterFailure(t *testing.T) {
 	tok := e.token(1)
 	arn := e.syncedWithRotation(1, tok)
 	e.fake.SetSkill(skill(1), "amzn1.application-oa2-client.skill-1", skillSecret(1, 2))
-	e.fake.Script(skill(1), repeatFault(smapitest.ServerError(503), 5)...)
+	e.fake.Script(skill(1), repeatFault(skillmessagingtest.ServerError(503), 5)...)
 
 	_, err := e.run(rotationEvent(StepCreate, arn, tok))
 	if err == nil || !strings.Contains(err.Error(), "rotation step createSecret for skill "+skill(1)) || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "request id") {
@@ -137,8 +155,8 @@ func TestRotationCreateRetriedAfterFailure(t *testing.T) {
 	}
 }
 
-func repeatFault(f smapitest.Fault, n int) []smapitest.Fault {
-	fs := make([]smapitest.Fault, n)
+func repeatFault(f skillmessagingtest.Fault, n int) []skillmessagingtest.Fault {
+	fs := make([]skillmessagingtest.Fault, n)
 	for i := range fs {
 		fs[i] = f
 	}
@@ -241,4 +259,90 @@ func TestRotationRefusals(t *testing.T) {
 	if got := e.valueWithStage(e.prefix+skill(1), "AWSCURRENT"); got != e.skillValue(1, 1) {
 		t.Fatalf("AWSCURRENT changed by refused steps: %s", got)
 	}
+}
+
+// TestRotationDuringScheduledSync runs a scheduled sync between the steps
+// of a rotation requested on demand (by a skill Lambda's
+// skillmessaging.WithRotateOnRefusal): both fetch the new credentials, and
+// the secret ends with one new version holding them, not two. moto does not
+// invoke a rotation function by itself: the test drives the steps as
+// Secrets Manager would, each twice (it may retry a step).
+func TestRotationDuringScheduledSync(t *testing.T) {
+	e := newEnv(t, 1)
+	tok := e.token(1)
+	arn := e.syncedWithRotation(1, tok)
+	name := e.prefix + skill(1)
+	e.fake.SetSkill(skill(1), "amzn1.application-oa2-client.skill-1", skillSecret(1, 2))
+	e.calls.API = awsPut{e.calls.API}
+	for _, step := range steps {
+		for range 2 {
+			if _, err := e.run(rotationEvent(step, arn, tok)); err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+		}
+		if step == StepCreate {
+			// The schedule's sync runs while the rotation is in progress.
+			if _, err := e.run(`{}`); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := e.valueWithStage(name, "AWSCURRENT"); got != e.skillValue(1, 2) {
+		t.Errorf("AWSCURRENT = %s; want the new credentials", got)
+	}
+	out, err := e.api.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled := 0
+	for v, stages := range out.VersionIdsToStages {
+		if len(stages) == 0 {
+			continue
+		}
+		labelled++
+		if slices.Contains(stages, "AWSPENDING") {
+			t.Errorf("version %s still AWSPENDING: the rotation did not end", v)
+		}
+	}
+	if labelled != 2 || len(out.VersionIdsToStages[tok]) != 0 {
+		t.Errorf("stages = %v; want AWSCURRENT (the sync's new version) and AWSPREVIOUS only, the rotation's version unlabelled", out.VersionIdsToStages)
+	}
+	if !strings.Contains(e.logs.String(), `"status":"finished, current kept"`) || !strings.Contains(e.logs.String(), `"trigger":"on demand"`) {
+		t.Errorf("logs lack finishSecret's current kept or the on-demand trigger:\n%s", e.logs.String())
+	}
+}
+
+// awsPut makes a PutSecretValue without stages do what Secrets Manager does
+// during a rotation: move AWSCURRENT to the new version (the old one becomes
+// AWSPREVIOUS) and leave AWSPENDING where it is
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html,
+// VersionStages: "If you don't include VersionStages, then Secrets Manager
+// automatically moves the staging label AWSCURRENT to this version").
+// moto 5.2.1, after RotateSecret, takes the pending version for the current
+// one and relabels it AWSPREVIOUS instead.
+type awsPut struct{ store.API }
+
+func (a awsPut) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if len(in.VersionStages) > 0 {
+		return a.API.PutSecretValue(ctx, in, o...)
+	}
+	cur, err := a.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: in.SecretId, VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		return nil, err
+	}
+	staged := *in
+	staged.VersionStages = []string{"NEW"}
+	out, err := a.API.PutSecretValue(ctx, &staged, o...)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range []secretsmanager.UpdateSecretVersionStageInput{
+		{SecretId: in.SecretId, VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: out.VersionId, RemoveFromVersionId: cur.VersionId},
+		{SecretId: in.SecretId, VersionStage: aws.String("NEW"), RemoveFromVersionId: out.VersionId},
+	} {
+		if _, err := a.API.UpdateSecretVersionStage(ctx, &u, o...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -318,11 +318,11 @@ func (e *lwaRefusal) Error() string {
 	var hint string
 	switch e.api.Code {
 	case "invalid_grant":
-		hint = fmt.Sprintf("replace the refreshToken in %s with a new one with the alexa::ask:skills:readwrite scope (ask util generate-lwa-tokens), see README \"Troubleshooting\"", e.secretID)
+		hint = fmt.Sprintf("replace the refreshToken in %s with a new one with the alexa::ask:skills:readwrite scope (ask util generate-lwa-tokens), see docs/troubleshooting.md#lwa-invalid-grant", e.secretID)
 	case "invalid_client", "unauthorized_client":
-		hint = fmt.Sprintf("check clientId and clientSecret in %s: they must be the client id and client secret of the LWA security profile the refresh token was made with, see README \"Troubleshooting\"", e.secretID)
+		hint = fmt.Sprintf("check clientId and clientSecret in %s: they must be the client id and client secret of the LWA security profile the refresh token was made with, see docs/troubleshooting.md#lwa-invalid-client", e.secretID)
 	default:
-		hint = fmt.Sprintf("check clientId and clientSecret in %s, then replace the refreshToken, see README \"Troubleshooting\"", e.secretID)
+		hint = fmt.Sprintf("check clientId and clientSecret in %s, then replace the refreshToken, see docs/troubleshooting.md#lwa-refused", e.secretID)
 	}
 	a := e.api
 	return fmt.Sprintf("LWA refused the credentials in %s, no skill secret was touched: %s", e.secretID,

@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 // throttledWorld is a run against the fake SMAPI with a shared rate limit
@@ -152,7 +153,7 @@ func TestSporadicSkillThrottles(t *testing.T) {
 		var logs bytes.Buffer
 		w.syncer.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		for i := 0; i < skills; i += 40 {
-			fake.Script(throttledSkill(i), smapitest.Throttled("1"))
+			fake.Script(throttledSkill(i), skillmessagingtest.Throttled("1"))
 		}
 		start := time.Now()
 		sum, requests, throttled := w.run(t)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/redacttest"
 )
 
 func TestValueNeverPrints(t *testing.T) {

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/contract"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/redacttest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 const (
@@ -98,32 +99,32 @@ func TestGetSkillCredentialsRequest(t *testing.T) {
 func TestGetSkillCredentialsFaults(t *testing.T) {
 	tests := []struct {
 		name         string
-		faults       []smapitest.Fault
+		faults       []skillmessagingtest.Fault
 		unknownSkill bool
 		wantErr      string // substring of the error; "" means success
 		wantStatus   int    // HTTP status in the error
 		wantAttempts int
 		wantWaits    []time.Duration
 	}{
-		{name: "429 then OK honours Retry-After seconds", faults: []smapitest.Fault{smapitest.Throttled("3")},
+		{name: "429 then OK honours Retry-After seconds", faults: []skillmessagingtest.Fault{skillmessagingtest.Throttled("3")},
 			wantAttempts: 2, wantWaits: []time.Duration{3 * time.Second}},
-		{name: "429 without Retry-After backs off", faults: []smapitest.Fault{smapitest.Throttled("")},
+		{name: "429 without Retry-After backs off", faults: []skillmessagingtest.Fault{skillmessagingtest.Throttled("")},
 			wantAttempts: 2, wantWaits: []time.Duration{200 * time.Millisecond}},
-		{name: "503 burst then OK backs off exponentially", faults: []smapitest.Fault{smapitest.ServerError(503), smapitest.ServerError(500), smapitest.ServerError(503)},
+		{name: "503 burst then OK backs off exponentially", faults: []skillmessagingtest.Fault{skillmessagingtest.ServerError(503), skillmessagingtest.ServerError(500), skillmessagingtest.ServerError(503)},
 			wantAttempts: 4, wantWaits: []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}},
-		{name: "cut-short body is retried", faults: []smapitest.Fault{smapitest.CutShort()},
+		{name: "cut-short body is retried", faults: []skillmessagingtest.Fault{skillmessagingtest.Fault{CutShort: true}},
 			wantAttempts: 2, wantWaits: []time.Duration{200 * time.Millisecond}},
-		{name: "500 on every attempt gives up", faults: repeat(smapitest.ServerError(500), 5),
+		{name: "500 on every attempt gives up", faults: repeat(skillmessagingtest.ServerError(500), 5),
 			wantErr: "SMAPI answered HTTP 500", wantStatus: 500, wantAttempts: 5},
 		{name: "404 is not retried and explains", unknownSkill: true,
 			wantErr: "has not issued skill messaging credentials", wantStatus: 404, wantAttempts: 1},
-		{name: "501 is not retried", faults: []smapitest.Fault{smapitest.ServerError(501)},
+		{name: "501 is not retried", faults: []skillmessagingtest.Fault{skillmessagingtest.ServerError(501)},
 			wantErr: "HTTP 501", wantStatus: 501, wantAttempts: 1},
-		{name: "HTML 200 is refused", faults: []smapitest.Fault{smapitest.HTMLPage()},
+		{name: "HTML 200 is refused", faults: []skillmessagingtest.Fault{smapitest.HTMLPage()},
 			wantErr: `content type "text/html; charset=utf-8"`, wantStatus: 200, wantAttempts: 1},
-		{name: "partial JSON is refused", faults: []smapitest.Fault{smapitest.PartialJSON()},
+		{name: "partial JSON is refused", faults: []skillmessagingtest.Fault{smapitest.PartialJSON()},
 			wantErr: "not valid JSON", wantStatus: 200, wantAttempts: 1},
-		{name: "empty secret is refused", faults: []smapitest.Fault{smapitest.EmptySecret()},
+		{name: "empty secret is refused", faults: []skillmessagingtest.Fault{smapitest.EmptySecret()},
 			wantErr: "clientSecret is missing or empty", wantStatus: 200, wantAttempts: 1},
 	}
 	for _, tt := range tests {
@@ -174,8 +175,8 @@ func TestGetSkillCredentialsFaults(t *testing.T) {
 	}
 }
 
-func repeat(f smapitest.Fault, n int) []smapitest.Fault {
-	fs := make([]smapitest.Fault, n)
+func repeat(f skillmessagingtest.Fault, n int) []skillmessagingtest.Fault {
+	fs := make([]skillmessagingtest.Fault, n)
 	for i := range fs {
 		fs[i] = f
 	}
@@ -207,7 +208,7 @@ func TestGetSkillCredentialsInvalidSkillIDSendsNothing(t *testing.T) {
 
 func TestRetryStopsBeforeDeadline(t *testing.T) {
 	c, fake, rec := newTestClient(t)
-	fake.Script(skillA, smapitest.Throttled("30"))
+	fake.Script(skillA, skillmessagingtest.Throttled("30"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := c.GetSkillCredentials(ctx, skillA)
@@ -224,7 +225,7 @@ func TestRetryStopsBeforeDeadline(t *testing.T) {
 
 func TestRetryAfterIsCapped(t *testing.T) {
 	c, fake, rec := newTestClient(t)
-	fake.Script(skillA, smapitest.Throttled("600"))
+	fake.Script(skillA, skillmessagingtest.Throttled("600"))
 	if _, err := c.GetSkillCredentials(context.Background(), skillA); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (e *APIError) NeedsNewRefreshToken() bool {
 
 func (e *APIError) hint() string {
 	if e.NeedsNewRefreshToken() {
-		return "replace the refreshToken (and clientId/clientSecret if they changed) in the LWA secret, see README \"Troubleshooting\""
+		return "replace the refreshToken (and clientId/clientSecret if they changed) in the LWA secret, see docs/troubleshooting.md#lwa-refused"
 	}
 	if e.Service != "SMAPI" {
 		return ""

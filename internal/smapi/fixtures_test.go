@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 // TestRecordedAnswers replays the real-shape answers in testdata/smapi
@@ -25,7 +26,7 @@ func TestRecordedAnswers(t *testing.T) {
 		} {
 			c, fake, _ := newTestClient(t)
 			c.Retrier.MaxAttempts = 1
-			fake.Script(skillA, smapitest.Fault{Status: tc.status, Body: string(readFixture(t, tc.fixture))})
+			fake.Script(skillA, skillmessagingtest.Fault{Status: tc.status, Body: string(readFixture(t, tc.fixture))})
 			_, err := c.GetSkillCredentials(context.Background(), skillA)
 			var api *APIError
 			if !errors.As(err, &api) || api.StatusCode != tc.status || api.Message != tc.want || api.RequestID == "" {
@@ -59,7 +60,7 @@ func tokenSourceAnswering(t *testing.T, status int, fixture string) *TokenSource
 	t.Helper()
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
-	fake.ScriptToken(smapitest.Fault{Status: status, Body: string(readFixture(t, fixture))})
+	fake.ScriptToken(skillmessagingtest.Fault{Status: status, Body: string(readFixture(t, fixture))})
 	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(time.Second))
 	ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
 	return ts

@@ -10,8 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/clocktest"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 	"golang.org/x/oauth2"
 )
 
@@ -54,7 +54,7 @@ func TestSlowAnswerTimesOutAndIsRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fake.Script(skillA, smapitest.Slow(time.Minute))
+		fake.Script(skillA, skillmessagingtest.Fault{Delay: time.Minute})
 		start := time.Now()
 		got, err := c.GetSkillCredentials(context.Background(), skillA)
 		elapsed := time.Since(start)
@@ -86,7 +86,7 @@ func TestSlowLWAEndsWithTheContext(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-				fake.ScriptToken(smapitest.Slow(tc.delay))
+				fake.ScriptToken(skillmessagingtest.Fault{Delay: tc.delay})
 				start := time.Now()
 				var err error
 				if tc.deadline > 0 {
@@ -116,7 +116,7 @@ func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fake.ScriptToken(smapitest.Slow(3 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 3 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -137,7 +137,7 @@ func TestSMAPICallEndsWhenLWAIsSlow(t *testing.T) {
 // TestMessagingTokenEndsWithTheContext: testSecret's grant is bounded too.
 func TestMessagingTokenEndsWithTheContext(t *testing.T) {
 	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-		fake.ScriptToken(smapitest.Slow(3 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 3 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		err := ts.CheckMessagingCredentials(ctx, "amzn1.application-oa2-client.skill-a", skillSecret)
@@ -159,7 +159,7 @@ func TestMessagingTokenEndsWithTheContext(t *testing.T) {
 // alone.
 func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 	inBubble(t, func(t *testing.T, fake *smapitest.Server, ts *TokenSource, _ *http.Client) {
-		fake.ScriptToken(smapitest.Slow(2 * time.Second))
+		fake.ScriptToken(skillmessagingtest.Fault{Delay: 2 * time.Second})
 		var wg sync.WaitGroup
 		toks := make([]*oauth2.Token, 5)
 		errs := make([]error, 5)
@@ -209,8 +209,8 @@ func TestTokenExpiryByWallClock(t *testing.T) {
 		now         func() (time.Time, error)
 		wantRefresh bool
 	}{
-		{"frozen for 30 minutes", func() (time.Time, error) { return clocktest.Thawed(time.Now(), 30*time.Minute) }, false},
-		{"frozen for 2 hours", func() (time.Time, error) { return clocktest.Thawed(time.Now(), 2*time.Hour) }, true},
+		{"frozen for 30 minutes", func() (time.Time, error) { return Thawed(time.Now(), 30*time.Minute) }, false},
+		{"frozen for 2 hours", func() (time.Time, error) { return Thawed(time.Now(), 2*time.Hour) }, true},
 		{"11 s before expiry", func() (time.Time, error) { return expiry.Add(-11 * time.Second), nil }, false},
 		{"10 s before expiry", func() (time.Time, error) { return expiry.Add(-expiryDelta), nil }, true},
 	}
@@ -246,7 +246,7 @@ func TestTokenWithoutExpiry(t *testing.T) {
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient(lwaClientID, lwaSecret, refreshToken)
-	fake.ScriptToken(smapitest.Fault{Status: http.StatusOK, Body: `{"access_token":"Atza|no-expiry","token_type":"bearer"}`})
+	fake.ScriptToken(skillmessagingtest.Fault{Status: http.StatusOK, Body: `{"access_token":"Atza|no-expiry","token_type":"bearer"}`})
 	ts := NewTokenSource(fake.TokenURL(), NewHTTPClient(5*time.Second))
 	ts.SetCredentials(RefreshCredentials{ClientID: lwaClientID, ClientSecret: lwaSecret, RefreshToken: refreshToken})
 	for range 2 {

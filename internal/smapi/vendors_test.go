@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/smapi/smapitest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
 )
 
 const vendorA = "M1TESTVENDOR"
@@ -50,10 +51,10 @@ func TestListSkillsPaginatesAndMergesStages(t *testing.T) {
 		if r.Path == smapitest.TokenPath {
 			continue
 		}
-		if r.Path != "/smapi/v1/skills" || r.VendorID != vendorA || !r.Authorized || r.Status != http.StatusOK {
+		if r.Path != "/smapi/v1/skills" || r.Query.Get("vendorId") != vendorA || !r.Authorized || r.Status != http.StatusOK {
 			t.Errorf("request %+v; want an authorized GET /smapi/v1/skills for %s", r, vendorA)
 		}
-		tokens = append(tokens, r.NextToken)
+		tokens = append(tokens, r.Query.Get("nextToken"))
 	}
 	if len(tokens) != 4 || tokens[0] != "" || tokens[1] == "" || tokens[2] == tokens[1] || tokens[3] == "" {
 		t.Errorf("nextTokens sent = %q; want none on the first page, then each page's token", tokens)
@@ -82,7 +83,7 @@ func TestListSkillsRetriesAPage(t *testing.T) {
 	fake.SetListPageSize(1)
 	// The first page answers at once; the second is throttled, then fails
 	// once, then answers.
-	fake.ScriptSkillList(vendorA, smapitest.Fault{}, smapitest.Throttled("2"), smapitest.ServerError(503))
+	fake.ScriptSkillList(vendorA, skillmessagingtest.Fault{}, skillmessagingtest.Throttled("2"), skillmessagingtest.ServerError(503))
 	got, err := c.ListSkills(context.Background(), vendorA)
 	if err != nil {
 		t.Fatal(err)
@@ -99,21 +100,21 @@ func TestListSkillsErrors(t *testing.T) {
 	tests := []struct {
 		name       string
 		vendor     string
-		faults     []smapitest.Fault
+		faults     []skillmessagingtest.Fault
 		wantErr    string
 		wantStatus int
 		wantSkills int
 		wantIs     error
 	}{
 		{name: "vendor the account cannot see", vendor: "M9OTHERVENDOR", wantErr: "SMAPI answered HTTP 401", wantStatus: 401},
-		{name: "HTML page", vendor: vendorA, faults: []smapitest.Fault{smapitest.HTMLPage()}, wantErr: `content type "text/html`, wantStatus: 200},
-		{name: "second page keeps failing", vendor: vendorA, faults: append([]smapitest.Fault{{}}, repeat(smapitest.ServerError(500), 5)...),
+		{name: "HTML page", vendor: vendorA, faults: []skillmessagingtest.Fault{smapitest.HTMLPage()}, wantErr: `content type "text/html`, wantStatus: 200},
+		{name: "second page keeps failing", vendor: vendorA, faults: append([]skillmessagingtest.Fault{{}}, repeat(skillmessagingtest.ServerError(500), 5)...),
 			wantErr: "SMAPI answered HTTP 500", wantStatus: 500, wantSkills: 1},
-		{name: "entry without skillId", vendor: vendorA, faults: []smapitest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"stage":"live"}],"isTruncated":false}`}},
+		{name: "entry without skillId", vendor: vendorA, faults: []skillmessagingtest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"stage":"live"}],"isTruncated":false}`}},
 			wantErr: "skills[0].skillId is missing", wantStatus: 200},
-		{name: "truncated without nextToken", vendor: vendorA, faults: []smapitest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[],"isTruncated":true}`}},
+		{name: "truncated without nextToken", vendor: vendorA, faults: []skillmessagingtest.Fault{{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[],"isTruncated":true}`}},
 			wantErr: "truncated but its nextToken is empty", wantIs: ErrBadPagination},
-		{name: "nextToken repeats", vendor: vendorA, faults: []smapitest.Fault{
+		{name: "nextToken repeats", vendor: vendorA, faults: []skillmessagingtest.Fault{
 			{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"skillId":"` + listedSkill(1) + `"}],"isTruncated":true,"nextToken":"t1"}`},
 			{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[{"skillId":"` + listedSkill(2) + `"}],"isTruncated":true,"nextToken":"t1"}`}},
 			wantErr: "repeats an earlier one", wantIs: ErrBadPagination, wantSkills: 2},
@@ -165,7 +166,7 @@ func TestListVendors(t *testing.T) {
 	c, fake, _ := newTestClient(t)
 	fake.AddVendor(vendorA, "Vendor A")
 	fake.AddVendor("M2TESTVENDOR", "Vendor B")
-	fake.ScriptVendors(smapitest.Throttled(""))
+	fake.ScriptVendors(skillmessagingtest.Throttled(""))
 	got, err := c.ListVendors(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestListVendors(t *testing.T) {
 		t.Errorf("vendor requests = %d; want 2 (a throttled one retried)", v)
 	}
 
-	fake.ScriptVendors(smapitest.Fault{Status: 200, Body: `{"vendors":[{"id":"M1&x=y","name":"bad"}]}`})
+	fake.ScriptVendors(skillmessagingtest.Fault{Status: 200, Body: `{"vendors":[{"id":"M1&x=y","name":"bad"}]}`})
 	if _, err := c.ListVendors(context.Background()); err == nil || !strings.Contains(err.Error(), "list vendors: unusable SMAPI response") {
 		t.Errorf("ListVendors with an invalid id = %v; want an unusable response error", err)
 	}
@@ -187,7 +188,7 @@ func TestListVendors(t *testing.T) {
 // operations in testdata/smapi through the fake.
 func TestRecordedListAnswers(t *testing.T) {
 	c, fake, _ := newTestClient(t)
-	fake.ScriptVendors(smapitest.Fault{Status: 200, Body: string(readFixture(t, "vendors-ok.json"))})
+	fake.ScriptVendors(skillmessagingtest.Fault{Status: 200, Body: string(readFixture(t, "vendors-ok.json"))})
 	vendors, err := c.ListVendors(context.Background())
 	if err != nil || len(vendors) != 2 || vendors[0].ID != "M1FIXTUREVENDOR" || vendors[1].Roles[0] != "ROLE_DEVELOPER" {
 		t.Fatalf("ListVendors = %+v, %v; want the fixture's two vendors", vendors, err)
@@ -196,8 +197,8 @@ func TestRecordedListAnswers(t *testing.T) {
 	// the list only if the token is one it issued, so the second page is
 	// scripted too.
 	fake.ScriptSkillList("M1FIXTUREVENDOR",
-		smapitest.Fault{Status: 200, ContentType: smapitest.ListContentType, Body: string(readFixture(t, "skills-page.json"))},
-		smapitest.Fault{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[],"isTruncated":false}`})
+		skillmessagingtest.Fault{Status: 200, ContentType: smapitest.ListContentType, Body: string(readFixture(t, "skills-page.json"))},
+		skillmessagingtest.Fault{Status: 200, ContentType: smapitest.ListContentType, Body: `{"skills":[],"isTruncated":false}`})
 	list, err := c.ListSkills(context.Background(), "M1FIXTUREVENDOR")
 	if err != nil {
 		t.Fatal(err)
@@ -205,8 +206,8 @@ func TestRecordedListAnswers(t *testing.T) {
 	if len(list.Skills) != 1 || list.Skills[0].SkillID != skillA || !slices.Equal(list.Skills[0].Stages, []string{"development", "live"}) || list.Pages != 2 {
 		t.Errorf("ListSkills = %+v; want the fixture's one skill with two stages, over two pages", list)
 	}
-	if last := fake.Requests()[len(fake.Requests())-1]; last.NextToken != "fixture-next-token" {
-		t.Errorf("second page asked with nextToken %q; want the fixture's", last.NextToken)
+	if last := fake.Requests()[len(fake.Requests())-1]; last.Query.Get("nextToken") != "fixture-next-token" {
+		t.Errorf("second page asked with nextToken %q; want the fixture's", last.Query.Get("nextToken"))
 	}
 }
 

@@ -1,6 +1,6 @@
 package store
 
-import "github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
+import "github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
 
 // Moto is the package's moto server (TestMain), for the tests of package
 // store_test.

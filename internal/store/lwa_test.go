@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/redacttest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )

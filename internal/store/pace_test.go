@@ -11,9 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/awsrecord"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/awsrecord"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"

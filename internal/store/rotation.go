@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,9 @@ type SecretInfo struct {
 	ARN             string
 	Name            string
 	RotationEnabled bool
+	// NextRotationDate is when the schedule rotates next (nil: no
+	// schedule); Secrets Manager sets it once a rotation completes.
+	NextRotationDate *time.Time
 	// Stages maps each version id to its staging labels.
 	Stages map[string][]string
 }
@@ -39,10 +43,11 @@ func (s *Store) Describe(ctx context.Context, id string) (*SecretInfo, error) {
 		return nil, fmt.Errorf("describe secret %s: %w", id, err)
 	}
 	return &SecretInfo{
-		ARN:             aws.ToString(out.ARN),
-		Name:            aws.ToString(out.Name),
-		RotationEnabled: aws.ToBool(out.RotationEnabled),
-		Stages:          out.VersionIdsToStages,
+		ARN:              aws.ToString(out.ARN),
+		Name:             aws.ToString(out.Name),
+		RotationEnabled:  aws.ToBool(out.RotationEnabled),
+		NextRotationDate: out.NextRotationDate,
+		Stages:           out.VersionIdsToStages,
 	}, nil
 }
 
@@ -91,6 +96,19 @@ func (s *Store) Promote(ctx context.Context, id, token, current string) error {
 	}
 	if _, err := s.api.UpdateSecretVersionStage(ctx, in); err != nil {
 		return fmt.Errorf("move AWSCURRENT of secret %s to version %s: %w", id, token, err)
+	}
+	return nil
+}
+
+// DropPending removes AWSPENDING from version token, which ends a rotation
+// without moving AWSCURRENT.
+func (s *Store) DropPending(ctx context.Context, id, token string) error {
+	if _, err := s.api.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:            &id,
+		VersionStage:        aws.String(StagePending),
+		RemoveFromVersionId: &token,
+	}); err != nil {
+		return fmt.Errorf("remove AWSPENDING from version %s of secret %s: %w", token, id, err)
 	}
 	return nil
 }

@@ -179,7 +179,7 @@ func (s *Store) ReadLWA(ctx context.Context, id string) (*LWASecret, error) {
 	l.ClientSecret = secret.Value(get("clientSecret"))
 	l.RefreshToken = secret.Value(get("refreshToken"))
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("read LWA secret %s: %w: %s empty or missing; put the LWA client id, client secret and a refresh token with the alexa::ask:skills:readwrite scope in it (README \"Deploy\")",
+		return nil, fmt.Errorf("read LWA secret %s: %w: %s empty or missing; put the LWA client id, client secret and a refresh token with the alexa::ask:skills:readwrite scope in it (make fill-lwa-secret, docs/deploy.md#fill-the-lwa-secret)",
 			id, ErrLWANotConfigured, strings.Join(missing, ", "))
 	}
 	if raw, ok := l.fields[ResumeKey]; ok && json.Unmarshal(raw, &l.ResumeAt) != nil {

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/motoserver"
-	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/redacttest"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/secret"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/redacttest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )

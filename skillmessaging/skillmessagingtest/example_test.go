@@ -2,9 +2,11 @@ package skillmessagingtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging"
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/skillmessaging/skillmessagingtest"
@@ -55,4 +57,56 @@ func Example() {
 	// amzn1.ask.account.AEXAMPLEUSER {"event":"order-shipped","orderId":"42"}
 	// requests to the API: 2
 	// true
+}
+
+// userEmail is more code under test: it reads the user's email from the
+// Customer Profile API with the skill request's apiAccessToken.
+func userEmail(ctx context.Context, apiEndpoint, apiAccessToken string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiEndpoint+"/v2/accounts/~current/settings/Profile.email", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiAccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("customer profile: %s (request id %s)", resp.Status, resp.Header.Get("X-Amzn-RequestId"))
+	}
+	var email string
+	err = json.NewDecoder(resp.Body).Decode(&email)
+	return email, err
+}
+
+// Another Alexa API the code under test calls, served by the same fake: its
+// requests get request ids and go in the same log, and it answers a
+// scripted fault the way the fake's own endpoints do.
+func ExampleServer_Handle() {
+	fake := skillmessagingtest.NewServer()
+	defer fake.Close()
+	var next skillmessagingtest.Fault // the fault for the next request
+	fake.Handle("GET /alexa/v2/accounts/~current/settings/Profile.email", func(r *http.Request) skillmessagingtest.Answer {
+		f := next
+		next = skillmessagingtest.Fault{}
+		if r.Header.Get("Authorization") != "Bearer api-access-token" {
+			return skillmessagingtest.Answer{Status: http.StatusForbidden, Message: "Access to this resource was denied."}
+		}
+		return skillmessagingtest.Answer{Status: http.StatusOK, Body: "user@example.com", Fault: f}
+	})
+
+	email, err := userEmail(context.Background(), fake.Endpoint(), "api-access-token")
+	fmt.Println(email, err)
+	next = skillmessagingtest.Throttled("1")
+	_, err = userEmail(context.Background(), fake.Endpoint(), "api-access-token")
+	fmt.Println(err != nil)
+	for _, r := range fake.Requests() {
+		fmt.Println(r.Method, r.Path, r.Status)
+	}
+	// Output:
+	// user@example.com <nil>
+	// true
+	// GET /alexa/v2/accounts/~current/settings/Profile.email 200
+	// GET /alexa/v2/accounts/~current/settings/Profile.email 429
 }

@@ -23,37 +23,33 @@ const (
 	msgUnknownUser = "No user found for the given userId."
 )
 
-func (s *Server) serveMessage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) answerMessage(r *http.Request) Answer {
 	userID := r.PathValue("userId")
 	skillID, authorized := s.authorized(r, MessagingScope)
-	i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
-	w.Header().Set("X-Amzn-RequestId", reqID)
 	if !authorized {
-		s.finish(i, writeError(w, http.StatusForbidden, msgForbidden))
-		return
+		return Answer{Status: http.StatusForbidden, Message: msgForbidden}
 	}
 	s.mu.Lock()
-	fault, faulted := pop(&s.msgFaults)
+	fault := pop(&s.msgFaults)
 	known := s.users[userID]
 	s.mu.Unlock()
-	if faulted {
-		s.finish(i, writeFault(w, fault, bodyAlexa))
-		return
+	a := Answer{Fault: fault, SkillID: skillID, Authorized: true}
+	if fault.Status != 0 {
+		return a
 	}
 	data, expires, problem := decodeMessage(r)
-	if problem != "" {
-		s.finish(i, writeError(w, http.StatusBadRequest, problem))
-		return
+	switch {
+	case problem != "":
+		a.Status, a.Message = http.StatusBadRequest, problem
+	case !known:
+		a.Status, a.Message = http.StatusNotFound, msgUnknownUser
+	default:
+		a.Status = http.StatusAccepted
+		s.mu.Lock()
+		s.messages = append(s.messages, Message{SkillID: skillID, UserID: userID, Data: data, ExpiresAfterSeconds: expires, RequestID: requestID(r)})
+		s.mu.Unlock()
 	}
-	if !known {
-		s.finish(i, writeError(w, http.StatusNotFound, msgUnknownUser))
-		return
-	}
-	s.mu.Lock()
-	s.messages = append(s.messages, Message{SkillID: skillID, UserID: userID, Data: data, ExpiresAfterSeconds: expires, RequestID: reqID})
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-	s.finish(i, http.StatusAccepted)
+	return a
 }
 
 // decodeMessage checks a message body as the API does and returns its data

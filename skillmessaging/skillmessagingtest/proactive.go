@@ -70,46 +70,37 @@ func (s *Server) EventRequests() int {
 	return s.count(func(r Request) bool { return strings.HasPrefix(r.Path, EventsPath) })
 }
 
-func (s *Server) serveEvent(stage string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) answerEvent(stage string) func(*http.Request) Answer {
+	return func(r *http.Request) Answer {
 		skillID, authorized := s.authorized(r, ProactiveEventsScope)
-		i, reqID := s.begin(r, Request{SkillID: skillID, Authorized: authorized})
-		w.Header().Set("X-Amzn-RequestId", reqID)
 		if !authorized {
-			s.finish(i, writeEventError(w, http.StatusForbidden, "The authentication token is invalid or doesn't have authentication to access the resource"))
-			return
+			return Answer{Status: http.StatusForbidden, Message: "The authentication token is invalid or doesn't have authentication to access the resource"}
 		}
 		s.mu.Lock()
-		fault, faulted := pop(&s.eventFaults)
+		fault := pop(&s.eventFaults)
 		s.mu.Unlock()
-		if faulted {
-			s.finish(i, writeFault(w, fault, bodyEvents))
-			return
+		a := Answer{Fault: fault, SkillID: skillID, Authorized: true}
+		if fault.Status != 0 {
+			return a
 		}
 		ev, problem := decodeEvent(r, time.Now())
 		if problem != "" {
-			s.finish(i, writeEventError(w, http.StatusBadRequest, problem))
-			return
+			a.Status, a.Message = http.StatusBadRequest, problem
+			return a
 		}
-		ev.SkillID, ev.Stage, ev.RequestID = skillID, stage, reqID
+		ev.SkillID, ev.Stage, ev.RequestID = skillID, stage, requestID(r)
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, old := range s.events {
 			if old.SkillID == skillID && old.Stage == stage && old.ReferenceID == ev.ReferenceID && old.UserID == ev.UserID {
-				s.mu.Unlock()
-				s.finish(i, writeEventError(w, http.StatusConflict, "A skill attempts to create duplicate events using the same referenceId for the same customer."))
-				return
+				a.Status, a.Message = http.StatusConflict, "A skill attempts to create duplicate events using the same referenceId for the same customer."
+				return a
 			}
 		}
 		s.events = append(s.events, ev)
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-		s.finish(i, http.StatusAccepted)
+		a.Status = http.StatusAccepted
+		return a
 	}
-}
-
-func writeEventError(w http.ResponseWriter, status int, msg string) int {
-	writeJSON(w, status, map[string]any{"code": status, "message": msg})
-	return status
 }
 
 // decodeEvent checks an event as the API documents it.

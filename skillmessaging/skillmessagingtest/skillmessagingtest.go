@@ -13,9 +13,10 @@
 //
 // It answers with the status codes, headers (X-Amzn-RequestId, Retry-After)
 // and JSON bodies of the real services, checks requests as strictly as they
-// do, takes scripted faults (throttling, server errors, a dropped
-// connection), and keeps a log of the requests and of the messages it
-// accepted. The shapes follow Amazon's documentation:
+// do, takes scripted faults (throttling, server errors, a slow answer, a
+// dropped connection: see Fault), and keeps a log of the requests and of
+// the messages it accepted. Handle adds the other Alexa APIs the code under
+// test calls, served the same way. The shapes follow Amazon's documentation:
 // https://developer.amazon.com/docs/smapi/skill-messaging-api-reference.html
 // and https://developer.amazon.com/docs/smapi/configure-an-application-or-service-to-send-messages-to-your-skill.html
 // (token request and answer).
@@ -27,8 +28,10 @@
 package skillmessagingtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -57,22 +60,36 @@ const (
 // (expires_in 3600).
 const TokenLifetime = time.Hour
 
-// Fault is one scripted answer that replaces the normal one.
+// Fault is one scripted answer for one request. Its zero fields keep the
+// normal answer's, so the zero Fault changes nothing:
+//
+//   - Delay is waited before answering (or until the client gives up, and
+//     then nothing is answered); Fault{Delay: d} answers normally after d.
+//   - A Status replaces the whole answer and the request is not handled
+//     (no token granted, no message or event accepted): the body is Body, or
+//     the service's error body carrying Code and Message (LWA's
+//     {"error", "error_description"}, the Skill Messaging API's
+//     {"message"}, the Proactive Events API's {"code", "message"}).
+//   - Without a Status the request is handled as usual, and Body,
+//     ContentType and RetryAfter, when set, replace those of its answer.
+//   - CutShort declares the full Content-Length of the answer but sends half
+//     of its body and closes the connection.
 type Fault struct {
-	// Status is the HTTP status to answer; 0 means 200.
+	// Status is the HTTP status to answer; 0 keeps the normal answer.
 	Status int
 	// RetryAfter is sent as the Retry-After header when set.
 	RetryAfter string
 	// Code is LWA's OAuth error code (invalid_client, …), for token faults.
 	Code string
-	// Message is the service's message ({"message"}, or LWA's
+	// Message is the service's error message ({"message"}, or LWA's
 	// error_description).
 	Message string
-	// ContentType and Body replace the normal ones when set.
+	// ContentType and Body replace the answer's when set.
 	ContentType string
 	Body        string
-	// CutShort declares the full Content-Length but sends half of the body
-	// and closes the connection.
+	// Delay is waited before answering.
+	Delay time.Duration
+	// CutShort sends half of the body and closes the connection.
 	CutShort bool
 }
 
@@ -90,16 +107,20 @@ func ServerError(status int) Fault {
 // Request is one request the fake answered. It holds no token or secret.
 type Request struct {
 	Method string
-	// Path is the request path below the fake's URL.
-	Path string
+	// Path is the request path below the fake's URL; Query its query.
+	Path  string
+	Query url.Values
 	// GrantType, ClientID and Scope are set for token requests.
 	GrantType, ClientID, Scope string
-	// SkillID is the skill of the request's access token, for API requests.
+	// SkillID is the skill the request is for: its access token's for the
+	// fake's Alexa APIs, or as an endpoint added with Handle says.
 	SkillID string
 	// Authorized says whether an API request carried a valid access token.
 	Authorized bool
-	Status     int
-	RequestID  string
+	// UserAgent and Accept are the request's headers.
+	UserAgent, Accept string
+	Status            int
+	RequestID         string
 }
 
 // Message is one message the fake accepted with 202.
@@ -123,6 +144,7 @@ type Server struct {
 	URL string
 
 	srv *httptest.Server
+	mux *http.ServeMux
 
 	mu          sync.Mutex
 	skills      map[string]credentials // by skill id
@@ -131,10 +153,13 @@ type Server struct {
 	tokenFaults []Fault
 	msgFaults   []Fault
 	eventFaults []Fault
+	otherGrants func(*http.Request) Answer
 	log         []Request
 	messages    []Message
 	events      []Event
 	seq         int
+	inFlight    int
+	maxInFlight int
 }
 
 type credentials struct{ clientID, clientSecret string }
@@ -146,14 +171,15 @@ type token struct {
 
 // NewServer starts a fake on a loopback port. Close it when done.
 func NewServer() *Server {
-	s := &Server{skills: map[string]credentials{}, tokens: map[string]token{}, users: map[string]bool{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+TokenPath, s.serveToken)
-	mux.HandleFunc("POST "+MessagesPath+"{userId}", s.serveMessage)
-	mux.HandleFunc("POST "+EventsPath, s.serveEvent("live"))
-	mux.HandleFunc("POST "+EventsPath+"/stages/development", s.serveEvent("development"))
-	mux.HandleFunc("/", s.serveNotFound)
-	s.srv = httptest.NewServer(mux)
+	s := &Server{skills: map[string]credentials{}, tokens: map[string]token{}, users: map[string]bool{}, mux: http.NewServeMux()}
+	s.mux.Handle("POST "+TokenPath, s.serve(s.answerToken))
+	s.mux.Handle("POST "+MessagesPath+"{userId}", s.serve(s.answerMessage))
+	s.mux.Handle("POST "+EventsPath, s.serve(s.answerEvent("live")))
+	s.mux.Handle("POST "+EventsPath+"/stages/development", s.serve(s.answerEvent("development")))
+	s.mux.Handle("/", s.serve(func(*http.Request) Answer {
+		return Answer{Status: http.StatusNotFound, Message: "The resource being requested was not found."}
+	}))
+	s.srv = httptest.NewServer(s.mux)
 	s.URL = s.srv.URL
 	return s
 }
@@ -174,6 +200,26 @@ func (s *Server) TokenURL() string { return s.URL + TokenPath }
 // Endpoint is the fake's Alexa API endpoint, in place of the skill request's
 // apiEndpoint.
 func (s *Server) Endpoint() string { return s.URL + AlexaPrefix }
+
+// Transport returns a RoundTripper that serves every request in the
+// caller's goroutine, without a connection, by the fake's own handlers. It
+// lets a test run the fake inside a testing/synctest bubble (Go 1.25 and
+// later), where a Fault's Delay follows the bubble's clock:
+// skillmessaging.WithHTTPClient(&http.Client{Transport: fake.Transport()}).
+func (s *Server) Transport() http.RoundTripper { return handlerTransport{s.mux} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
 
 // SetSkill makes LWA grant tokens for skillID to these credentials. Setting
 // new ones is a rotation at Amazon: the old ones are refused with
@@ -247,7 +293,7 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.messages...)
 }
 
-// Requests returns the requests answered so far, in order.
+// Requests returns the requests answered so far, in order of arrival.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -275,6 +321,15 @@ func (s *Server) count(f func(Request) bool) int {
 	return n
 }
 
+// MaxInFlight returns the most API requests (all but token requests) the
+// fake was answering at the same time, a Fault's Delay included: whether
+// the code under test keeps to the concurrency it promises.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
 // ResetLog forgets the requests answered so far (not the messages).
 func (s *Server) ResetLog() {
 	s.mu.Lock()
@@ -282,63 +337,222 @@ func (s *Server) ResetLog() {
 	s.log = nil
 }
 
-// begin assigns a request id and records the request; finish sets the status.
-func (s *Server) begin(r *http.Request, rec Request) (int, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	rec.Method, rec.Path = r.Method, r.URL.Path
-	rec.RequestID = fmt.Sprintf("%08x-fake-4000-8000-%012x", s.seq, s.seq)
-	s.log = append(s.log, rec)
-	return len(s.log) - 1, rec.RequestID
+// An Answer is how an endpoint added with Handle answers one request; the
+// fake sends it with the request's X-Amzn-RequestId.
+type Answer struct {
+	// Status is the HTTP status. Body is sent as JSON (encoding/json), or
+	// as it is when it is a []byte, with ContentType ("application/json"
+	// when empty). With an error status and no Body, the API's error body
+	// carries Code and Message, as a Fault's does.
+	Status      int
+	ContentType string
+	Body        any
+	Code        string
+	Message     string
+	// Fault is the fault scripted for the request, if any: it changes the
+	// answer as it changes the fake's own (see Fault).
+	Fault Fault
+	// SkillID and Authorized go in the request's log entry (see Request).
+	SkillID    string
+	Authorized bool
 }
 
-func (s *Server) finish(i, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log[i].Status = status
+// Handle adds an endpoint for an API the fake does not serve itself, so
+// that a test of code that also calls it needs no second server: another
+// Alexa API (the Reminders or the Customer Profile API, say) under
+// AlexaPrefix, with pattern an http.ServeMux pattern below the fake's URL
+// ("GET /alexa/v2/accounts/~current/settings/Profile.email"). With pattern
+// "POST " + TokenPath, h answers the token requests of LWA's other grants
+// (refresh_token, say), while the fake keeps the client_credentials grant
+// and ScriptToken's faults.
+//
+// The fake treats the endpoint's requests as its own: each gets an
+// X-Amzn-RequestId and an entry in Requests, h's Answer is sent after its
+// Fault's Delay, and MaxInFlight counts it. h runs once per request, when
+// it arrives, and may run for several requests at once; when its Fault has
+// a Status, h should leave the request unhandled, as the fake does.
+func (s *Server) Handle(pattern string, h func(*http.Request) Answer) {
+	if pattern == "POST "+TokenPath {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.otherGrants = h
+		return
+	}
+	s.mux.Handle(pattern, s.serve(h))
 }
 
-func pop(q *[]Fault) (Fault, bool) {
+// serve answers every request of the fake: it gives the request an id and a
+// log entry, asks h for the answer, waits its Fault's Delay and sends it.
+func (s *Server) serve(h func(*http.Request) Answer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := Request{Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent(), Accept: r.Header.Get("Accept")}
+		if r.URL.RawQuery != "" {
+			rec.Query = r.URL.Query()
+		}
+		api := r.URL.Path != TokenPath
+		if !api {
+			_ = r.ParseForm()
+			rec.GrantType, rec.ClientID, rec.Scope = r.PostForm.Get("grant_type"), r.PostForm.Get("client_id"), r.PostForm.Get("scope")
+		}
+		s.mu.Lock()
+		s.seq++
+		rec.RequestID = fmt.Sprintf("%08x-fake-4000-8000-%012x", s.seq, s.seq)
+		i := len(s.log)
+		s.log = append(s.log, rec)
+		if api {
+			s.inFlight++
+			s.maxInFlight = max(s.maxInFlight, s.inFlight)
+		}
+		s.mu.Unlock()
+		if api {
+			defer func() {
+				s.mu.Lock()
+				s.inFlight--
+				s.mu.Unlock()
+			}()
+		}
+
+		w.Header().Set("X-Amzn-RequestId", rec.RequestID)
+		a := h(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rec.RequestID)))
+		s.mu.Lock()
+		if i < len(s.log) && s.log[i].RequestID == rec.RequestID { // not forgotten by ResetLog meanwhile
+			s.log[i].SkillID, s.log[i].Authorized = a.SkillID, a.Authorized
+		}
+		s.mu.Unlock()
+		if !wait(r.Context(), a.Fault.Delay) {
+			return
+		}
+		status := a.send(w, r.URL.Path)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if i < len(s.log) && s.log[i].RequestID == rec.RequestID {
+			s.log[i].Status = status
+		}
+	})
+}
+
+type requestIDKey struct{}
+
+// requestID is the X-Amzn-RequestId the fake answers r with.
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// send writes the answer with its fault applied (see Fault) and returns the
+// status sent.
+func (a Answer) send(w http.ResponseWriter, path string) int {
+	f := a.Fault
+	status, ct, body := a.Status, a.ContentType, ""
+	switch b := a.Body; {
+	case f.Status != 0:
+		status, ct, body = f.Status, "", errorBody(path, f.Status, f.Code, f.Message)
+	case b == nil && status >= 400:
+		body = errorBody(path, status, a.Code, a.Message)
+	case b == nil:
+	default:
+		if raw, ok := b.([]byte); ok {
+			body = string(raw)
+		} else {
+			j, _ := json.Marshal(b)
+			body = string(j)
+		}
+	}
+	if f.Body != "" {
+		body = f.Body
+	}
+	if f.ContentType != "" {
+		ct = f.ContentType
+	}
+	if ct == "" && body != "" {
+		ct = "application/json"
+	}
+	if ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.CutShort {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		body = body[:len(body)/2]
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+	return status
+}
+
+// errorBody is the error body of the service at path: LWA's OAuth error,
+// the Proactive Events API's {"code" (an integer, in Amazon's model),
+// "message"}, or the other Alexa APIs' {"message"}.
+func errorBody(path string, status int, code, msg string) string {
+	var v any = map[string]string{"message": msg}
+	switch {
+	case path == TokenPath:
+		v = map[string]string{"error": code, "error_description": msg}
+	case strings.HasPrefix(path, EventsPath):
+		v = map[string]any{"code": status, "message": msg}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// wait waits d or until the client has gone; it reports whether to answer.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func pop(q *[]Fault) Fault {
 	if len(*q) == 0 {
-		return Fault{}, false
+		return Fault{}
 	}
 	f := (*q)[0]
 	*q = (*q)[1:]
-	return f, true
+	return f
 }
 
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+// answerToken answers LWA's token endpoint: the client_credentials grant
+// with scope alexa:skill_messaging or alexa::proactive_events for the
+// current credentials of a skill (SetSkill), other grants by Handle's
+// endpoint.
+func (s *Server) answerToken(r *http.Request) Answer {
 	f := r.PostForm
-	i, reqID := s.begin(r, Request{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"), Scope: f.Get("scope")})
-	w.Header().Set("X-Amzn-RequestId", reqID)
 	s.mu.Lock()
-	fault, faulted := pop(&s.tokenFaults)
+	fault, other := pop(&s.tokenFaults), s.otherGrants
 	s.mu.Unlock()
-	if faulted {
-		s.finish(i, writeFault(w, fault, bodyLWA))
-		return
+	if fault.Status != 0 {
+		return Answer{Fault: fault}
 	}
-	status, body := s.Grant(f)
-	s.finish(i, status)
-	writeJSON(w, status, body)
+	var a Answer
+	switch {
+	case f.Get("grant_type") == "client_credentials":
+		a = s.grant(f)
+	case other != nil:
+		a = other(r)
+	default:
+		a = Answer{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Message: "The authorization grant type is not supported by the authorization server"}
+	}
+	a.Fault = fault
+	return a
 }
 
-// Grant answers an LWA token request's form as LWA does for the
-// client_credentials grant: 200 with a token for the current credentials of
-// a skill (SetSkill) and scope alexa:skill_messaging or
-// alexa::proactive_events; 401 invalid_client for unknown or rotated-away
-// credentials; 400 invalid_scope, invalid_request or unsupported_grant_type
-// otherwise. A fake of LWA's other grants (refresh_token) may hand it the
-// client_credentials requests it receives.
-func (s *Server) Grant(f url.Values) (int, any) {
-	if f.Get("grant_type") != "client_credentials" {
-		return http.StatusBadRequest, lwaErr("unsupported_grant_type", "The authorization grant type is not supported by the authorization server")
-	}
+// grant answers a client_credentials grant as LWA does: 200 with a token;
+// 401 invalid_client for unknown or rotated-away credentials; 400
+// invalid_scope or invalid_request otherwise.
+func (s *Server) grant(f url.Values) Answer {
 	clientID, clientSecret := f.Get("client_id"), f.Get("client_secret")
 	if clientID == "" || clientSecret == "" {
-		return http.StatusBadRequest, lwaErr("invalid_request", "The request is missing a required parameter : client_id or client_secret")
+		return Answer{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The request is missing a required parameter : client_id or client_secret"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,15 +563,15 @@ func (s *Server) Grant(f url.Values) (int, any) {
 		}
 	}
 	if skillID == "" {
-		return http.StatusUnauthorized, lwaErr("invalid_client", "Client authentication failed")
+		return Answer{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "Client authentication failed"}
 	}
 	scope := f.Get("scope")
 	if scope != MessagingScope && scope != ProactiveEventsScope {
-		return http.StatusBadRequest, lwaErr("invalid_scope", "The request has an invalid parameter : scope")
+		return Answer{Status: http.StatusBadRequest, Code: "invalid_scope", Message: "The request has an invalid parameter : scope"}
 	}
 	at := fmt.Sprintf("Atc|fake-%d-%s", len(s.tokens)+1, strings.ReplaceAll(scope, ":", "-"))
 	s.tokens[at] = token{skillID: skillID, scope: scope, expires: time.Now().Add(TokenLifetime)}
-	return http.StatusOK, map[string]any{"access_token": at, "scope": scope, "token_type": "bearer", "expires_in": int(TokenLifetime / time.Second)}
+	return Answer{Status: http.StatusOK, Body: map[string]any{"access_token": at, "scope": scope, "token_type": "bearer", "expires_in": int(TokenLifetime / time.Second)}}
 }
 
 // authorized returns the skill of the request's valid token of scope.
@@ -373,80 +587,4 @@ func (s *Server) authorized(r *http.Request, scope string) (string, bool) {
 		return "", false
 	}
 	return t.skillID, true
-}
-
-func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
-	i, reqID := s.begin(r, Request{})
-	w.Header().Set("X-Amzn-RequestId", reqID)
-	s.finish(i, writeError(w, http.StatusNotFound, "The resource being requested was not found."))
-}
-
-func lwaErr(code, desc string) map[string]string {
-	return map[string]string{"error": code, "error_description": desc}
-}
-
-// Serve answers w with f as an Alexa API answers an error ({"message"}) and
-// returns the status sent; for fakes of other Alexa APIs built beside this one.
-func (f Fault) Serve(w http.ResponseWriter) int { return writeFault(w, f, bodyAlexa) }
-
-// ServeLWA answers w with f as LWA answers a refused grant ({"error",
-// "error_description"}) and returns the status sent.
-func (f Fault) ServeLWA(w http.ResponseWriter) int { return writeFault(w, f, bodyLWA) }
-
-// The error bodies of the services: LWA's OAuth error, the Skill Messaging
-// API's {"message"}, and the Proactive Events API's {"code", "message"}
-// (an integer code, in Amazon's model).
-const (
-	bodyAlexa = iota
-	bodyLWA
-	bodyEvents
-)
-
-// writeFault answers with f and returns the status sent.
-func writeFault(w http.ResponseWriter, f Fault, style int) int {
-	status := f.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	body := f.Body
-	if body == "" {
-		var b []byte
-		switch style {
-		case bodyLWA:
-			b, _ = json.Marshal(lwaErr(f.Code, f.Message))
-		case bodyEvents:
-			b, _ = json.Marshal(map[string]any{"code": status, "message": f.Message})
-		default:
-			b, _ = json.Marshal(map[string]string{"message": f.Message})
-		}
-		body = string(b)
-	}
-	ct := f.ContentType
-	if ct == "" {
-		ct = "application/json"
-	}
-	w.Header().Set("Content-Type", ct)
-	if f.CutShort {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body[:len(body)/2]))
-		return status
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
-	return status
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) int {
-	writeJSON(w, status, map[string]string{"message": msg})
-	return status
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

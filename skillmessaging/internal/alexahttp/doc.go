@@ -8,5 +8,5 @@
 // It lives inside the skillmessaging module so that a skill developer's
 // module needs no other module of this repository. The credential sync
 // (internal/smapi of the root module) keeps its own copy of the few pieces
-// both need; README "Development" lists them.
+// both need; docs/development.md lists them.
 package alexahttp
