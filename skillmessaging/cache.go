@@ -112,7 +112,7 @@ func NewSecretCredentialsCache(api SecretsManagerAPI, secretID string, opts ...C
 
 func newCache(api SecretsManagerAPI, prefix, secretID string, opts []CacheOption) *CredentialsCache {
 	c := &CredentialsCache{api: api, prefix: prefix, secretID: secretID, ttl: DefaultTTL, maxStale: DefaultMaxStale, now: time.Now,
-		rotateInterval: DefaultRotateInterval, sleep: sleepTimer}
+		rotateInterval: DefaultRotateInterval, sleep: alexahttp.SleepTimer}
 	for _, o := range opts {
 		if o != nil {
 			o(c)

@@ -261,18 +261,6 @@ func (c Credentials) differs(o Credentials) bool {
 	return c.ClientID != o.ClientID || c.ClientSecret != o.ClientSecret
 }
 
-// sleepTimer waits d or until ctx is done.
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // RotationError is a rotation WithRotateOnRefusal requested that brought no
 // usable credentials. It names the skill and the secret, never a value.
 type RotationError struct {

@@ -134,6 +134,13 @@ func (r Retrier) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
+	return SleepTimer(ctx, d)
+}
+
+// SleepTimer waits d on a timer, or until ctx is done and returns its
+// error. The package's one timer wait, used by the Retrier and the
+// credentials cache's healing.
+func SleepTimer(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
