@@ -10,26 +10,46 @@ RUNTIME_PKGS = $(shell $(GO) list ./... | grep -v '/infra$$')
 # library skill developers import (its plumbing is inside it, skillmessaging/internal).
 SUBMODULES = skillmessaging
 
-.PHONY: test test-go node-snippet-deps python-tools demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint
+.PHONY: test test-runtime test-submodules node-snippet-deps python-tools demo bench mutation bootstrap lint fmt-check vet staticcheck actionlint
 
 # The Python tools (moto's server, boto3, cfn-lint) at the versions of
 # requirements-dev.txt: the ones on PATH when they are those versions, else a
 # virtual environment in $(PYTOOLS_VENV) that python-tools creates, and that
 # every recipe finds first on its PATH.
 PYTOOLS_VENV := .venv
+# pyenv puts a shim in front of each Python tool: a bash script that runs
+# `pyenv exec` before the tool, about 0.4 s of CPU a call, and make test calls
+# moto_server, cfn-lint and the aws CLI some 60 times. When they come from
+# pyenv, the directory the shim would run them from goes on PATH just before
+# the shims: the same executables, without the detour.
+PYENV_SHIMS := $(shell command -v pyenv >/dev/null 2>&1 && printf '%s/shims' "$$(pyenv root)")
+PYENV_BIN   := $(if $(PYENV_SHIMS),$(shell d=$$(pyenv which moto_server 2>/dev/null) && dirname "$$d"))
+ifneq ($(PYENV_BIN),)
+PATH := $(shell printf ':%s:' "$$PATH" | sed 's|:$(PYENV_SHIMS):|:$(PYENV_BIN):$(PYENV_SHIMS):|; s|^:||; s|:$$||')
+endif
 export PATH := $(CURDIR)/$(PYTOOLS_VENV)/bin:$(PATH)
 
-## test: every test of the repository (unit, moto integration, Runtime API end-to-end, infra)
-test: python-tools test-go test-infra
+## test: every test of the repository (unit, moto integration, Runtime API end-to-end, docs' CLI commands, infra with cdk-nag and cfn-lint)
+# The three groups run side by side (their output is printed a group at a
+# time, as each ends); most packages spend their time waiting for moto, the
+# AWS CLI or the Runtime Interface Emulator, so go test runs TEST_P packages
+# at a time rather than one per core.
+TEST_P ?= 4
+test: python-tools node-snippet-deps
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-runtime test-submodules test-infra
 
 ## python-tools: moto's server, boto3 and cfn-lint at the versions of requirements-dev.txt, from PATH or else installed into .venv/ (pip, from PyPI); PYTOOLS_FLAGS=-n only reports
 python-tools:
 	@$(GO) run ./internal/cmd/pytools -requirements requirements-dev.txt -venv $(PYTOOLS_VENV) $(PYTOOLS_FLAGS)
 
-test-go: node-snippet-deps
-	CGO_ENABLED=1 $(GO) test -race -count=1 $(RUNTIME_PKGS)
+## test-runtime: the root module's packages but infra, with the race detector
+test-runtime: node-snippet-deps
+	CGO_ENABLED=1 $(GO) test -race -count=1 -p $(TEST_P) $(RUNTIME_PKGS)
+
+## test-submodules: the tests of skillmessaging (a module of its own), with the race detector
+test-submodules:
 	@for m in $(SUBMODULES); do echo "cd $$m && go test -race -count=1 ./..."; \
-	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 ./...) || exit 1; done
+	  (cd $$m && CGO_ENABLED=1 $(GO) test -race -count=1 -p $(TEST_P) ./...) || exit 1; done
 
 ## node-snippet-deps: the AWS SDK v3 the Node.js snippet of docs/skill-lambdas.md runs with in make test, pinned in
 ## examples/node/package-lock.json (npm ci only when the lock changed)

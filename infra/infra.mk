@@ -1,7 +1,7 @@
 # Infrastructure targets: the CDK app in infra/ (see docs/deploy.md and docs/operations.md).
 # Included by the root Makefile; paths are relative to the repository root.
 #
-#   make test-infra     infra Go tests (assertions, cdk-nag, context validation), then make synth
+#   make test-infra     infra Go tests (assertions, cdk-nag, context validation, the app's template through cfn-lint)
 #   make synth          cdk synth + cfn-lint, offline and without AWS credentials
 #   make cdk-bootstrap  one-time CDK bootstrap of the current account/region (needs credentials)
 #   make diff / deploy / destroy
@@ -46,23 +46,17 @@ CDK_ARGS = $(CDK_FLAGS) -c stackName=$(STACK)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-# cfn-lint rules ignored on the synthesized template:
-#   W3005  "obsolete DependsOn": the CDK makes every Lambda function depend on
-#          its role and the role's policy. The dependency on the role is
-#          redundant (Role is a GetAtt) but the one on the policy is what makes
-#          the function's first invocation see its permissions; CDK emits
-#          both and cannot drop only one. Harmless.
-CFN_LINT_IGNORE := W3005
+# cfn-lint's settings (the rules it ignores, and why) are in .cfnlintrc.yaml,
+# which it reads from the repository root.
 
-.PHONY: test-infra test-infra-go synth cdk-cli cdk-bootstrap diff deploy deploy-sync-summary destroy sync rotate outputs fill-lwa-secret list-secrets
+.PHONY: test-infra synth cdk-cli cdk-bootstrap diff deploy deploy-sync-summary destroy sync rotate outputs fill-lwa-secret list-secrets
 
-## test-infra: the infra tests and an offline synth checked by cfn-lint
-test-infra: test-infra-go synth
-
+## test-infra: the infra tests, among them the app synthesized as cdk synth runs it and checked by cfn-lint
+# (make synth does the same through the CDK CLI; CI runs it after make test).
 # -count=1: the tests read cdk.json and build ./lambda, outside the Go build
 # graph of ./infra, so cached results could be stale. A cold build of the CDK
 # bindings alone takes minutes on small machines: hence the long timeout.
-test-infra-go:
+test-infra:
 	$(GO) test -count=1 -timeout 30m ./infra
 
 ## cdk-cli: the CDK CLI pinned in .cdk/package-lock.json (npm ci only when the lock changed)
@@ -79,7 +73,7 @@ synth: cdk-cli
 	@command -v cfn-lint >/dev/null 2>&1 || { \
 	  echo "cfn-lint not found: make python-tools installs the version of requirements-dev.txt"; exit 1; }
 	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices --quiet --output $(CDK_OUT) $(CDK_ARGS) $(STACK)
-	cfn-lint --ignore-checks $(CFN_LINT_IGNORE) -- $(CDK_OUT)/$(STACK).template.json
+	cfn-lint -- $(CDK_OUT)/$(STACK).template.json
 	@echo "synth: $(CDK_OUT)/$(STACK).template.json passed cdk-nag and cfn-lint"
 
 ## cdk-bootstrap: prepare the current AWS account and region for CDK deployments (once)

@@ -218,10 +218,10 @@ func TestMakeCDKCommandsNameTheStack(t *testing.T) {
 	}{
 		{"synth", nil, []string{
 			"cdk synth --no-notices --quiet --output OUT -c stackName=" + DefaultStackName + " " + DefaultStackName,
-			"cfn-lint --ignore-checks W3005 -- OUT/" + DefaultStackName + ".template.json"}},
+			"cfn-lint -- OUT/" + DefaultStackName + ".template.json"}},
 		{"synth", []string{"STACK=AgencyB"}, []string{
 			"cdk synth --no-notices --quiet --output OUT -c stackName=AgencyB AgencyB",
-			"cfn-lint --ignore-checks W3005 -- OUT/AgencyB.template.json"}},
+			"cfn-lint -- OUT/AgencyB.template.json"}},
 		{"deploy", []string{"CDK_FLAGS=-c stackName=AgencyB -c alarmEmail=ops@example.com"}, []string{
 			"aws cloudformation describe-stack-resources --stack-name AgencyB --output text --query StackResources[?ResourceType=='Custom::DeploySync'].PhysicalResourceId",
 			"cdk deploy --require-approval broadening --outputs-file OUT/outputs.json -c stackName=AgencyB -c alarmEmail=ops@example.com -c stackName=AgencyB AgencyB",

@@ -187,10 +187,18 @@ func TestThrottledUntilTheDeadline(t *testing.T) {
 	if left := time.Until(deadline); left < 0 {
 		t.Fatalf("WriteSkill returned %s after the deadline", -left)
 	}
-	for _, want := range []string{"write skill secret " + name, "PutSecretValue", "ThrottlingException", "Rate exceeded", "not retried after"} {
+	for _, want := range []string{"write skill secret " + name, "PutSecretValue", "ThrottlingException", "Rate exceeded"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("err = %v; want it to say %q", err, want)
 		}
+	}
+	// Usually the retryer sees no time for another attempt ("not retried
+	// after N attempts"); on a loaded machine an attempt may still be in
+	// flight at the deadline less the reserve, and the store cuts it ("cut
+	// after N attempts"). Either way it names the attempts and the last
+	// answer.
+	if !strings.Contains(err.Error(), "not retried after") && !strings.Contains(err.Error(), "cut after") {
+		t.Fatalf("err = %v; want it to say how many attempts were made (not retried after / cut after)", err)
 	}
 	t.Logf("after %d attempts: %v", throttled.Load(), err)
 	if !errors.Is(err, store.ErrNoTimeLeft) {
