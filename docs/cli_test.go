@@ -15,8 +15,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/testsupport/motoserver"
 )
@@ -164,17 +167,28 @@ func (e *env) value(t *testing.T, id string) string {
 	return aws.ToString(out.SecretString)
 }
 
-// cli runs the aws CLI for a fixture's setup in e's region and returns its
-// trimmed output.
-func (e *env) cli(t *testing.T, args ...string) string {
+// The fixtures prepare and check moto with the SDK, in e's region; only the
+// blocks run the AWS CLI (each start of it costs about a second of CPU).
+
+func (e *env) sqs() *sqs.Client {
+	cfg := moto.Config()
+	cfg.Region = e.region
+	return sqs.NewFromConfig(cfg)
+}
+
+// queue creates a queue named after e's prefix and name, holding one message
+// with body and attributes, and returns its URL.
+func (e *env) queue(t *testing.T, name, body string, attrs map[string]sqstypes.MessageAttributeValue) string {
 	t.Helper()
-	cmd := exec.Command("aws", args...)
-	cmd.Env = cliEnv(t, "", e.region)
-	out, err := cmd.CombinedOutput()
+	ctx := context.Background()
+	q, err := e.sqs().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(strings.NewReplacer("/", "-").Replace(e.prefix) + name)})
 	if err != nil {
-		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	if _, err := e.sqs().SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(body), MessageAttributes: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(q.QueueUrl)
 }
 
 // cliEnv is the environment of the aws CLI: moto's endpoint and fake
@@ -260,7 +274,11 @@ var fixtures = []fixture{
 	{
 		first: `aws secretsmanager create-secret --name '<SkillSecretPrefix><skill id>' \`,
 		setup: func(t *testing.T, e *env) {
-			e.ph["<KeyArn>"] = e.cli(t, "kms", "create-key", "--query", "KeyMetadata.Arn", "--output", "text")
+			key, err := kms.NewFromConfig(moto.Config()).CreateKey(context.Background(), &kms.CreateKeyInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ph["<KeyArn>"] = aws.ToString(key.KeyMetadata.Arn)
 		},
 		check: func(t *testing.T, e *env, _ string) {
 			if got, want := e.value(t, e.prefix+e.skill), `{"skillId": "`+e.skill+`"}`; got != want {
@@ -299,9 +317,7 @@ var fixtures = []fixture{
 		first: `aws sqs receive-message --queue-url '<FailedRunsQueueUrl>' --max-number-of-messages 10 \`,
 		setup: func(t *testing.T, e *env) {
 			e.region = sqsRegion
-			url := e.cli(t, "sqs", "create-queue", "--queue-name", strings.NewReplacer("/", "-").Replace(e.prefix)+"failed-runs", "--query", "QueueUrl", "--output", "text")
-			e.cli(t, "sqs", "send-message", "--queue-url", url, "--message-body", `{"requestContext":{"condition":"RetriesExhausted"}}`)
-			e.ph["<FailedRunsQueueUrl>"] = url
+			e.ph["<FailedRunsQueueUrl>"] = e.queue(t, "failed-runs", `{"requestContext":{"condition":"RetriesExhausted"}}`, nil)
 		},
 		check: func(t *testing.T, e *env, out string) {
 			if !strings.Contains(out, "RetriesExhausted") {
@@ -313,17 +329,19 @@ var fixtures = []fixture{
 		first: `aws sqs receive-message --queue-url '<DeadLetterQueueUrl>' --max-number-of-messages 10 \`,
 		setup: func(t *testing.T, e *env) {
 			e.region = sqsRegion
-			url := e.cli(t, "sqs", "create-queue", "--queue-name", strings.NewReplacer("/", "-").Replace(e.prefix)+"dlq", "--query", "QueueUrl", "--output", "text")
-			e.cli(t, "sqs", "send-message", "--queue-url", url, "--message-body", `{"source":"aws.events"}`, "--message-attributes",
-				`{"ERROR_CODE":{"DataType":"String","StringValue":"ResourceNotFoundException"}}`)
-			e.ph["<DeadLetterQueueUrl>"] = url
+			e.ph["<DeadLetterQueueUrl>"] = e.queue(t, "dlq", `{"source":"aws.events"}`, map[string]sqstypes.MessageAttributeValue{
+				"ERROR_CODE": {DataType: aws.String("String"), StringValue: aws.String("ResourceNotFoundException")}})
 		},
 		check: func(t *testing.T, e *env, out string) {
 			if !strings.Contains(out, "ResourceNotFoundException") {
 				t.Errorf("receive-message printed %q; want the ERROR_CODE attribute", out)
 			}
-			if n := e.cli(t, "sqs", "get-queue-attributes", "--queue-url", e.ph["<DeadLetterQueueUrl>"], "--attribute-names", "ApproximateNumberOfMessages",
-				"--query", "Attributes.ApproximateNumberOfMessages", "--output", "text"); n != "0" {
+			attrs, err := e.sqs().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(e.ph["<DeadLetterQueueUrl>"]),
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; n != "0" {
 				t.Errorf("%s messages left after purge-queue; want 0", n)
 			}
 		},

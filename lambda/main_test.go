@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +30,60 @@ const (
 	lwaName = "alexa/skill-credentials/lwa"
 )
 
+// moto is the package's server. The end-to-end tests use the stack's names
+// (the permission check requires them), so each resets it first and they run
+// one at a time.
+var moto *motoserver.Server
+
+// TestMain starts moto for the package and, after the tests, stops it,
+// removes the built bootstrap and fails the package when a full run left a
+// grant of the stack unused (checkUnused, permissions_test.go).
+func TestMain(m *testing.M) {
+	s, err := motoserver.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	moto = s
+	code := m.Run()
+	s.Stop()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	if code == 0 && fullRun() && !checkUnused(os.Stdout) {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// builtBootstrap builds the real function once for the package's tests
+// (into buildDir, removed when they end) and returns its path.
+func builtBootstrap(t *testing.T) string {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+var (
+	buildDir  string
+	buildOnce = sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "alexa-skill-credentials-bootstrap-test-")
+		if err != nil {
+			return "", err
+		}
+		buildDir = dir
+		return rie.Build(context.Background(), dir)
+	})
+)
+
 // TestBootstrapUnderRuntimeAPI builds the real bootstrap and runs it under
 // the Runtime Interface Emulator against moto and the fake Amazon.
 func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	ctx := context.Background()
-	moto := motoserver.StartT(t)
+	moto.ResetT(t)
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
@@ -50,10 +100,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		fake.SetSkill(id, fmt.Sprintf("amzn1.application-oa2-client.skill-%d", i), fmt.Sprintf("%s%d", skillSecPf, i))
 	}
 
-	bootstrap, err := rie.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootstrap := builtBootstrap(t)
 	env := recordAWS(t, append(moto.Env(),
 		"LWA_SECRET_ID="+lwaARN,
 		"SKILL_SECRET_PREFIX="+prefix,
@@ -165,10 +212,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 // with the variable's name instead of crashing the container.
 func TestBootstrapConfigError(t *testing.T) {
 	ctx := context.Background()
-	bootstrap, err := rie.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootstrap := builtBootstrap(t)
 	logs := &logbuf.Buffer{}
 	fn, err := rie.Start(ctx, bootstrap, []string{"AWS_REGION=us-east-1", "SKILL_SECRET_PREFIX=" + prefix}, logs)
 	if err != nil {
@@ -203,7 +247,7 @@ func TestBootstrapConfigError(t *testing.T) {
 // function sends.
 func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 	ctx := context.Background()
-	moto := motoserver.StartT(t)
+	moto.ResetT(t)
 	fake := smapitest.New()
 	t.Cleanup(fake.Close)
 	fake.AddClient("amzn1.application-oa2-client.e2e", lwaSecret, refresh)
@@ -239,10 +283,7 @@ func TestBootstrapDiscoversUnderRuntimeAPI(t *testing.T) {
 	}
 	key := stack.DiscoveryFunction.Environment["SKILL_SECRET_KMS_KEY_ID"]
 
-	bootstrap, err := rie.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootstrap := builtBootstrap(t)
 	out := &logbuf.Buffer{}
 	fn, err := rie.Start(ctx, bootstrap, recordAWS(t, append(moto.Env(),
 		"LWA_SECRET_ID="+lwaARN,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -287,12 +286,4 @@ func fullRun() bool {
 		}
 	}
 	return true
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 && fullRun() && !checkUnused(os.Stdout) {
-		code = 1
-	}
-	os.Exit(code)
 }

@@ -19,12 +19,17 @@ import (
 
 const secretValue = "RECORDER-MUST-NOT-KEEP-THIS"
 
+// moto is the package's server; each test that uses it resets it first.
+var moto *motoserver.Server
+
+func TestMain(m *testing.M) { motoserver.RunTests(m, &moto) }
+
 // TestRecordsSecretsManagerCalls sends real SDK requests through the
 // recorder to moto and checks what it noted, and that the answers arrive
 // unchanged.
 func TestRecordsSecretsManagerCalls(t *testing.T) {
 	ctx := context.Background()
-	moto := motoserver.StartT(t)
+	moto.ResetT(t)
 	rec := StartT(t, moto.URL)
 	cfg := moto.Config()
 	cfg.BaseEndpoint = aws.String(rec.URL())
@@ -123,7 +128,7 @@ func TestEnv(t *testing.T) {
 // throttling error with its request id; the others still reach moto.
 func TestThrottle(t *testing.T) {
 	ctx := context.Background()
-	moto := motoserver.StartT(t)
+	moto.ResetT(t)
 	rec := StartT(t, moto.URL)
 	rec.SetThrottle(func(c Call) bool { return c.Operation == "GetSecretValue" })
 	cfg := moto.Config()

@@ -12,11 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
+// server is the package's own server, started by RunTests as every other
+// package's (TestStopFreesThePort starts one of its own to stop).
+var server *Server
+
+func TestMain(m *testing.M) { RunTests(m, &server) }
+
 // TestStartServesTheSocketItKeeps: moto answers on the port Start chose, and
 // that port was never free for another process to take (Start hands its own
 // listening socket to moto).
 func TestStartServesTheSocketItKeeps(t *testing.T) {
-	s := StartT(t)
+	s := server
+	s.ResetT(t)
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,8 @@ func TestStopFreesThePort(t *testing.T) {
 // TestResetEmptiesTheServer: after Reset no secret is left, and a function
 // registered before is registered again (moto forgot it too).
 func TestResetEmptiesTheServer(t *testing.T) {
-	s := StartT(t)
+	s := server
+	s.ResetT(t)
 	ctx := context.Background()
 	api := s.SecretsManager()
 	if _, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("before-reset"), SecretString: aws.String("{}")}); err != nil {
