@@ -116,12 +116,12 @@ func TestCutRunsReachEverySkill(t *testing.T) {
 		cancel()
 		// Lateness is judged against the run's own bounds: it returns
 		// before the deadline, and its SMAPI calls end by the reserve
-		// (plus a little for the goroutines to see their context end).
+		// (plus callGrace for the goroutines to see their context end).
 		if returned.After(deadline) {
 			t.Fatalf("run %d returned %s after its deadline", runs, returned.Sub(deadline))
 		}
 		for _, end := range ends.take() {
-			if over := end.Sub(deadline.Add(-e.syncer.Reserve)); over > 100*time.Millisecond {
+			if over := end.Sub(deadline.Add(-e.syncer.Reserve)); over > callGrace {
 				t.Errorf("run %d: a SMAPI call ended %s into the reserve", runs, over)
 			}
 		}
