@@ -77,7 +77,7 @@ bench: python-tools bootstrap
 ## internal/smapi/smapitest, are test doubles, left out (gremlins would
 ## otherwise mutate them as files under internal/smapi). A package of a module of its own (skillmessaging and
 ## skillmessaging/internal/alexahttp) is mutated from that module's directory.
-MUTATION_PKGS = internal/smapi internal/store internal/credsync internal/config skillmessaging skillmessaging/internal/alexahttp
+MUTATION_PKGS = internal/contract internal/smapi internal/store internal/credsync internal/config skillmessaging skillmessaging/internal/alexahttp
 mutation: python-tools
 	@gr=$$($(GO) tool -n gremlins) || exit 1; summary=""; for p in $(MUTATION_PKGS); do \
 	  echo "== $$p"; \

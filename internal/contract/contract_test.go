@@ -70,6 +70,11 @@ func TestInvalidIDIsShownCut(t *testing.T) {
 	if err := ValidateSkillID(strings.Repeat("a", 79) + "é"); !strings.Contains(err.Error(), `"`+strings.Repeat("a", 79)+`…"`) {
 		t.Errorf("ValidateSkillID(multibyte at the cut) = %v; want the cut before é", err)
 	}
+	// Invalid UTF-8 with no rune start before the cut is cut to nothing,
+	// not past the string's start.
+	if err := ValidateSkillID(strings.Repeat("\x80", 81)); !strings.Contains(err.Error(), `"…"`) {
+		t.Errorf("ValidateSkillID(81 continuation bytes) = %v; want an empty cut and …", err)
+	}
 	long := strings.Repeat("V", 200)
 	if err := ValidateVendorID(long + "-"); !strings.Contains(err.Error(), `"`+long+`…"`) {
 		t.Errorf("ValidateVendorID(201 bytes) = %v; want 200 bytes and …", err)

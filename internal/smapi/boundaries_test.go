@@ -63,6 +63,45 @@ func TestParseRetryAfterLimits(t *testing.T) {
 	}
 }
 
+// TestBackoffStaysWithinMaxDelay: every attempt's backoff is
+// min(BaseDelay·2^(attempt-1), MaxDelay), never negative, even when MaxDelay
+// is near the end of time.Duration's range (doubling past it would overflow).
+func TestBackoffStaysWithinMaxDelay(t *testing.T) {
+	for _, tt := range []struct{ base, max time.Duration }{
+		{200 * time.Millisecond, 10 * time.Second},
+		{time.Second, 3 * time.Second}, // the cap is not a doubling of the base
+		{1 << 61, 1 << 62},             // one doubling reaches the cap exactly
+		{1, 1 << 62},
+	} {
+		r := Retrier{BaseDelay: tt.base, MaxDelay: tt.max, Jitter: func(d time.Duration) time.Duration { return d }}
+		want := tt.base
+		for attempt := 1; attempt <= 70; attempt++ {
+			if got := r.backoff(attempt); got != want {
+				t.Fatalf("base %d, max %d: backoff(%d) = %d; want %d", tt.base, tt.max, attempt, got, want)
+			}
+			if want <= tt.max/2 {
+				want *= 2
+			} else {
+				want = tt.max
+			}
+		}
+	}
+}
+
+// TestDefaultJitterIncludesTheCap: with no Jitter, a backoff of d is drawn
+// from [0, d] with both ends (TestFullJitter checks the spread at SMAPI's
+// delays; this one the ends, at 1 ns where they are 2 values of 2).
+func TestDefaultJitterIncludesTheCap(t *testing.T) {
+	r := Retrier{BaseDelay: 1, MaxDelay: 1}
+	seen := map[time.Duration]int{}
+	for range 200 {
+		seen[r.backoff(1)]++
+	}
+	if len(seen) != 2 || seen[0] == 0 || seen[1] == 0 {
+		t.Errorf("200 draws of a 1 ns backoff = %v; want both 0 and 1 ns, nothing else", seen)
+	}
+}
+
 func TestDescribeAnswer(t *testing.T) {
 	tests := []struct {
 		code, message, requestID, hint, want string
@@ -107,6 +146,12 @@ func TestRetrierWithPacer(t *testing.T) {
 		r.MaxAttempts = 2
 		pacer := NewPacer()
 		r.Pacer = pacer
+		// The Pacer's Wait waits out a 429's hold; the Retrier adds no wait
+		// of its own.
+		r.Sleep = func(_ context.Context, d time.Duration) error {
+			t.Errorf("the Retrier slept %s after a 429 with a Pacer; want only the Pacer's hold", d)
+			return nil
+		}
 		calls := 0
 		n, err := r.Do(ctx, func(context.Context) error {
 			calls++

@@ -71,6 +71,8 @@ func TestPacerSkill429HoldsOnlyThatSkill(t *testing.T) {
 func TestPacerNoRateBeforeBroadThrottling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := NewPacer()
+		sleeps := 0
+		p.Sleep = func(context.Context, time.Duration) error { sleeps++; return nil }
 		start := time.Now()
 		for i := range 2000 {
 			tu := turn(t, p, key(i))
@@ -80,8 +82,8 @@ func TestPacerNoRateBeforeBroadThrottling(t *testing.T) {
 			}
 			tu.Answered()
 		}
-		if waited := time.Since(start); waited != 0 {
-			t.Fatalf("2,000 requests took %s on the bubble's clock; want no wait", waited)
+		if waited := time.Since(start); waited != 0 || sleeps != 0 {
+			t.Fatalf("2,000 requests took %s on the bubble's clock, %d sleeps; want no wait, no sleep", waited, sleeps)
 		}
 		if st := p.Stats(); st.Broad || st.Cuts != 0 || st.Rate != 0 || st.Throttled != 50 || st.ThrottledKeys != 50 {
 			t.Fatalf("stats %+v; want 50 throttled skills and no broad throttling", st)
@@ -134,45 +136,56 @@ func TestPacerBroadThrottling(t *testing.T) {
 
 // TestPacerBroadThrottlingLowersSharedRate: broad throttling pauses every
 // request until its Retry-After and then spaces them at Backoff × the rate
-// granted so far (measured over at least a second).
+// granted so far (measured over at least a second), after PauseCredit of
+// the pause's slots went at once; every turn counts as a request.
 func TestPacerBroadThrottlingLowersSharedRate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := NewPacer()
-		for i := range 20 {
-			turn(t, p, key(100+i)).Answered()
-		}
-		time.Sleep(2 * time.Second)
-		goBroad(t, p, time.Second)
-		pauseEnd := time.Now().Add(time.Second)
-		if st := p.Stats(); !st.Broad || st.Cuts != 1 || st.Rate != 0 {
-			t.Fatalf("stats %+v; want a cut, its rate measured when the pause ends", st)
-		}
-		var at []time.Time
-		var st PacerStats
-		for i := range 5 {
-			tu := turn(t, p, key(200+i))
-			at = append(at, time.Now())
-			if i == 0 {
-				st = p.Stats()
-			}
-			tu.Answered()
-		}
-		// 20 answers in 2 s: SMAPI granted 10 a second.
-		if want := Backoff * 10; st.Rate < want*0.999 || st.Rate > want*1.001 {
-			t.Fatalf("stats %+v; want the rate cut to %g", st, want)
-		}
-		credit := int(PauseCredit * 1 * st.Rate) // 2 slots at 8.5 a second
-		for i := range credit + 1 {
-			if !at[i].Equal(pauseEnd) {
-				t.Fatalf("request %d went at %s; want the pause's end %s (its own slot and %d credited)", i, at[i].Sub(pauseEnd), pauseEnd, credit)
-			}
-		}
-		for i := credit + 1; i < len(at); i++ {
-			if gap := at[i].Sub(at[i-1]); gap < time.Duration(float64(time.Second)/(st.Rate+3*AdditiveIncrease)) || gap > time.Duration(float64(time.Second)/st.Rate) {
-				t.Fatalf("request %d went %s after the previous; want about 1/%g s", i, gap, st.Rate)
-			}
-		}
-	})
+	for _, tc := range []struct {
+		pause  time.Duration
+		credit int // PauseCredit × pause × 8.5 a second
+	}{{time.Second, 2}, {4 * time.Second, 8}} {
+		t.Run(tc.pause.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := NewPacer()
+				for i := range 20 {
+					turn(t, p, key(100+i)).Answered()
+				}
+				time.Sleep(2 * time.Second)
+				goBroad(t, p, tc.pause)
+				pauseEnd := time.Now().Add(tc.pause)
+				if st := p.Stats(); !st.Broad || st.Cuts != 1 || st.Rate != 0 {
+					t.Fatalf("stats %+v; want a cut, its rate measured when the pause ends", st)
+				}
+				requests := p.Stats().Requests
+				var at []time.Time
+				var st PacerStats
+				for i := range tc.credit + 4 {
+					tu := turn(t, p, key(200+i))
+					at = append(at, time.Now())
+					if i == 0 {
+						st = p.Stats()
+					}
+					tu.Answered()
+				}
+				// 20 answers in 2 s: SMAPI granted 10 a second.
+				if want := Backoff * 10; st.Rate < want*0.999 || st.Rate > want*1.001 {
+					t.Fatalf("stats %+v; want the rate cut to %g", st, want)
+				}
+				if got := p.Stats().Requests - requests; got != len(at) {
+					t.Fatalf("stats count %d requests for %d turns at the shared rate", got, len(at))
+				}
+				for i := range tc.credit + 1 {
+					if !at[i].Equal(pauseEnd) {
+						t.Fatalf("request %d went at %s; want the pause's end %s (its own slot and %d credited)", i, at[i].Sub(pauseEnd), pauseEnd, tc.credit)
+					}
+				}
+				for i := tc.credit + 1; i < len(at); i++ {
+					if gap := at[i].Sub(at[i-1]); gap < time.Duration(float64(time.Second)/(st.Rate+float64(i-1)*AdditiveIncrease)) || gap > time.Duration(float64(time.Second)/st.Rate) {
+						t.Fatalf("request %d went %s after the previous; want about 1/%g s", i, gap, st.Rate)
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestPacerSleeperTakesNewSlotAfterPause: once the rate applies, a worker

@@ -123,6 +123,8 @@ func clip(s string) string {
 	}
 	if len(s) > max {
 		cut := max
+		// cut >= 0 would be an equivalent mutant: s is valid UTF-8 here, so
+		// s[0] is a rune start and the loop stops there either way.
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

@@ -165,7 +165,7 @@ func (r Retrier) backoff(attempt int) time.Duration {
 	if r.Jitter != nil {
 		return r.Jitter(d)
 	}
-	if d <= 0 {
+	if d <= 0 { // d < 0 is equivalent: rand.N(0+1) is 0 as well
 		return 0
 	}
 	return rand.N(d + 1)

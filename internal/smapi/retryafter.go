@@ -23,12 +23,14 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		// secs < 0 is equivalent: 0 seconds is a zero Duration either way.
 		if secs <= 0 || secs > int64(maxRetryAfter/time.Second) {
 			return 0
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {
+		// d >= 0 is equivalent: a date of now gives a zero Duration either way.
 		if d := at.Sub(now); d > 0 && d <= maxRetryAfter {
 			return d
 		}

@@ -89,7 +89,7 @@ func (ts *TokenSource) SetCredentials(creds RefreshCredentials) {
 	ts.creds, ts.set = creds, true
 	ts.latest = creds.RefreshToken
 	ts.tok = nil
-	ts.gen++
+	ts.gen++ // gen-- is equivalent: any change tells a refresh for old credentials apart
 }
 
 // ErrNoCredentials is returned by Token before SetCredentials was called.

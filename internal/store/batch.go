@@ -149,6 +149,8 @@ func secretName(id string) string {
 		return id
 	}
 	name := parts[6]
+	// i > 0 is equivalent: a secret name is never empty, so its ARN's
+	// -xxxxxx suffix never starts at byte 0.
 	if i := strings.LastIndexByte(name, '-'); i >= 0 && len(name)-i == 7 {
 		name = name[:i]
 	}

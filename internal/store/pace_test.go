@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,4 +210,170 @@ func TestThrottledUntilTheDeadline(t *testing.T) {
 	if n := throttled.Load(); n <= int32(retry.DefaultMaxAttempts) {
 		t.Errorf("%d attempts; want more than the SDK's default %d", n, retry.DefaultMaxAttempts)
 	}
+}
+
+// inProcess is an SDK HTTP client that hands each request to h in the
+// test's goroutine, never to the network, so a store built on it runs in a
+// synctest bubble. at, when set, is told each request's time on the clock.
+type inProcess struct {
+	h  http.Handler
+	at func(time.Time)
+}
+
+func (c inProcess) Do(req *http.Request) (*http.Response, error) {
+	if c.at != nil {
+		c.at(time.Now())
+	}
+	w := httptest.NewRecorder()
+	c.h.ServeHTTP(w, req)
+	return w.Result(), nil
+}
+
+// throttlingConfig is an SDK config whose every Secrets Manager request is
+// answered as a throttled one (awsrecord's SetThrottle, in process; nothing
+// reaches moto), telling at when each request went.
+func throttlingConfig(t *testing.T, at func(time.Time)) aws.Config {
+	cfg := store.Moto().Config()
+	cfg.HTTPClient = inProcess{h: throttler(t), at: at}
+	return cfg
+}
+
+// throttler answers every request as Secrets Manager answers a throttled
+// one.
+func throttler(t *testing.T) http.Handler {
+	rec := awsrecord.StartT(t, store.Moto().URL)
+	rec.SetThrottle(func(awsrecord.Call) bool { return true })
+	return rec
+}
+
+// TestRetriesArePaced: each retry of a throttled call waits for a slot of
+// its quota group like the first attempt (and the first attempt only once),
+// until no slot comes before the deadline less the reserve; the error says
+// how many attempts were made and at what pace.
+func TestRetriesArePaced(t *testing.T) {
+	var at []time.Duration
+	var start time.Time
+	cfg := throttlingConfig(t, func(now time.Time) { at = append(at, now.Sub(start)) })
+	synctest.Test(t, func(t *testing.T) {
+		start = time.Now()
+		// One listing every 2 s; 100 ms between attempts otherwise.
+		quota := 0.5 / store.PaceShare
+		s := store.NewFromConfig(cfg, store.Options{Quotas: store.Quotas{store.GroupList: quota}, Reserve: time.Second,
+			Backoff: retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 100 * time.Millisecond, nil })})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := s.ListSkillSecrets(ctx, skillPrefix)
+		if want := []time.Duration{0, 2 * time.Second, 4 * time.Second, 6 * time.Second, 8 * time.Second}; !slices.Equal(at, want) {
+			t.Errorf("attempts at %v; want %v (a slot every 2 s, none after 9 s)", at, want)
+		}
+		for _, want := range []string{"ThrottlingException", "not retried after 5 attempts", "no slot of the list quota", fmt.Sprintf("paced at %g)", quota*store.PaceShare)} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v; want it to say %q", err, want)
+			}
+		}
+		if !errors.Is(err, store.ErrNoTimeLeft) {
+			t.Errorf("err = %v; want ErrNoTimeLeft", err)
+		}
+	})
+}
+
+// TestNoRetryPastTheReserve: a retry whose backoff would end after the
+// deadline less the reserve is not waited for: the call returns at once with
+// the last answer.
+func TestNoRetryPastTheReserve(t *testing.T) {
+	var at []time.Duration
+	var start time.Time
+	cfg := throttlingConfig(t, func(now time.Time) { at = append(at, now.Sub(start)) })
+	synctest.Test(t, func(t *testing.T) {
+		start = time.Now()
+		s := store.NewFromConfig(cfg, store.Options{Reserve: time.Second,
+			Backoff: retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 3 * time.Second, nil })})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// The second attempt goes at 3 s; a third would go at 6 s, past 4 s.
+		_, err := s.ListSkillSecrets(ctx, skillPrefix)
+		if took := time.Since(start); took != 3*time.Second || !slices.Equal(at, []time.Duration{0, 3 * time.Second}) {
+			t.Errorf("attempts at %v, returned after %s; want attempts at 0s and 3s and no wait after", at, took)
+		}
+		if err == nil || !errors.Is(err, store.ErrNoTimeLeft) || !strings.Contains(err.Error(), "not retried after 2 attempts") || !strings.Contains(err.Error(), "ThrottlingException") {
+			t.Errorf("err = %v; want ThrottlingException, not retried after 2 attempts, ErrNoTimeLeft", err)
+		}
+	})
+}
+
+// TestAttemptCutByTheDeadline: an attempt still unanswered at the deadline
+// less the reserve is cut; after earlier attempts, the error says what the
+// one before answered, not only "canceled".
+func TestAttemptCutByTheDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answered int    // attempts answered (throttled) before one hangs
+		want     string // in the error; "" when there is nothing to add
+	}{
+		{"first attempt", 0, ""},
+		{"third attempt", 2, "cut after 3 attempts, the one before answered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := store.Moto().Config()
+			requests := 0
+			cfg.HTTPClient = hangAfter{n: tc.answered, requests: &requests, h: throttler(t)}
+			synctest.Test(t, func(t *testing.T) {
+				s := store.NewFromConfig(cfg, store.Options{Reserve: time.Second,
+					Backoff: retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 100 * time.Millisecond, nil })})
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				start := time.Now()
+				_, err := s.ListSkillSecrets(ctx, skillPrefix)
+				if took := time.Since(start); took != 4*time.Second || err == nil || requests != tc.answered+1 {
+					t.Fatalf("after %d requests, %s: %v; want attempt %d cut at 4 s", requests, took, err, tc.answered+1)
+				}
+				if tc.want == "" {
+					if strings.Contains(err.Error(), "cut after") || !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("err = %v; want the deadline's error alone: no attempt was answered before", err)
+					}
+					return
+				}
+				if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "ThrottlingException") || !errors.Is(err, store.ErrNoTimeLeft) {
+					t.Errorf("err = %v; want %q, the ThrottlingException and ErrNoTimeLeft", err, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// hangAfter answers the first n requests with h and holds every later one
+// until its context ends.
+type hangAfter struct {
+	n        int
+	requests *int
+	h        http.Handler
+}
+
+func (c hangAfter) Do(req *http.Request) (*http.Response, error) {
+	if *c.requests++; *c.requests > c.n {
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	return inProcess{h: c.h}.Do(req)
+}
+
+// TestDefaultReserve: with no Reserve, a second is kept back from the
+// deadline; a Reserve given is kept instead.
+func TestDefaultReserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := storetest.NewMem()
+		mem.Create(skillName(1), `{}`)
+		for _, tc := range []struct {
+			reserve time.Duration
+			sent    bool
+		}{{0, false}, {200 * time.Millisecond, true}} {
+			s := store.NewPaced(mem, store.Options{Reserve: tc.reserve})
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			_, err := s.ListSkillSecrets(ctx, skillPrefix)
+			cancel()
+			if sent := err == nil; sent != tc.sent || (!sent && !errors.Is(err, store.ErrNoTimeLeft)) {
+				t.Errorf("Reserve %s, deadline in 500ms: err = %v; want sent=%v", tc.reserve, err, tc.sent)
+			}
+		}
+	})
 }

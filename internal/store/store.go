@@ -89,6 +89,7 @@ func (s *Store) ListSkillSecrets(ctx context.Context, prefix string) ([]SkillSec
 			}
 		}
 	}
+	// <= is equivalent: secret names are unique, so the order is the same.
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Name < refs[j].Name })
 	return refs, nil
 }

@@ -54,6 +54,10 @@ func TestCheckResponse(t *testing.T) {
 		want   *APIError
 	}{
 		{"2xx", 202, nil, "", nil},
+		{"200, the first success", 200, nil, "", nil},
+		{"299, the last success", 299, nil, "", nil},
+		{"199 is not a success", 199, nil, "", &APIError{Service: "S", StatusCode: 199}},
+		{"300 is not a success", 300, nil, "", &APIError{Service: "S", StatusCode: 300}},
 		{"Proactive Events' integer code", 400, map[string]string{"X-Amzn-RequestId": "rid-1"}, `{"code":400,"message":"Invalid event"}`,
 			&APIError{Service: "S", StatusCode: 400, RequestID: "rid-1", APICode: 400, Message: "Invalid event"}},
 		{"a string code is not Amazon's integer", 403, nil, `{"code":"FORBIDDEN","message":"no"}`, &APIError{Service: "S", StatusCode: 403, Message: "no"}},
@@ -304,6 +308,91 @@ func TestRetrierStopsWhenTheCallerGivesUp(t *testing.T) {
 	}
 }
 
+// TestDefaultRetrier checks the documented defaults by what they do: 5
+// attempts, 200 ms doubling to at most 10 s, Retry-After up to a minute.
+func TestDefaultRetrier(t *testing.T) {
+	r := DefaultRetrier()
+	r.Jitter = func(d time.Duration) time.Duration { return d }
+	var slept []string
+	r.Sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d.String()); return nil }
+	n, err := r.Do(context.Background(), func(context.Context) error { return &APIError{StatusCode: 503} })
+	if n != 5 || err == nil || strings.Join(slept, " ") != "200ms 400ms 800ms 1.6s" {
+		t.Fatalf("Do = %d, %v, slept %q; want 5 attempts after 200ms 400ms 800ms 1.6s", n, err, slept)
+	}
+	var backoffs []string
+	for attempt := 5; attempt <= 8; attempt++ {
+		backoffs = append(backoffs, r.backoff(attempt).String())
+	}
+	if got := strings.Join(backoffs, " "); got != "3.2s 6.4s 10s 10s" {
+		t.Errorf("backoffs of attempts 5 to 8 = %s; want 3.2s 6.4s 10s 10s (capped at 10 s)", got)
+	}
+	for _, tt := range []struct {
+		retryAfter time.Duration
+		wantErr    error
+	}{{time.Minute, nil}, {time.Minute + time.Second, ErrRetryAfterTooLong}} {
+		calls := 0
+		_, err := r.Do(context.Background(), func(context.Context) error {
+			if calls++; calls == 1 {
+				return &APIError{StatusCode: 429, RetryAfter: tt.retryAfter}
+			}
+			return nil
+		})
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Errorf("Do after Retry-After %s = %v; want %v", tt.retryAfter, err, tt.wantErr)
+		}
+	}
+}
+
+// TestBackoffStaysWithinMaxDelay: every attempt's backoff is
+// min(BaseDelay·2^(attempt-1), MaxDelay), never negative, even when MaxDelay
+// is near the end of time.Duration's range (doubling past it would overflow).
+func TestBackoffStaysWithinMaxDelay(t *testing.T) {
+	for _, tt := range []struct{ base, max time.Duration }{
+		{100 * time.Millisecond, 400 * time.Millisecond},
+		{time.Second, 3 * time.Second}, // the cap is not a doubling of the base
+		{1 << 61, 1 << 62},             // one doubling reaches the cap exactly
+		{1, 1 << 62},
+	} {
+		r := Retrier{BaseDelay: tt.base, MaxDelay: tt.max, Jitter: func(d time.Duration) time.Duration { return d }}
+		want := tt.base
+		for attempt := 1; attempt <= 70; attempt++ {
+			if got := r.backoff(attempt); got != want {
+				t.Fatalf("base %d, max %d: backoff(%d) = %d; want %d", tt.base, tt.max, attempt, got, want)
+			}
+			if want <= tt.max/2 {
+				want *= 2
+			} else {
+				want = tt.max
+			}
+		}
+	}
+}
+
+// TestDefaultJitterIsFull: with no Jitter, a backoff of d is drawn from the
+// whole of [0, d], both ends included.
+func TestDefaultJitterIsFull(t *testing.T) {
+	r := Retrier{BaseDelay: 1, MaxDelay: 1} // a backoff of 1 ns: 0 or 1
+	seen := map[time.Duration]int{}
+	for range 200 {
+		seen[r.backoff(1)]++
+	}
+	if len(seen) != 2 || seen[0] == 0 || seen[1] == 0 {
+		t.Errorf("200 draws of a 1 ns backoff = %v; want both 0 and 1 ns, nothing else", seen)
+	}
+	r.BaseDelay, r.MaxDelay = time.Second, time.Second
+	var low, high bool
+	for range 200 {
+		d := r.backoff(1)
+		if d < 0 || d > time.Second {
+			t.Fatalf("backoff of 1s drew %s; want 0 to 1s", d)
+		}
+		low, high = low || d < time.Second/2, high || d >= time.Second/2
+	}
+	if !low || !high {
+		t.Errorf("200 draws of a 1 s backoff all fell in one half (below 500ms: %v, above: %v)", low, high)
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
@@ -313,6 +402,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"", 0}, {"5", 5 * time.Second}, {" 5 ", 5 * time.Second}, {"0", 0}, {"-1", 0}, {"86400", 24 * time.Hour}, {"86401", 0},
 		{"x", 0}, {now.Add(time.Minute).Format(http.TimeFormat), time.Minute}, {now.Add(-time.Minute).Format(http.TimeFormat), 0},
 		{now.Add(25 * time.Hour).Format(http.TimeFormat), 0},
+		{now.Add(24 * time.Hour).Format(http.TimeFormat), 24 * time.Hour}, // a day away, the longest accepted
+		{now.Add(24*time.Hour + time.Second).Format(http.TimeFormat), 0},
 	}
 	for _, tt := range tests {
 		if got := ParseRetryAfter(tt.in, now); got != tt.want {

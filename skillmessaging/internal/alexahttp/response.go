@@ -128,6 +128,8 @@ func Clip(s string, n int) string {
 	}, s)
 	if len(s) > n {
 		cut := n
+		// cut >= 0 would be an equivalent mutant: s is valid UTF-8 here, so
+		// s[0] is a rune start and the loop stops there either way.
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

@@ -68,6 +68,9 @@ func (r Retrier) Do(ctx context.Context, fn func(ctx context.Context) error) (at
 		if reason != nil {
 			return attempts, fmt.Errorf("%w (%s): %w", reason, wait, err)
 		}
+		// < for <= is equivalent on a real clock: the time left is never the
+		// wait to the nanosecond (only testing/synctest, Go 1.25, could show
+		// it, and this module's tests run on Go 1.24).
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
 			return attempts, fmt.Errorf("%w (next attempt in %s): %w", ErrNoTimeToRetry, wait.Round(time.Millisecond), err)
 		}
@@ -124,7 +127,7 @@ func (r Retrier) backoff(attempt int) time.Duration {
 	if r.Jitter != nil {
 		return r.Jitter(d)
 	}
-	if d <= 0 {
+	if d <= 0 { // d < 0 is equivalent: rand.N(0+1) is 0 as well
 		return 0
 	}
 	return rand.N(d + 1)
@@ -163,12 +166,14 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		// secs < 0 is equivalent: 0 seconds is a zero Duration either way.
 		if secs <= 0 || secs > int64(maxRetryAfter/time.Second) {
 			return 0
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {
+		// d >= 0 is equivalent: a date of now gives a zero Duration either way.
 		if d := at.Sub(now); d > 0 && d <= maxRetryAfter {
 			return d
 		}
