@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store"
+	"github.com/alexa-skill-credentials/alexa-skill-credentials/internal/store/storetest"
 )
 
 func TestValidOnly(t *testing.T) {
@@ -112,5 +114,63 @@ func TestProduce(t *testing.T) {
 	}
 	if len(failed) != 1 || failed[0].SkillID != "not-a-skill" {
 		t.Errorf("failed %+v; want the declared id that is not a skill id", failed)
+	}
+}
+
+// TestProduceReadsNothingForOnlyInvalidIDs: a skillIds event whose ids are
+// all invalid reads no secret (in particular not every secret under the
+// prefix, as a run without skillIds does) and starts no job.
+func TestProduceReadsNothingForOnlyInvalidIDs(t *testing.T) {
+	mem := storetest.NewMem()
+	mem.Create("p/"+skill(1), `{"skillId":"`+skill(1)+`"}`)
+	s := &Syncer{Prefix: "p/", Store: store.New(mem)}
+	p := &runPlan{only: []string{"bad"}, prefix: "p/", declared: map[string]bool{}, discovered: map[string]bool{}}
+	ids, _ := validOnly(p.only, "p/")
+	var jobs int
+	if err := s.produce(context.Background(), p, ids, func(job) { jobs++ }, func(Result, bool) {}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := mem.Calls(); jobs != 0 || len(calls) != 0 {
+		t.Errorf("%d jobs, Secrets Manager calls %v; want none", jobs, calls)
+	}
+}
+
+// TestRotationScheduledOnlyWithRotationDays: created secrets get a rotation
+// schedule when the function has an interval (RotationDays > 0), and none
+// with RotationDays 0.
+func TestRotationScheduledOnlyWithRotationDays(t *testing.T) {
+	for _, days := range []int{0, 1, 30} {
+		s := &Syncer{Prefix: "p/", Create: Creation{RotationDays: days}}
+		p, err := s.plan(context.Background(), context.Background(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.rotation != (days > 0) {
+			t.Errorf("RotationDays %d: rotation %v; want %v", days, p.rotation, days > 0)
+		}
+	}
+}
+
+// TestTrigger: a rotation step is the schedule's from the first moment of
+// NextRotationDate's day (UTC; Secrets Manager starts it at a random hour of
+// that day), and on demand before that day or without a schedule.
+func TestTrigger(t *testing.T) {
+	next := time.Date(2026, 12, 2, 15, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		now  time.Time
+		next *time.Time
+		want string
+	}{
+		{next, &next, TriggerSchedule},
+		{time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), &next, TriggerSchedule}, // the day's first moment, before the date's hour
+		{time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC), &next, TriggerSchedule},
+		{time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC), &next, TriggerSchedule},
+		{time.Date(2026, 12, 1, 23, 59, 59, 0, time.UTC), &next, TriggerOnDemand},
+		{time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), &next, TriggerOnDemand},
+		{next, nil, TriggerOnDemand},
+	} {
+		if got := trigger(tc.now, tc.next); got != tc.want {
+			t.Errorf("trigger(%s, %v) = %q; want %q", tc.now, tc.next, got, tc.want)
+		}
 	}
 }
