@@ -43,3 +43,16 @@ func TestLogSkillSaysCreatedOnlyForCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSkillGivesAReasonOnlyWhenThereIsOne: "reason" appears exactly when
+// the result has one.
+func TestLogSkillGivesAReasonOnlyWhenThereIsOne(t *testing.T) {
+	for _, reason := range []string{"", "no credentials at Amazon"} {
+		logs := &logbuf.Buffer{}
+		s := &Syncer{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+		s.logSkill(context.Background(), Result{SkillID: skill(1), Status: StatusSkipped, Reason: reason}, 1, time.Millisecond)
+		if got, want := strings.Contains(logs.String(), `"reason":`), reason != ""; got != want || (want && !strings.Contains(logs.String(), `"reason":"`+reason+`"`)) {
+			t.Errorf("reason %q: line %s", reason, logs.String())
+		}
+	}
+}
