@@ -18,6 +18,21 @@ func TestUserIDLength(t *testing.T) {
 	}
 }
 
+// TestUserIDCharacters: ASCII letters, digits, '.', '-' and '_'; the
+// characters next to each range are refused.
+func TestUserIDCharacters(t *testing.T) {
+	for _, id := range []string{"a", "z", "A", "Z", "0", "9", "amzn1.ask.account.azAZ09-_"} {
+		if err := ValidateUserID(id); err != nil {
+			t.Errorf("ValidateUserID(%q) = %v; want accepted", id, err)
+		}
+	}
+	for _, id := range []string{"`", "{", "@", "[", "/", ":", "a b", "a~"} {
+		if err := ValidateUserID(id); !errors.Is(err, ErrInvalidUserID) {
+			t.Errorf("ValidateUserID(%q) = %v; want %v", id, err, ErrInvalidUserID)
+		}
+	}
+}
+
 func TestExpiresAfterSecondsBounds(t *testing.T) {
 	for expires, ok := range map[int]bool{
 		MinExpiresAfterSeconds - 1: false, MinExpiresAfterSeconds: true,
