@@ -161,6 +161,12 @@ func TestRefusalRemembered(t *testing.T) {
 		if !errors.Is(err, ErrCredentialsRefused) {
 			t.Fatalf("send %d = %v; want %v", i, err, ErrCredentialsRefused)
 		}
+		// The first send asked LWA once; the others, refused from memory,
+		// made no request and count none.
+		var api *Error
+		if want := max(0, 1-i); !errors.As(err, &api) || api.Attempts != want || strings.Contains(err.Error(), "(attempts:") != (want > 0) {
+			t.Errorf("send %d = %v; want %d LWA attempts counted", i, err, want)
+		}
 		assertClean(t, err.Error())
 	}
 	if got := e.fake.TokenRequests(); got != 1 {
@@ -196,6 +202,10 @@ func TestStaticCredentials(t *testing.T) {
 		{name: "with its skill", creds: Credentials{SkillID: e.skillID, ClientID: "amzn1.application-oa2-client.test", ClientSecret: Secret(e.secret)}, skill: e.skillID},
 		{name: "another skill's", creds: Credentials{SkillID: other, ClientID: "c", ClientSecret: "s"}, skill: e.skillID, want: ErrMalformedSecret},
 		{name: "empty", creds: Credentials{ClientID: "c"}, skill: e.skillID, want: ErrNotSynced},
+	}
+	// Credentials without a skill are given the one asked for.
+	if c, err := StaticCredentials(tests[0].creds).Credentials(context.Background(), e.skillID); err != nil || c.SkillID != e.skillID {
+		t.Errorf("StaticCredentials(pair).Credentials(%s) = %+v, %v; want the skill filled in", e.skillID, c, err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

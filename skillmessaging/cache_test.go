@@ -168,6 +168,13 @@ func TestSecretReader(t *testing.T) {
 			t.Errorf("Credentials(%q) = %+v, %v; want %v", tc.ask, c, err, tc.want)
 		}
 	}
+	// Printed, each cache says what it reads.
+	if got, want := fmt.Sprint(r), `skillmessaging.CredentialsCache{secret: "`+name+`", ttl: 5m0s}`; got != want {
+		t.Errorf("fmt.Sprint(secret cache) = %s; want %s", got, want)
+	}
+	if got, want := fmt.Sprint(NewCredentialsCache(secrets, "p/")), `skillmessaging.CredentialsCache{prefix: "p/", ttl: 5m0s}`; got != want {
+		t.Errorf("fmt.Sprint(prefix cache) = %s; want %s", got, want)
+	}
 }
 
 func TestReaderCallerGivesUp(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 )
 
 // rotations is the RotateSecret of this package's tests, on the in-memory
@@ -86,12 +87,7 @@ func (r *rotations) finish(name, value string) bool {
 	m := r.sm
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var pending *memVersion
-	for _, v := range m.secrets[name] {
-		if slices.Contains(v.stages, "AWSPENDING") && !slices.Contains(v.stages, "AWSCURRENT") {
-			pending = v
-		}
-	}
+	pending := r.pending(name)
 	if pending == nil {
 		return false
 	}
@@ -105,6 +101,27 @@ func (r *rotations) finish(name, value string) bool {
 	}
 	pending.stages = []string{"AWSCURRENT", "AWSPENDING"}
 	return true
+}
+
+// createSecret plays only the rotation function's first step on the pending
+// version of name: it stores value, and AWSCURRENT stays where it is (the
+// rotation's test of the new credentials then fails).
+func (r *rotations) createSecret(name, value string) {
+	r.sm.mu.Lock()
+	defer r.sm.mu.Unlock()
+	if pending := r.pending(name); pending != nil {
+		pending.value = &value
+	}
+}
+
+// pending is the version of name a rotation staged; the caller holds r.sm.mu.
+func (r *rotations) pending(name string) *memVersion {
+	for _, v := range r.sm.secrets[name] {
+		if slices.Contains(v.stages, "AWSPENDING") && !slices.Contains(v.stages, "AWSCURRENT") {
+			return v
+		}
+	}
+	return nil
 }
 
 // stagePending stages a rotation without a value, as one another container
@@ -211,6 +228,12 @@ func TestRotateOnRefusalHeals(t *testing.T) {
 	if err := h.send(t); err != nil {
 		t.Fatal(err)
 	}
+	// Another skill's credentials, cached by the same cache, stay cached.
+	other := newSkillID()
+	putSecret(t, h.prefix+other, skillValue(other, "amzn1.application-oa2-client.other", "other-secret-"+never))
+	if _, err := h.cache.Credentials(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
 	// The credentials change at Amazon; the secret still has the old ones.
 	sec := h.rotate(t, 2, false)
 	h.fake.ExpireTokens()
@@ -224,11 +247,71 @@ func TestRotateOnRefusalHeals(t *testing.T) {
 	if c, err := h.cache.Credentials(context.Background(), h.skillID); err != nil || c.ClientSecret.Reveal() != sec {
 		t.Errorf("cache holds %v, %v; want the rotated credentials", c, err)
 	}
+	reads := h.sm.calls.Load()
+	if c, err := h.cache.Credentials(context.Background(), other); err != nil || c.SkillID != other || h.sm.calls.Load() != reads {
+		t.Errorf("other skill: %v, %v after %d reads; want its credentials from the cache", c, err, h.sm.calls.Load()-reads)
+	}
 	logs := h.Logs()
 	if strings.Count(logs, "\n") != 1 || !strings.Contains(logs, `"outcome":"rotated"`) || !strings.Contains(logs, `"skill_id":"`+h.skillID+`"`) || !strings.Contains(logs, `"level":"INFO"`) {
 		t.Errorf("logs = %s; want one INFO line with the skill and outcome rotated", logs)
 	}
 	assertClean(t, logs)
+}
+
+// TestRotateOnRefusalNewCredentialsRefusedToo: the rotation brings other
+// credentials, which LWA refuses as well; the error counts both grants.
+func TestRotateOnRefusalNewCredentialsRefusedToo(t *testing.T) {
+	h := newHealEnv(t)
+	h.rotate(t, 2, false)
+	h.rotationFunction("skill-secret-wrong-"+never, 2)
+	err := h.send(t)
+	var api *Error
+	if !errors.Is(err, ErrCredentialsRefused) || !errors.As(err, &api) || api.Attempts != 2 || !strings.Contains(err.Error(), "(attempts: 2)") {
+		t.Fatalf("send = %v; want refused after 2 grant requests (the secret's credentials, then the rotation's)", err)
+	}
+	if n := h.fake.TokenRequests(); n != 2 {
+		t.Errorf("%d token requests; want 2", n)
+	}
+	assertClean(t, err.Error())
+}
+
+// TestRotationWaits: the waits for a rotation's result back off from at most
+// 2 s, then 4 s, to 5 s each, and are never shorter than 100 ms (over 200
+// rotations the jitter draws below 100 ms about fifteen times).
+func TestRotationWaits(t *testing.T) {
+	rot := &rotations{sm: secrets}
+	clk := newClock()
+	var name string
+	var waits []time.Duration
+	cache := NewCredentialsCache(secrets, "waits/", WithRotateOnRefusal(rot), withCacheClock(clk.Now), withCacheSleep(func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		clk.Advance(d)
+		if len(waits) == 4 {
+			rot.finish(name, skillValue(strings.TrimPrefix(name, "waits/"), "amzn1.application-oa2-client.test", "new-"+never))
+		}
+		return ctx.Err()
+	}))
+	caps := []time.Duration{2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
+	for range 200 {
+		skill := newSkillID()
+		name, waits = "waits/"+skill, nil
+		putSecret(t, name, skillValue(skill, "amzn1.application-oa2-client.test", "old-"+never))
+		refused, _, err := cache.read(context.Background(), name, "", "AWSCURRENT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, outcome, err := cache.rotateAndWait(context.Background(), name, refused); err != nil || outcome != "rotated" || c.ClientSecret.Reveal() != "new-"+never {
+			t.Fatalf("rotateAndWait = %v, %q, %v; want the rotated credentials", c, outcome, err)
+		}
+		if len(waits) != len(caps) {
+			t.Fatalf("waits %v; want %d", waits, len(caps))
+		}
+		for i, d := range waits {
+			if d < 100*time.Millisecond || d > caps[i] || (i >= 2 && d != caps[i]) {
+				t.Fatalf("waits %v: wait %d is %s; want 100ms to %s (exactly 5s from the third on)", waits, i+1, d, caps[i])
+			}
+		}
+	}
 }
 
 func TestRotateOnRefusalConcurrentCallersShareOne(t *testing.T) {
@@ -303,6 +386,31 @@ func TestRotateOnRefusalFailures(t *testing.T) {
 			wantText:    []string{"same credentials", "messaging permission in the developer console", "sync's alarms"},
 		},
 		{
+			name: "the new version holds the refused credentials",
+			setup: func(h *healEnv, _ string) {
+				// createSecret found the same credentials at Amazon; the
+				// rotation goes no further.
+				h.onSleep = func() {
+					h.rot.createSecret(h.prefix+h.skillID, skillValue(h.skillID, "amzn1.application-oa2-client.test", h.secret))
+				}
+			},
+			wantIs:      []error{ErrCredentialsRefused},
+			wantOutcome: "rotated, same credentials",
+			wantText:    []string{"same credentials"},
+		},
+		{
+			name: "reading the secret fails during the wait",
+			setup: func(h *healEnv, _ string) {
+				h.onSleep = func() {
+					err := error(&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized", Fault: smithy.FaultClient})
+					h.sm.fail.Store(&err)
+				}
+			},
+			wantIs:      []error{ErrCredentialsRefused},
+			wantOutcome: "rotated, read failed",
+			wantText:    []string{"AccessDeniedException"},
+		},
+		{
 			name:        "rotation never finishes",
 			setup:       func(h *healEnv, _ string) {},
 			wantIs:      []error{ErrCredentialsRefused},
@@ -322,7 +430,7 @@ func TestRotateOnRefusalFailures(t *testing.T) {
 				}
 			}
 			var re *RotationError
-			if tc.wantOutcome != "rotated, same credentials" {
+			if !strings.HasSuffix(tc.wantOutcome, "same credentials") {
 				if !errors.As(err, &re) || re.SkillID != h.skillID || re.Outcome != tc.wantOutcome {
 					t.Errorf("err = %v; want a *RotationError for skill %s with outcome %q", err, h.skillID, tc.wantOutcome)
 				}
@@ -341,31 +449,42 @@ func TestRotateOnRefusalFailures(t *testing.T) {
 	}
 }
 
+// TestRotateOnRefusalOncePerInterval: within the interval after a rotation
+// was requested, none is requested again; exactly the interval later, one
+// is. WithRotateInterval(0) keeps the default.
 func TestRotateOnRefusalOncePerInterval(t *testing.T) {
-	h := newHealEnv(t, WithRotateInterval(time.Hour))
-	h.rotate(t, 2, false)
-	h.rotationFunction(h.secret, 2) // the rotation finds the refused credentials
-	if err := h.send(t); !errors.Is(err, ErrCredentialsRefused) {
-		t.Fatalf("first send = %v; want refused", err)
-	}
-	h.onSleep = nil
-	h.clock.Advance(refusalMemory) // past the token source's memory of the refusal
-	err := h.send(t)
-	var re *RotationError
-	if !errors.As(err, &re) || re.Outcome != "not requested" || !strings.Contains(err.Error(), "at most one per 1h0m0s") {
-		t.Errorf("second send = %v; want no rotation requested within the interval", err)
-	}
-	if n := h.rot.Calls(); n != 1 {
-		t.Errorf("RotateSecret calls = %d; want 1 within the interval", n)
-	}
-	h.clock.Advance(time.Hour)
-	sec := h.rotate(t, 3, false)
-	h.rotationFunction(sec, 2)
-	if err := h.send(t); err != nil {
-		t.Errorf("send after the interval: %v", err)
-	}
-	if n := h.rot.Calls(); n != 2 {
-		t.Errorf("RotateSecret calls = %d; want 2 after the interval", n)
+	for _, tc := range []struct {
+		opt      CacheOption
+		interval time.Duration
+	}{{WithRotateInterval(time.Hour), time.Hour}, {WithRotateInterval(0), DefaultRotateInterval}} {
+		t.Run(tc.interval.String(), func(t *testing.T) {
+			h := newHealEnv(t, tc.opt)
+			h.rotate(t, 2, false)
+			h.rotationFunction(h.secret, 2) // the rotation finds the refused credentials
+			requested := h.clock.Now()      // the refusal asks for the rotation before any wait
+			if err := h.send(t); !errors.Is(err, ErrCredentialsRefused) {
+				t.Fatalf("first send = %v; want refused", err)
+			}
+			h.onSleep = nil
+			h.clock.Advance(refusalMemory) // past the token source's memory of the refusal
+			err := h.send(t)
+			var re *RotationError
+			if !errors.As(err, &re) || re.Outcome != "not requested" || !strings.Contains(err.Error(), "at most one per "+tc.interval.String()) {
+				t.Errorf("second send = %v; want no rotation requested within the interval", err)
+			}
+			if n := h.rot.Calls(); n != 1 {
+				t.Errorf("RotateSecret calls = %d; want 1 within the interval", n)
+			}
+			h.clock.Advance(requested.Add(tc.interval).Sub(h.clock.Now()))
+			sec := h.rotate(t, 3, false)
+			h.rotationFunction(sec, 2)
+			if err := h.send(t); err != nil {
+				t.Errorf("send the interval after the first request: %v", err)
+			}
+			if n := h.rot.Calls(); n != 2 {
+				t.Errorf("RotateSecret calls = %d; want 2 after the interval", n)
+			}
+		})
 	}
 }
 

@@ -107,6 +107,18 @@ func TestProactiveEvents(t *testing.T) {
 			e.fake.ResetLog()
 			e.fake.ScriptEvents(forbidden)
 		}, want: ErrUnauthorized, status: http.StatusForbidden, requests: 1, tokens: 0},
+		{name: "403 again a minute later: one new token", stage: StageLive, setup: func(t *testing.T, e *env, s *ProactiveEventsSender) {
+			if _, err := s.Send(context.Background(), e.fake.Endpoint(), StageLive, orderEvent("first")); err != nil {
+				t.Fatal(err)
+			}
+			e.fake.ScriptEvents(forbidden, forbidden)
+			if _, err := s.Send(context.Background(), e.fake.Endpoint(), StageLive, orderEvent("second")); !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("Send = %v; want %v", err, ErrUnauthorized)
+			}
+			e.clock.Advance(refusedTokenRecheck)
+			e.fake.ResetLog()
+			e.fake.ScriptEvents(forbidden, forbidden)
+		}, want: ErrUnauthorized, status: http.StatusForbidden, requests: 2, tokens: 1},
 		{name: "400 from the API", stage: StageLive, setup: func(t *testing.T, e *env, s *ProactiveEventsSender) {
 			e.fake.ScriptEvents(skillmessagingtest.Fault{Status: http.StatusBadRequest, Message: "Invalid event schema"})
 		}, want: ErrInvalidMessage, status: http.StatusBadRequest, requests: 1, tokens: 1},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,12 +54,14 @@ func TestTokenRotatedCredentials(t *testing.T) {
 	tests := []struct {
 		name        string
 		stored      bool // the sync already stored the new credentials
+		again       bool // and they changed at Amazon once more since
 		wantErr     error
 		wantGrants  int // token requests after the first token
 		wantReloads int64
 	}{
 		{name: "stored", stored: true, wantGrants: 2, wantReloads: 1},
 		{name: "not stored yet", stored: false, wantErr: ErrCredentialsRefused, wantGrants: 1, wantReloads: 1},
+		{name: "stored, then changed again", stored: true, again: true, wantErr: ErrCredentialsRefused, wantGrants: 2, wantReloads: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +71,9 @@ func TestTokenRotatedCredentials(t *testing.T) {
 				t.Fatalf("Token() = %v; want a token", err)
 			}
 			e.rotate(t, 2, tc.stored)
+			if tc.again {
+				e.rotate(t, 3, false)
+			}
 			e.fake.ResetLog()
 			e.clock.Advance(2 * time.Hour) // the token expired; the Reader's cache has not
 			tok, err := ts.TokenContext(context.Background())
@@ -84,6 +90,9 @@ func TestTokenRotatedCredentials(t *testing.T) {
 				var api *Error
 				if !errors.As(err, &api) || api.StatusCode != http.StatusUnauthorized || api.Code != "invalid_client" || api.RequestID == "" || api.Service != ServiceLWA {
 					t.Fatalf("TokenContext = %#v; want LWA's 401 invalid_client with a request id", err)
+				}
+				if api.Attempts != tc.wantGrants || !strings.Contains(err.Error(), fmt.Sprintf("(attempts: %d)", tc.wantGrants)) {
+					t.Errorf("TokenContext = %v (Attempts %d); want the %d grant requests counted", err, api.Attempts, tc.wantGrants)
 				}
 				assertClean(t, err.Error(), fmt.Sprintf("%+v", err))
 				return
