@@ -230,6 +230,12 @@ func TestBootstrapConfigError(t *testing.T) {
 	}
 	// Each failed run over every skill is reported as such at once, for
 	// the run-level alarm.
+	// The function's log lines reach the buffer after its answers.
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := logs.WaitFor(wait, `"FullRunFailed":1`, 2); err != nil {
+		t.Errorf("%v:\n%s", err, logs.String())
+	}
 	if n := strings.Count(logs.String(), `"FullRunFailed":1`); n != 2 {
 		t.Errorf("%d summary lines with FullRunFailed 1; want 2:\n%s", n, logs.String())
 	}
